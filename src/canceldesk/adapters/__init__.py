@@ -1,0 +1,1 @@
+"""Adapters: ORM and repositories, downstream gateways, the queue — each behind a Protocol."""

@@ -1,0 +1,182 @@
+"""The `canceldesk` command: serve, worker, migrate, import, demo, bench, staff, audit."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from pydantic import ValidationError
+
+
+def _settings(**overrides):
+    from canceldesk.config import Settings
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        for e in exc.errors():
+            field = ".".join(str(x) for x in e["loc"]) or "settings"
+            print(f"configuration error: {field}: {e['msg']}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_migrate(args) -> int:
+    from canceldesk.adapters import migrate
+    s = _settings()
+    migrate.upgrade(s.database_url)
+    print(f"database is at the latest schema ({_safe_url(s.database_url)})")
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def cmd_serve(args) -> int:
+    import uvicorn
+    from canceldesk.entrypoints.api.app import create_app
+    from canceldesk.bootstrap import bootstrap
+    s = _settings()
+    app = create_app(bootstrap(s))
+    uvicorn.run(app, host=args.host or s.host, port=args.port or s.port, workers=1, log_level="warning",
+                access_log=False)
+    return 0
+
+
+def cmd_worker(args) -> int:
+    from canceldesk.bootstrap import bootstrap
+    from canceldesk.entrypoints.worker.run import run_worker
+    c = bootstrap(_settings())
+    run_worker(c, workers=args.workers)
+    return 0
+
+
+def cmd_import(args) -> int:
+    from canceldesk.bootstrap import bootstrap
+    from canceldesk.service_layer import importer
+    from canceldesk.service_layer.errors import ServiceError
+    c = bootstrap(_settings(), with_queue=False)
+    if not os.path.exists(args.file):
+        print(f"no such file: {args.file}", file=sys.stderr)
+        return 2
+    try:
+        report = importer.import_path(c, args.file)
+    except ServiceError as exc:
+        print(f"import rejected, nothing was written: {exc.message}", file=sys.stderr)
+        details = exc.details if isinstance(exc.details, dict) else {}
+        for e in details.get("errors", [])[:200]:
+            print(f"  {e['path']}: {e['message']}", file=sys.stderr)
+        return 1
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_staff(args) -> int:
+    from canceldesk.bootstrap import bootstrap
+    from canceldesk.service_layer import auth
+    c = bootstrap(_settings(), with_queue=False)
+    password = os.environ.get("CANCELDESK_STAFF_PASSWORD") or args.password
+    if not password:
+        print("give the password in CANCELDESK_STAFF_PASSWORD (not on the command line in production)", file=sys.stderr)
+        return 2
+    auth.create_staff_user(c, args.username, password, args.role, args.name or args.username, args.store, args.enterprise)
+    print(f"staff user {args.username} ({args.role}) saved")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    """Fresh demo: migrate, load demo data, start the worker and the server; Ctrl-C stops both."""
+    from canceldesk.demo.load import load_demo
+    os.environ.setdefault("CANCELDESK_ENV", "demo")
+    s = _settings()
+    logins = load_demo(s, reset=not args.keep)
+    port = args.port or s.port
+    url = f"http://{s.host}:{port}"
+    print("\n" + "=" * 72)
+    print(f" canceldesk demo is starting at {url}")
+    print(f"   portal: {url}/    API docs: {url}/docs    SMS outbox: {url}/dev/outbox")
+    print(" demo logins (subscribers log in by SMS code; read it from the outbox):")
+    for row in logins["subscribers"]:
+        print(f"   {row['msisdn']}  {row['scenario']}")
+    for row in logins["staff"]:
+        print(f"   staff {row['username']:<10} password {row['password']:<12} {row['role']}")
+    print(" Ctrl-C stops everything.")
+    print("=" * 72 + "\n", flush=True)
+    worker = subprocess.Popen([sys.executable, "-m", "canceldesk.cli", "worker", "--workers", "2"], env=os.environ.copy())
+    try:
+        args.host = None
+        args.port = port
+        return cmd_serve(args)
+    finally:
+        worker.send_signal(signal.SIGINT)
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+def cmd_bench(args) -> int:
+    from canceldesk.bench_runner import main as bench_main
+    return bench_main(args.only)
+
+
+def cmd_audit(args) -> int:
+    from canceldesk.bootstrap import bootstrap
+    from canceldesk.service_layer import audit
+    c = bootstrap(_settings(), with_queue=False)
+    problems = audit.verify_chain(c)
+    if not problems:
+        print("audit chain intact")
+        return 0
+    for p in problems:
+        print(f"audit row {p['id']}: {p['problem']}", file=sys.stderr)
+    return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="canceldesk", description="canceldesk — end what you pay for, with proof.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="run the API and portal")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(func=cmd_serve)
+    w = sub.add_parser("worker", help="run background workers (the queue consumer and scheduled duties)")
+    w.add_argument("--workers", type=int, default=2)
+    w.set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(func=cmd_migrate)
+    i = sub.add_parser("import", help="import a JSON document or JSON Lines feed")
+    i.add_argument("file")
+    i.set_defaults(func=cmd_import)
+    d = sub.add_parser("demo", help="load demo data and run server + worker")
+    d.add_argument("--port", type=int)
+    d.add_argument("--keep", action="store_true", help="keep the existing demo database")
+    d.set_defaults(func=cmd_demo)
+    b = sub.add_parser("bench", help="run the benchmarks, write bench/results/latest.json")
+    b.add_argument("--only", action="append", help="run only this benchmark (http, engine, import, ...)")
+    b.set_defaults(func=cmd_bench)
+    st = sub.add_parser("staff", help="create or update a staff user")
+    st.add_argument("username")
+    st.add_argument("--role", required=True, choices=["agent", "reviewer", "admin"])
+    st.add_argument("--name")
+    st.add_argument("--store")
+    st.add_argument("--enterprise")
+    st.add_argument("--password", help="prefer CANCELDESK_STAFF_PASSWORD")
+    st.set_defaults(func=cmd_staff)
+    a = sub.add_parser("audit", help="audit log tools")
+    a.add_argument("action", choices=["verify"])
+    a.set_defaults(func=cmd_audit)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Pure business rules of canceldesk: no framework, database or network imports here."""

@@ -1,0 +1,65 @@
+"""Execution as a saga: each request kind is a fixed list of idempotent steps.
+
+A step is recorded before and after it runs (the step log), so a worker that dies half-way
+resumes at the first step not recorded as done, and a step keyed by (request, step) never acts
+twice downstream (e.g. a refund is paid once).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from .lifecycle import RequestKind
+
+
+class Step(StrEnum):
+    BAR_NETWORK = "bar_network"            # provisioning: bar / deprovision on HLR/HSS/UDM
+    STOP_PARTNER = "stop_partner"          # partners stop memberships / VAS at the provider
+    STOP_RENEWAL = "stop_renewal"          # partner: no further charge at next renewal
+    SETTLE = "settle"                      # write the settlement ledger
+    REFUND = "refund"                      # payments: pay the refund, exactly once
+    END_SUBSCRIPTIONS = "end_subscriptions"
+    FREEZE_NUMBER = "freeze_number"
+    RESTORE_NUMBER = "restore_number"      # reclaim: unbar, back to the former owner
+    ISSUE_RECEIPT = "issue_receipt"
+
+
+PLANS: dict[RequestKind, tuple[Step, ...]] = {
+    RequestKind.CLOSE_LINE: (Step.BAR_NETWORK, Step.STOP_PARTNER, Step.SETTLE, Step.REFUND,
+                             Step.END_SUBSCRIPTIONS, Step.FREEZE_NUMBER, Step.ISSUE_RECEIPT),
+    RequestKind.UNSUBSCRIBE: (Step.STOP_PARTNER, Step.SETTLE, Step.REFUND, Step.END_SUBSCRIPTIONS, Step.ISSUE_RECEIPT),
+    RequestKind.CANCEL_RENEWAL: (Step.STOP_RENEWAL, Step.END_SUBSCRIPTIONS, Step.ISSUE_RECEIPT),
+    RequestKind.WITHDRAW: (Step.STOP_PARTNER, Step.SETTLE, Step.REFUND, Step.END_SUBSCRIPTIONS, Step.ISSUE_RECEIPT),
+    RequestKind.RECLAIM: (Step.RESTORE_NUMBER, Step.ISSUE_RECEIPT),
+}
+
+
+class StepStatus(StrEnum):
+    STARTED = "started"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(eq=False)
+class StepRecord:
+    request_id: str
+    step: str
+    status: str
+    attempts: int
+    started_at: datetime
+    finished_at: datetime | None = None
+    error: str | None = None
+    result: dict | None = None
+    id: int | None = None
+
+
+def plan_for(kind: str) -> tuple[Step, ...]:
+    return PLANS[RequestKind(kind)]
+
+
+def next_step(kind: str, done: set[str]) -> Step | None:
+    for step in plan_for(kind):
+        if step not in done:
+            return step
+    return None

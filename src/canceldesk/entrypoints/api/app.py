@@ -1,0 +1,96 @@
+"""The FastAPI application: routers, one error shape, security headers, metrics."""
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from canceldesk import __version__
+from canceldesk.bootstrap import Container, bootstrap
+from canceldesk.service_layer.errors import ServiceError
+
+from .metrics import HTTP_LATENCY, HTTP_REQUESTS
+from .routers import admin, auth, lines, ops, requests
+
+log = logging.getLogger("canceldesk.api")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                               "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+def error(status: int, code: str, message: str, details=None) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message, "details": details}})
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict]:
+    out = []
+    for e in exc.errors():
+        loc = [str(x) for x in e.get("loc", ()) if x not in ("body",)]
+        out.append({"field": ".".join(loc) or "body", "message": e.get("msg", "invalid")})
+    return out
+
+
+def create_app(container: Container | None = None) -> FastAPI:
+    c = container or bootstrap()
+    app = FastAPI(title="canceldesk", version=__version__,
+                  description="End what you pay for — line closure, unsubscribe, renewal cancellation — "
+                              "checked, settled and proven, from any channel.")
+    app.state.container = c
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError):
+        return error(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError):
+        fields = _field_errors(exc)
+        summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
+        return error(422, "VALIDATION_FAILED", f"the request is not valid — {summary}", fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        return error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return error(500, "INTERNAL", "something went wrong on our side; the request was not lost — try again or ask staff")
+
+    @app.middleware("http")
+    async def _guard(request: Request, call_next):
+        length = request.headers.get("content-length")
+        limit = c.settings.max_import_bytes if request.url.path == "/v1/admin/import" else c.settings.max_body_bytes
+        if length and length.isdigit() and int(length) > limit:
+            return error(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
+        start = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(path).observe(time.perf_counter() - start)
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        if path.startswith("/v1"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    for r in (ops.router, auth.router, lines.router, requests.router, admin.router):
+        app.include_router(r)
+
+    @app.get("/bench/bare", include_in_schema=False)
+    def bare():
+        """The ceiling the HTTP benchmark measures against: same app, same server, no work."""
+        return {"ok": True}
+
+    return app

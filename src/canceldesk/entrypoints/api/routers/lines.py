@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from canceldesk.domain.prechecks import midnight
+from canceldesk.service_layer.requests import parse_msisdn, visible_line
+
+from ..deps import ContainerDep, CurrentSubscriber, Lang
+
+router = APIRouter(prefix="/v1/lines", tags=["lines"])
+
+
+@router.get("", summary="My lines (all under my real-name identity)")
+def my_lines(p: CurrentSubscriber, c: ContainerDep):
+    with c.uow() as uow:
+        lines = {l.msisdn: l for l in uow.repo.lines_of(p.id)}
+        for l in uow.repo.lines_reclaimable_by(p.id):
+            lines.setdefault(l.msisdn, l)
+        return {"lines": [{"msisdn": l.msisdn, "status": l.status, "is_primary_of_shared_plan": bool(uow.repo.active_secondaries(l.msisdn)),
+                           "primary_msisdn": l.primary_msisdn, "cash_balance": l.cash_balance, "gift_balance": l.gift_balance,
+                           "arrears": l.arrears, "frozen_until": l.frozen_until.isoformat() if l.frozen_until else None,
+                           "currency": l.currency} for l in sorted(lines.values(), key=lambda x: x.msisdn)]}
+
+
+@router.get("/{msisdn}/subscriptions", summary="The products on one of my lines")
+def subscriptions(msisdn: str, p: CurrentSubscriber, c: ContainerDep, lang: Lang):
+    number = parse_msisdn(msisdn)
+    with c.uow() as uow:
+        visible_line(uow, p, number)
+        out = []
+        for s, prod in uow.repo.subscriptions_with_products(number):
+            access = s.access_ends_at.isoformat() if s.access_ends_at else (
+                None if s.auto_renew else midnight(s.period_end, c.pack).isoformat())
+            out.append({"id": s.id, "product": prod.code, "kind": prod.kind, "name": prod.name(lang), "price": prod.price,
+                        "currency": prod.currency, "period": prod.period, "period_start": s.period_start.isoformat(),
+                        "period_end": s.period_end.isoformat(), "auto_renew": s.auto_renew, "access_ends_at": access,
+                        "unsubscribe_effect": prod.unsubscribe_effect, "refund": prod.refund, "status": s.status})
+        return {"subscriptions": out}

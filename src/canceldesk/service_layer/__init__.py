@@ -1,0 +1,1 @@
+"""Use-case handlers. Only handlers commit, through the unit of work."""

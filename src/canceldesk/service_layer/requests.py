@@ -1,0 +1,354 @@
+"""Use cases of a termination request: pre-check, create, confirm, withdraw, read.
+
+Every channel (REST, portal, SMS, counter) ends here, so a rule lives in one place.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import IntegrityError
+
+from canceldesk.domain.identifiers import InvalidIdentifier, id_last6, normalize_msisdn, validate_document
+from canceldesk.domain.lifecycle import Request, RequestKind, Status
+from canceldesk.domain.model import Line
+from canceldesk.domain.prechecks import PrecheckContext, PrecheckResult, evaluate
+
+from . import auth
+from .errors import Conflict, Forbidden, InvalidInput, NotFound
+from .notifications import notify
+from .principal import Principal
+
+STAFF_ROLES = ("agent", "reviewer", "admin")
+
+
+@dataclass
+class NewRequest:
+    kind: str
+    msisdn: str
+    subscription_id: str | None = None
+    reason: str | None = None
+    acknowledged_warnings: tuple[str, ...] = ()
+    idempotency_key: str | None = None
+    in_person_document: dict | None = None  # counter: {"type", "number"} checked against the owner
+    batch_id: str | None = None
+    channel: str | None = None  # sms / ivr / assistant override the principal's default channel
+    lang: str = "zh"
+
+
+def parse_kind(kind: object) -> str:
+    try:
+        return str(RequestKind(kind))
+    except ValueError:
+        raise InvalidInput(f"unknown kind {str(kind)[:40]!r}; use one of {', '.join(k.value for k in RequestKind)}",
+                           {"field": "kind"}) from None
+
+
+def parse_msisdn(raw: object) -> str:
+    try:
+        return normalize_msisdn(raw)
+    except InvalidIdentifier as exc:
+        raise InvalidInput(exc.message, {"field": exc.field}) from None
+
+
+def visible_line(uow, principal: Principal, msisdn: str) -> Line:
+    """The line if this principal may see it; otherwise 404 — the same as a line that does not exist."""
+    line = uow.repo.line(msisdn)
+    if line is None:
+        raise NotFound("no such line")
+    if principal.is_subscriber:
+        if principal.id not in (line.customer_id, line.former_customer_id):
+            raise NotFound("no such line")
+    elif principal.role == "enterprise_admin":
+        if line.customer_id != principal.enterprise_id:
+            raise NotFound("no such line")
+    elif principal.role not in STAFF_ROLES:
+        raise NotFound("no such line")
+    return line
+
+
+def _may_end(c, uow, principal: Principal, line: Line, doc: dict | None) -> bool:
+    if principal.is_subscriber:
+        return True  # visible_line already proved ownership
+    if principal.role == "enterprise_admin":
+        return line.customer_id == principal.enterprise_id
+    if principal.role in STAFF_ROLES:
+        if not doc:
+            return False
+        customer = uow.repo.customer(line.customer_id)
+        try:
+            number = validate_document(doc.get("type"), doc.get("number"), "in_person_document")
+        except InvalidIdentifier as exc:
+            raise InvalidInput(exc.message, {"field": exc.field}) from None
+        return (customer is not None and customer.id_doc_type == doc.get("type")
+                and c.keyring.same(customer.id_doc_digest, c.keyring.digest(number)))
+    return False
+
+
+def _context(c, uow, principal: Principal, kind: str, line: Line, subscription_id: str | None,
+             doc: dict | None, lang: str, ignore_request: str | None = None) -> PrecheckContext:
+    subs = uow.repo.subscriptions_with_products(line.msisdn)
+    if RequestKind(kind).targets_subscription:
+        if not subscription_id:
+            raise InvalidInput(f"{kind} needs subscription_id (see GET /v1/lines/{line.msisdn}/subscriptions)",
+                               {"field": "subscription_id"})
+        if not any(s.id == subscription_id for s, _ in subs):
+            raise NotFound("no such subscription on this line")
+    open_no = None
+    for other in uow.repo.open_requests_on_line(line.msisdn):
+        if other.id == ignore_request:
+            continue
+        covers = (kind in ("close_line", "reclaim") or other.kind in ("close_line", "reclaim")
+                  or other.subscription_id == subscription_id)
+        if covers:
+            open_no = other.tracking_no
+            break
+    return PrecheckContext(
+        kind=kind, line=line, subscriptions=subs, pack=c.pack, now=c.now(), subscription_id=subscription_id,
+        actor_may_end=_may_end(c, uow, principal, line, doc), open_request_tracking_no=open_no,
+        active_secondary_lines=uow.repo.active_secondaries(line.msisdn) if kind == "close_line" else [], lang=lang)
+
+
+def precheck(c, principal: Principal, kind: object, msisdn: object, subscription_id: str | None = None,
+             lang: str = "zh", in_person_document: dict | None = None) -> PrecheckResult:
+    kind, msisdn = parse_kind(kind), parse_msisdn(msisdn)
+    with c.uow() as uow:
+        line = visible_line(uow, principal, msisdn)
+        return evaluate(_context(c, uow, principal, kind, line, subscription_id, in_person_document, lang))
+
+
+def _body_hash(cmd: NewRequest) -> str:
+    body = {"kind": cmd.kind, "msisdn": cmd.msisdn, "subscription_id": cmd.subscription_id, "reason": cmd.reason,
+            "acknowledged_warnings": sorted(cmd.acknowledged_warnings)}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def new_tracking_no(now) -> str:
+    return f"CD{now:%Y%m%d}{secrets.token_hex(4).upper()}"
+
+
+def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, bool]:
+    """Returns (request, created). Same idempotency key + same body → the same request."""
+    cmd.kind, cmd.msisdn = parse_kind(cmd.kind), parse_msisdn(cmd.msisdn)
+    if cmd.reason is not None and len(cmd.reason) > 500:
+        raise InvalidInput("reason is at most 500 characters", {"field": "reason"})
+    if cmd.idempotency_key is not None and not (0 < len(cmd.idempotency_key) <= 200):
+        raise InvalidInput("Idempotency-Key must be 1–200 characters", {"field": "Idempotency-Key"})
+    body_hash = _body_hash(cmd)
+    now = c.now()
+    with c.uow() as uow:
+        if cmd.idempotency_key:
+            existing = uow.repo.request_by_idempotency(principal.actor, cmd.idempotency_key)
+            if existing is not None:
+                if existing.body_hash != body_hash:
+                    raise Conflict("this Idempotency-Key was used with a different body; use a new key",
+                                   {"tracking_no": existing.tracking_no}, code="IDEMPOTENCY_KEY_REUSED")
+                return existing, False
+        line = visible_line(uow, principal, cmd.msisdn)
+        ctx = _context(c, uow, principal, cmd.kind, line, cmd.subscription_id, cmd.in_person_document, cmd.lang)
+        result = evaluate(ctx)
+        if ctx.open_request_tracking_no:
+            raise Conflict(f"another open request {ctx.open_request_tracking_no} already covers this",
+                           {"tracking_no": ctx.open_request_tracking_no}, code="OPEN_REQUEST")
+        missing = [w for w in result.warning_codes if w not in cmd.acknowledged_warnings]
+        if result.eligible and missing:
+            raise InvalidInput("acknowledge these warnings first (acknowledged_warnings)",
+                               {"missing": missing, "warnings": [w.as_dict() for w in result.warnings]},
+                               code="WARNINGS_NOT_ACKNOWLEDGED")
+        owner = line.customer_id if cmd.kind != "reclaim" else (line.former_customer_id or line.customer_id)
+        channel = cmd.channel or principal.channel
+        req = Request(id=str(uuid.uuid4()), tracking_no=new_tracking_no(now), kind=cmd.kind, msisdn=cmd.msisdn,
+                      customer_id=owner, channel=channel, requested_by=principal.actor, created_at=now,
+                      subscription_id=cmd.subscription_id, reason=cmd.reason, idempotency_key=cmd.idempotency_key,
+                      body_hash=body_hash, impact=result.impact, acknowledged_warnings=list(cmd.acknowledged_warnings),
+                      deadline_at=now + timedelta(minutes=c.pack.deadline_minutes(cmd.kind)), batch_id=cmd.batch_id)
+        req.start(now, principal.actor, channel)
+        if result.eligible:
+            req.transition(Status.CHECKED, now, "system", channel, "pre-checks passed")
+            req.transition(Status.AWAITING_CONFIRMATION, now, "system", channel, "impact shown, waiting for confirmation")
+        else:
+            codes = [b.code for b in result.blockers]
+            req.reject_codes = codes
+            req.transition(Status.REJECTED, now, "system", channel, ",".join(codes))
+        uow.repo.add(req)
+        try:
+            uow.flush()
+        except IntegrityError:
+            uow.session.rollback()
+            raise _race_conflict(c, principal, cmd) from None
+        _notify_state(c, uow, req, now, result)
+        uow.commit()
+    return req, True
+
+
+def _race_conflict(c, principal, cmd: NewRequest) -> Conflict:
+    """Two requests raced for one target: the unique open_target index let exactly one in."""
+    with c.uow() as uow:
+        if cmd.idempotency_key:
+            same = uow.repo.request_by_idempotency(principal.actor, cmd.idempotency_key)
+            if same is not None:
+                return Conflict("this Idempotency-Key is being used by a concurrent call; retry",
+                                {"tracking_no": same.tracking_no}, code="IDEMPOTENCY_KEY_REUSED")
+        target = Request.target_of(cmd.kind, cmd.msisdn, cmd.subscription_id)
+        other = uow.repo.open_request_on(target)
+        no = other.tracking_no if other else None
+        return Conflict(f"another open request {no} already covers this", {"tracking_no": no}, code="OPEN_REQUEST")
+
+
+def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = None, detail: str = "") -> None:
+    to = req.msisdn
+    base = dict(to=to, ref=req.tracking_no, at=now, kind=req.kind)
+    if req.status == Status.REJECTED:
+        text = detail or "；".join(b.message for b in (result.blockers if result else [])) or ",".join(req.reject_codes)
+        notify(uow.repo, event="rejected", dedup=f"{req.id}:rejected", detail=text, **base)
+    elif req.status == Status.AWAITING_CONFIRMATION:
+        notify(uow.repo, event="needs_action", dedup=f"{req.id}:needs_action",
+               detail="请在 App 中查看办理影响并确认。", **base)
+    elif req.status == Status.IN_REVIEW:
+        notify(uow.repo, event="in_review", dedup=f"{req.id}:in_review", **base)
+    elif req.status == Status.EXECUTING:
+        notify(uow.repo, event="accepted", dedup=f"{req.id}:accepted",
+               deadline=f"{req.deadline_at.astimezone(ZoneInfo(c.pack.timezone)):%Y-%m-%d %H:%M}", **base)
+    elif req.status == Status.WITHDRAWN:
+        notify(uow.repo, event="withdrawn", dedup=f"{req.id}:withdrawn", **base)
+
+
+def owned_request(uow, principal: Principal, tracking_no: str) -> Request:
+    req = uow.repo.request(tracking_no) if isinstance(tracking_no, str) and len(tracking_no) <= 40 else None
+    if req is None:
+        raise NotFound("no such request")
+    if principal.is_subscriber:
+        if req.customer_id != principal.id:
+            raise NotFound("no such request")
+    elif principal.role == "enterprise_admin":
+        line = uow.repo.line(req.msisdn)
+        if line is None or line.customer_id != principal.enterprise_id:
+            raise NotFound("no such request")
+    elif principal.role not in STAFF_ROLES:
+        raise NotFound("no such request")
+    return req
+
+
+def get_request(c, principal: Principal, tracking_no: str) -> Request:
+    with c.uow() as uow:
+        return owned_request(uow, principal, tracking_no)
+
+
+def _check_step_up(c, uow, principal: Principal, req: Request, verification: dict | None) -> None:
+    factors = c.pack.step_up_factors(req.kind)
+    if not factors or not principal.is_subscriber:
+        return  # staff record an in-person ID check instead; enterprise admins act for the company
+    now = c.now()
+    subject = f"stepup:{principal.id}"
+    if auth.is_locked(uow.session, subject, now):
+        raise Forbidden("identity check locked after repeated failures; try again in 15 minutes",
+                        {"factors": list(factors)}, code="STEP_UP_LOCKED")
+    if not verification or not any(verification.get(f) for f in factors):
+        raise Forbidden("this needs a second check: the last 6 characters of your ID number (id_last6) "
+                        "or your service password (service_password)", {"factors": list(factors)},
+                        code="STEP_UP_REQUIRED")
+    ok = False
+    if "id_last6" in factors and isinstance(verification.get("id_last6"), str):
+        customer = uow.repo.customer(req.customer_id)
+        ok = customer is not None and c.keyring.same(id_last6(customer.id_doc_number), id_last6(verification["id_last6"]))
+    if not ok and "service_password" in factors and isinstance(verification.get("service_password"), str):
+        line = uow.repo.line(req.msisdn)
+        ok = auth.verify_password(line.service_password_hash if line else None, verification["service_password"])
+    if not ok:
+        locked = auth.register_failure(uow.session, subject, now, c.settings.otp_max_attempts, c.settings.otp_lock_minutes)
+        if locked:
+            notify(uow.repo, to=req.msisdn, event="step_up_locked", ref=req.tracking_no, at=now,
+                   dedup=f"{req.id}:step_up_locked:{now.timestamp()}", kind=req.kind)
+        uow.commit()
+        raise Forbidden("the identity check failed", {"factors": list(factors)}, code="STEP_UP_FAILED")
+    auth.clear_failures(uow.session, subject)
+
+
+def confirm(c, principal: Principal, tracking_no: str, verification: dict | None = None, lang: str = "zh") -> Request:
+    now = c.now()
+    with c.uow() as uow:
+        req = owned_request(uow, principal, tracking_no)
+        if req.status != Status.AWAITING_CONFIRMATION:
+            raise Conflict(f"request {req.tracking_no} is '{req.status}', not awaiting confirmation",
+                           {"status": req.status}, code="INVALID_STATE")
+        if principal.role == "reviewer":
+            raise Forbidden("reviewers decide reviews; they do not confirm for subscribers")
+        _check_step_up(c, uow, principal, req, verification)
+        # The facts may have changed since the impact was shown (a new bill, a port-out): check again.
+        line = uow.repo.line(req.msisdn)
+        ctx = _context(c, uow, principal, req.kind, line, req.subscription_id, None, lang, ignore_request=req.id)
+        if not principal.is_subscriber and principal.role in STAFF_ROLES:
+            ctx.actor_may_end = True  # the in-person check was recorded when the agent submitted
+        result = evaluate(ctx)
+        if not result.eligible:
+            req.reject_codes = [b.code for b in result.blockers]
+            req.transition(Status.REJECTED, now, principal.actor, principal.channel, ",".join(req.reject_codes))
+            _notify_state(c, uow, req, now, result)
+            uow.commit()
+            return req
+        req.impact = result.impact
+        threshold = c.pack.review_refund_over
+        refund = (result.settlement.refund if result.settlement else 0)
+        if threshold is not None and refund > threshold:
+            req.transition(Status.IN_REVIEW, now, principal.actor, principal.channel,
+                           f"refund {refund} over review threshold {threshold}")
+        else:
+            req.transition(Status.EXECUTING, now, principal.actor, principal.channel, "confirmed")
+        _notify_state(c, uow, req, now)
+        uow.commit()
+    if req.status == Status.EXECUTING:
+        c.enqueue_execution(req.id)
+    return req
+
+
+def review(c, principal: Principal, tracking_no: str, approve: bool, reason: str | None) -> Request:
+    if principal.role not in ("reviewer", "admin"):
+        raise Forbidden("only reviewers decide reviews")
+    if not approve and not reason:
+        raise InvalidInput("a rejection needs a reason", {"field": "reason"})
+    now = c.now()
+    with c.uow() as uow:
+        req = owned_request(uow, principal, tracking_no)
+        if req.status != Status.IN_REVIEW:
+            raise Conflict(f"request {req.tracking_no} is '{req.status}', not in review", code="INVALID_STATE")
+        if approve:
+            req.transition(Status.EXECUTING, now, principal.actor, "staff", reason or "approved")
+        else:
+            req.reject_codes = ["REVIEW_REJECTED"]
+            req.transition(Status.REJECTED, now, principal.actor, "staff", reason)
+        _notify_state(c, uow, req, now, detail=reason or "")
+        uow.commit()
+    if req.status == Status.EXECUTING:
+        c.enqueue_execution(req.id)
+    return req
+
+
+def withdraw(c, principal: Principal, tracking_no: str) -> Request:
+    now = c.now()
+    with c.uow() as uow:
+        req = owned_request(uow, principal, tracking_no)
+        if not req.can_withdraw:
+            raise Conflict(f"request {req.tracking_no} is '{req.status}'; it can only be withdrawn before execution",
+                           {"status": req.status}, code="INVALID_STATE")
+        req.transition(Status.WITHDRAWN, now, principal.actor, principal.channel, "withdrawn by requester")
+        _notify_state(c, uow, req, now)
+        uow.commit()
+        return req
+
+
+def request_public(req: Request, steps: dict | None = None) -> dict:
+    out = {"id": req.id, "tracking_no": req.tracking_no, "kind": req.kind, "msisdn": req.msisdn,
+           "subscription_id": req.subscription_id, "status": req.status, "channel": req.channel,
+           "created_at": req.created_at.isoformat(), "deadline_at": req.deadline_at.isoformat() if req.deadline_at else None,
+           "completed_at": req.completed_at.isoformat() if req.completed_at else None,
+           "reject_codes": req.reject_codes, "impact": req.impact, "failure": req.failure,
+           "timeline": [t.as_dict() for t in req.timeline]}
+    if steps is not None:
+        out["steps"] = [{"step": s.step, "status": s.status, "attempts": s.attempts, "error": s.error}
+                        for s in steps.values()]
+    return out
