@@ -8,15 +8,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from canceldesk.entrypoints.api.app import create_app
-from support import Clock, make_container, noon, seed
+from support import PG_URL, Clock, make_container, noon, seed
 
 TODAY = date(2026, 11, 12)
 
 
-@pytest.fixture()
-def world(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request, tmp_path):
     clock = Clock(noon(TODAY))
-    c = make_container(f"sqlite:///{tmp_path}/e2e.db", clock=clock)
+    url = f"sqlite:///{tmp_path}/e2e.db" if request.param == "sqlite" else PG_URL
+    c = make_container(url, clock=clock)
     seed(c, TODAY)
     client = TestClient(create_app(c))
     yield c, client, clock
