@@ -51,7 +51,8 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 TERMINAL = frozenset({S.COMPLETED, S.REJECTED, S.WITHDRAWN})
 # "Open" means it still covers its target: another request on the same target is refused.
 OPEN = frozenset(set(Status) - TERMINAL)
-WITHDRAWABLE = frozenset({S.SUBMITTED, S.CHECKED, S.AWAITING_CONFIRMATION, S.IN_REVIEW})
+# Read from the table, so `can_withdraw` never promises a transition the table refuses.
+WITHDRAWABLE = frozenset(s for s, nxt in TRANSITIONS.items() if S.WITHDRAWN in nxt)
 
 
 class IllegalTransition(Exception):

@@ -11,12 +11,17 @@ from zoneinfo import ZoneInfo
 from .identifiers import mask_msisdn
 from .lifecycle import RequestKind
 from .messages import render
-from .model import Line, LineStatus, Product, Subscription
+from .model import Line, LineStatus, Product, ProductKind, Subscription
 from .policy import PolicyPack
 from .settlement import (Settlement, settle_close_line, settle_nothing, settle_unsubscribe,
                          settle_withdrawal)
 
 STATUS_ZH = {"active": "正常", "suspended": "停机", "inactive": "未激活", "frozen": "已销户冻结", "recyclable": "已回收"}
+# LINE_NOT_ACTIVE: "already closed, frozen, or never activated". A suspended line (停机) is none of
+# these: it can still be closed or have services ended, once any arrears are paid.
+NOT_ACTIVE = frozenset({LineStatus.INACTIVE, LineStatus.FROZEN, LineStatus.RECYCLABLE})
+# Auto-renewals a subscriber bought; a plan's monthly cycle is not one (RENEWAL_IMMINENT on closure).
+AUTO_RENEWING_KINDS = frozenset({ProductKind.MEMBERSHIP, ProductKind.VAS})
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ def evaluate(ctx: PrecheckContext) -> PrecheckResult:
         in_window = (line.status == LineStatus.FROZEN and line.frozen_until is not None and ctx.now < line.frozen_until)
         if not in_window:
             block("NOT_RECLAIMABLE", status=_status_text(line.status, lang))
-    elif not line.is_active:
+    elif line.status in NOT_ACTIVE:
         block("LINE_NOT_ACTIVE", {"status": line.status}, status=_status_text(line.status, lang))
 
     settlement: Settlement | None = None
@@ -167,6 +172,10 @@ def _renews_within_24h(sub: Subscription, ctx: PrecheckContext) -> bool:
     return midnight(sub.period_end, ctx.pack) - ctx.now <= timedelta(hours=24)
 
 
+def _list_sep(lang: str) -> str:
+    return ", " if lang.startswith("en") else "、"
+
+
 def _status_text(status: str, lang: str) -> str:
     return status if lang.startswith("en") else STATUS_ZH.get(status, status)
 
@@ -191,7 +200,7 @@ def _check_close_line(ctx: PrecheckContext, today: date, block, warn) -> Settlem
         else:
             block("INSTALLMENT_DUE", {"amount_due": line.installment_due}, amount=line.installment_due)
     if ctx.active_secondary_lines:
-        shown = "、".join(mask_msisdn(m) for m in ctx.active_secondary_lines)
+        shown = _list_sep(ctx.lang).join(mask_msisdn(m) for m in ctx.active_secondary_lines)
         block("SECONDARY_LINES", {"count": len(ctx.active_secondary_lines)}, count=len(ctx.active_secondary_lines), lines=shown)
     if line.port_out_pending:
         block("PORT_OUT_PENDING")
@@ -199,11 +208,12 @@ def _check_close_line(ctx: PrecheckContext, today: date, block, warn) -> Settlem
     if settlement.refund < 0 and line.arrears <= 0:
         block("ARREARS", {"amount_due": -settlement.refund}, amount=-settlement.refund)
     if line.bindings:
-        names = "、".join(str(b.get("name", "")) for b in line.bindings)
+        names = _list_sep(ctx.lang).join(str(b.get("name", "")) for b in line.bindings)
         warn("BOUND_ACCOUNTS", {"bindings": line.bindings}, names=names)
     if line.gift_balance > 0:
         warn("GIFT_BALANCE_FORFEIT", {"amount": line.gift_balance}, amount=line.gift_balance)
-    imminent = [p.name(ctx.lang) for s, p in ctx.subscriptions if s.is_active and s.auto_renew and _renews_within_24h(s, ctx)]
+    imminent = [p.name(ctx.lang) for s, p in ctx.subscriptions
+                if p.kind in AUTO_RENEWING_KINDS and s.is_active and s.auto_renew and _renews_within_24h(s, ctx)]
     if imminent:
-        warn("RENEWAL_IMMINENT", names="、".join(imminent))
+        warn("RENEWAL_IMMINENT", names=_list_sep(ctx.lang).join(imminent))
     return settlement
