@@ -20,11 +20,23 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/canceldesk.db"
     queue_url: str = "embedded"
     secret_key: str = DEFAULT_SECRET
-    # Older keys still accepted for decryption / verification, "kid:secret" comma separated.
+    # Older secrets still accepted for decryption / verification while data is re-encrypted
+    # (`canceldesk keys rotate`): comma separated, each `secret` or `kid:secret` (kid is informative).
     old_secret_keys: str = ""
     policy: Literal["cn", "eu", "us-ca"] = "cn"
     sim_failure_rate: float = Field(0.0, ge=0.0, le=1.0)
     sim_latency_ms: int = Field(0, ge=0, le=60_000)
+    # Inject the failures into these simulated systems only (comma separated: provisioning, partners,
+    # payments, sms, email); empty = all. E.g. CANCELDESK_SIM_FAIL_ONLY=payments fails refunds only.
+    sim_fail_only: str = ""
+    # Durable execution (docs/durability.md): a transient downstream error is retried after
+    # base × 2^(n−1) seconds (jittered) up to `retry_max_attempts` attempts, then escalated; a
+    # worker holds a request for `lease_seconds`; a queued request untouched for
+    # `queue_grace_seconds` (or a lapsed lease) is resumed by the sweeper.
+    retry_base_seconds: float = Field(5.0, gt=0, le=3600)
+    retry_max_attempts: int = Field(8, ge=1, le=50)
+    lease_seconds: int = Field(120, ge=1, le=24 * 3600)
+    queue_grace_seconds: int = Field(900, ge=1, le=7 * 24 * 3600)
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     token_ttl_minutes: int = Field(60, ge=1, le=24 * 60)
@@ -32,8 +44,15 @@ class Settings(BaseSettings):
     otp_max_attempts: int = Field(5, ge=1, le=20)
     otp_lock_minutes: int = Field(15, ge=1, le=24 * 60)
     otp_max_per_hour: int = Field(5, ge=1, le=100)
+    # Repeated lockouts of the same subject double the lock, up to this ceiling (brute force over days).
+    lock_max_minutes: int = Field(24 * 60, ge=1, le=7 * 24 * 60)
+    # Per client address on the login endpoints: generous, many subscribers share one carrier-grade NAT.
     client_rate_limit: int = Field(100, ge=1)
     client_rate_window_seconds: int = Field(600, ge=1)
+    # "memory" (one process) or redis://HOST:PORT/DB (shared by every worker and machine).
+    rate_limit_url: str = "memory"
+    # Session cookie for the pages: Secure unless explicitly turned off (plain-http demo on 127.0.0.1).
+    cookie_secure: bool | None = None
     max_body_bytes: int = Field(1_000_000, ge=1024)
     max_import_bytes: int = Field(200_000_000, ge=1024)
     log_level: str = "INFO"
@@ -52,14 +71,36 @@ class Settings(BaseSettings):
             return v.replace("postgresql://", "postgresql+psycopg://", 1) if v.startswith("postgresql://") else v
         raise ValueError("CANCELDESK_DATABASE_URL must be sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
 
+    @field_validator("rate_limit_url")
+    @classmethod
+    def _rate_limit_url(cls, v: str) -> str:
+        if v == "memory" or v.startswith(("redis://", "rediss://")):
+            return v
+        raise ValueError("CANCELDESK_RATE_LIMIT_URL must be 'memory' or 'redis://HOST:PORT/DB'")
+
     @model_validator(mode="after")
     def _secret_required_in_prod(self) -> "Settings":
-        if self.env == "prod" and (not self.secret_key or self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 32):
+        weak = (not self.secret_key or self.secret_key.strip() != self.secret_key or self.secret_key == DEFAULT_SECRET
+                or len(self.secret_key) < 32 or len(set(self.secret_key)) < 8)
+        if self.env == "prod" and weak:
             raise ValueError(
                 "CANCELDESK_SECRET_KEY must be set to a random value of at least 32 characters when "
                 "CANCELDESK_ENV=prod (generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
+        if self.env == "prod" and DEFAULT_SECRET in self.old_secrets:
+            raise ValueError("CANCELDESK_OLD_SECRET_KEYS must not contain the demo secret when CANCELDESK_ENV=prod")
+        if self.secret_key in self.old_secrets:
+            raise ValueError("CANCELDESK_OLD_SECRET_KEYS repeats the current CANCELDESK_SECRET_KEY")
         return self
+
+    @property
+    def old_secrets(self) -> list[str]:
+        """The old secrets, oldest last; an optional `kid:` prefix is dropped (key ids are derived)."""
+        return [s.strip().split(":", 1)[-1] for s in self.old_secret_keys.split(",") if s.strip()]
+
+    @property
+    def session_cookie_secure(self) -> bool:
+        return self.cookie_secure if self.cookie_secure is not None else not self.is_dev
 
     @cached_property
     def is_dev(self) -> bool:

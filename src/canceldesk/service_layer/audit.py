@@ -1,48 +1,209 @@
-"""Tamper-evident audit log: each row carries the hash of the previous one (a hash chain).
+"""Tamper-evident audit log: an append-only hash chain, each link an HMAC under a server key.
 
-`verify_chain` recomputes every hash and names the first row that was edited, deleted or inserted.
+Row n stores ``seq`` (1, 2, 3 … without gaps), ``prev_hash`` (row n−1's hash) and
+``hash = HMAC(audit key, [seq, prev_hash, at, actor, event, subject, details])``; one head row
+(`audit_head`) stores the last seq and hash, MAC'd too. Someone with write access to the database
+but not the secret key can therefore neither edit a row (its MAC no longer matches), nor delete
+one (the next row's link and the seq break), nor cut rows off the end (the head no longer
+matches), nor re-compute the chain after an edit (no key). `verify_chain` names the row.
+
+Every use case that changes something security-relevant writes its event in the same
+transaction as the change (`record`), and `UnitOfWork.commit` writes one row per request
+transition (`watch_transitions` / `before_commit`). Rows never carry clear personal data:
+numbers are masked, people are named by customer id or staff username.
 """
 from __future__ import annotations
 
-import hashlib
 import json
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import event, func, select, update
 
-from canceldesk.adapters import orm
+from canceldesk.adapters import crypto, orm
 
 GENESIS = "0" * 64
+HEAD_ID = 1
 
 
-def _digest(prev_hash: str, at: str, actor: str, event: str, subject: str | None, details: dict) -> str:
-    payload = json.dumps([prev_hash, at, actor, event, subject, details], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
+def _payload(seq: int, prev_hash: str, at: str, actor: str, event_: str, subject: str | None, details: dict) -> bytes:
+    body = [seq, prev_hash, at, actor, event_, subject, details]
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _head_payload(seq: int, last_hash: str) -> bytes:
+    return f"audit-head:{seq}:{last_hash}".encode()
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+def append(session, events: list[dict], keyring: crypto.KeyRing | None = None) -> None:
+    """Append events ({at, actor, event, subject?, details?}) in the session's transaction."""
+    if not events:
+        return
+    keyring = keyring or crypto.active()
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # Serialise appenders so two transactions cannot chain onto the same previous row.
+        conn.execute(select(orm.func_advisory_lock()))
+    head = conn.execute(select(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID)).mappings().first()
+    if head is None:
+        last = conn.execute(select(orm.audit_log.c.seq, orm.audit_log.c.hash)
+                            .order_by(orm.audit_log.c.id.desc()).limit(1)).first()
+        count = conn.execute(select(func.count()).select_from(orm.audit_log)).scalar_one()
+        seq, prev = ((last.seq or count), last.hash) if last else (0, GENESIS)
+    else:
+        seq, prev = head["seq"], head["hash"]
+    kid = keyring.current_kid
+    rows = []
+    for e in events:
+        seq += 1
+        at: datetime = e["at"]
+        details = e.get("details") or {}
+        subject = None if e.get("subject") is None else str(e["subject"])[:100]
+        actor = str(e["actor"])[:100]
+        h = keyring.audit_mac(_payload(seq, prev, at.isoformat(), actor, e["event"], subject, details), kid)
+        rows.append(dict(seq=seq, at=at, actor=actor, event=e["event"], subject=subject, details=details,
+                         prev_hash=prev, hash=h, key_id=kid))
+        prev = h
+    conn.execute(orm.audit_log.insert(), rows)
+    head_values = dict(seq=seq, hash=prev, key_id=kid, mac=keyring.audit_mac(_head_payload(seq, prev), kid))
+    if head is None:
+        conn.execute(orm.audit_head.insert().values(id=HEAD_ID, **head_values))
+    else:
+        conn.execute(update(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID).values(**head_values))
 
 
 def record(uow, *, at, actor: str, event: str, subject: str | None = None, details: dict | None = None) -> None:
-    """Append one event in the caller's transaction (so it commits with the change it records)."""
-    s = uow.session
-    if s.bind.dialect.name == "postgresql":
-        # Serialise appenders so two transactions cannot chain onto the same previous row.
-        s.execute(select(orm.func_advisory_lock()))
-    prev = s.execute(select(orm.audit_log.c.hash).order_by(orm.audit_log.c.id.desc()).limit(1)).scalar()
-    prev = prev or GENESIS
-    details = details or {}
-    at_s = at.isoformat()
-    s.execute(orm.audit_log.insert().values(at=at, actor=actor, event=event, subject=subject, details=details,
-                                            prev_hash=prev, hash=_digest(prev, at_s, actor, event, subject, details)))
+    """Append one event in the caller's transaction (so it commits with the change it records).
+
+    In a UnitOfWork the row is written by `before_commit`, right before COMMIT: the chain's lock is
+    then always the last lock a transaction takes, and held for the shortest time.
+    """
+    e = {"at": at, "actor": actor, "event": event, "subject": subject, "details": details}
+    deferred = uow.session.info.get(_DEFERRED)
+    if deferred is None:
+        append(uow.session, [e])
+    else:
+        deferred.append(e)
 
 
-def verify_chain(c) -> list[dict]:
-    problems = []
-    prev = GENESIS
+def record_now(c, *, actor: str, event: str, subject: str | None = None, details: dict | None = None) -> None:
+    """An event of its own (nothing else to commit with it, e.g. a refused login)."""
+    with c.uow() as uow:
+        record(uow, at=c.now(), actor=actor, event=event, subject=subject, details=details)
+        uow.commit()
+
+
+# ------------------------------------------------------------------------- request transitions
+
+_PENDING = "canceldesk.audit.pending_transitions"
+_DEFERRED = "canceldesk.audit.deferred_events"
+
+
+def watch_transitions(session) -> None:
+    """Collect the timeline entries this session inserts (UnitOfWork calls this on enter)."""
+    session.info[_PENDING] = []
+    session.info[_DEFERRED] = []
+    event.listen(session, "after_flush", _collect)
+    event.listen(session, "after_soft_rollback", _discard)
+
+
+def _collect(session, _flush_context) -> None:
+    from canceldesk.domain.lifecycle import TimelineEntry
+    pending = session.info.setdefault(_PENDING, [])
+    pending.extend(o for o in session.new if isinstance(o, TimelineEntry))
+
+
+def _discard(session, _previous_transaction) -> None:
+    session.info[_PENDING] = []
+    session.info[_DEFERRED] = []
+
+
+def before_commit(session) -> None:
+    """Flush, then write the recorded events and one row per request transition of this transaction."""
+    session.flush()
+    pending = session.info.get(_PENDING) or []
+    events = list(session.info.get(_DEFERRED) or [])
+    session.info[_PENDING], session.info[_DEFERRED] = [], []
+    if not pending and not events:
+        return
+    from canceldesk.domain.lifecycle import Request
+    for entry in sorted(pending, key=lambda e: (e.id or 0)):
+        req = session.get(Request, entry.request_id)  # in the identity map: no query
+        events.append({"at": entry.at, "actor": entry.actor, "event": "request_transition",
+                       "subject": req.tracking_no if req is not None else entry.request_id,
+                       "details": {"request_id": entry.request_id, "kind": req.kind if req is not None else None,
+                                   "from": entry.from_status, "to": entry.to_status, "channel": entry.channel}})
+    events.sort(key=lambda e: e["at"])  # stable: same-time events keep their order
+    append(session, events)
+
+
+# ------------------------------------------------------------------------------------ verifying
+
+def verify_chain(c, expect_head: tuple[int, str] | None = None) -> list[dict]:
+    """Every problem found, each naming the row: [{"id", "seq", "problem"}]. Empty means intact.
+
+    `expect_head` (seq, hash) is a head written down earlier (e.g. printed by a previous verify):
+    the chain must still contain exactly that row.
+    """
+    keyring: crypto.KeyRing = c.keyring
+    problems: list[dict] = []
+    prev, expected_seq, last_id, last_seq = GENESIS, 1, None, 0
+    seen_expected = expect_head is None
     with c.engine.connect() as conn:
         for row in conn.execute(select(orm.audit_log).order_by(orm.audit_log.c.id)).mappings():
             at_s = row["at"].isoformat()
-            expected = _digest(prev, at_s, row["actor"], row["event"], row["subject"], row["details"] or {})
-            if row["prev_hash"] != prev:
-                problems.append({"id": row["id"], "problem": "previous-hash link broken: a row before it was deleted or inserted"})
-            elif row["hash"] != expected:
-                problems.append({"id": row["id"], "problem": "contents changed after it was written"})
+            details = row["details"] or {}
+            seq = row["seq"]
+            where = {"id": row["id"], "seq": seq}
+            if row["key_id"] is None or seq is None:
+                # Unsigned (written before migration 0003, or downgraded to dodge the MAC): never trusted.
+                problems.append({**where, "problem": "not signed: no key id or seq (edited, or older than 0003)"})
+                prev, expected_seq, last_id = row["hash"], (seq or expected_seq) + 1, row["id"]
+                continue
+            expected = keyring.audit_mac(_payload(seq, row["prev_hash"], at_s, row["actor"], row["event"],
+                                                  row["subject"], details), row["key_id"])
+            if seq is not None and seq > expected_seq:
+                missing = f"seq {expected_seq}" if seq == expected_seq + 1 else f"seq {expected_seq}–{seq - 1}"
+                problems.append({**where, "problem": f"deleted: the row(s) with {missing} before this row are missing"})
+            elif seq is not None and seq < expected_seq:
+                problems.append({**where, "problem": f"inserted or re-ordered: seq {seq} where {expected_seq} was due"})
+            elif row["prev_hash"] != prev:
+                problems.append({**where,
+                                 "problem": "link broken: the row before it was deleted, replaced or inserted"})
+            if expected is None:
+                problems.append({**where, "problem": f"signed with key id {row['key_id']!r}, which is not configured: "
+                                                     "add the old secret to CANCELDESK_OLD_SECRET_KEYS"})
+            elif not keyring.same(row["hash"], expected):
+                problems.append({**where, "problem": "edited: its contents no longer match its MAC"})
+            if expect_head is not None and seq == expect_head[0]:
+                seen_expected = keyring.same(row["hash"], expect_head[1])
             prev = row["hash"]
+            expected_seq = (seq or expected_seq) + 1
+            last_id, last_seq = row["id"], seq or last_seq
+        head = conn.execute(select(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID)).mappings().first()
+    if head is None and last_id is not None:
+        problems.append({"id": None, "seq": None, "problem": "the chain head is missing (deleted?)"})
+    if head is not None:
+        mac = keyring.audit_mac(_head_payload(head["seq"], head["hash"]), head["key_id"])
+        if mac is None or not keyring.same(head["mac"], mac):
+            problems.append({"id": None, "seq": head["seq"], "problem": "the chain head was edited"})
+        elif head["seq"] > last_seq:
+            missing = f"seq {last_seq + 1}" if head["seq"] == last_seq + 1 else f"seq {last_seq + 1}–{head['seq']}"
+            problems.append({"id": None, "seq": last_seq + 1,
+                             "problem": f"deleted: the last row(s), {missing}, are missing "
+                                        f"(the head says {head['seq']})"})
+        elif head["seq"] < last_seq or not keyring.same(head["hash"], prev):
+            problems.append({"id": last_id, "seq": last_seq,
+                             "problem": "rows after the recorded head, or a replaced last row"})
+    if not seen_expected:
+        problems.append({"id": None, "seq": expect_head[0],
+                         "problem": "the expected head row is missing or different: the chain was cut or rewritten"})
     return problems
+
+
+def head(c) -> dict | None:
+    """The current head, to write down outside the database (`audit verify` prints it)."""
+    with c.engine.connect() as conn:
+        row = conn.execute(select(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID)).mappings().first()
+    return None if row is None else {"seq": row["seq"], "hash": row["hash"]}

@@ -1,26 +1,40 @@
 """Identity: SMS one-time codes for subscribers, passwords for staff, opaque bearer tokens.
 
 A session belongs to the real-name person (customer), not to the number used to log in.
+
+Rules (numbers from Settings): a code has 6 digits, lives 5 minutes, is used once, is stored only
+as an HMAC and compared in constant time; 5 wrong codes lock the number for 15 minutes (each
+further lockout in a row doubles the lock, up to a day); at most 5 codes per number per hour, and
+a generous per-client-address limit for carrier-grade NAT. `send_otp` answers the same and does
+the same database work whether or not the number exists. Tokens are random (256 bits), stored
+hashed, expire, and end at logout.
 """
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+import unicodedata
 from datetime import timedelta
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import select, update
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import func, select, update
 
 from canceldesk.adapters import orm
-from canceldesk.domain.identifiers import InvalidIdentifier, normalize_msisdn
+from canceldesk.domain.identifiers import InvalidIdentifier, mask_msisdn, normalize_msisdn
 from canceldesk.domain.model import CustomerKind, LineStatus
 
+from . import audit
 from .errors import InvalidInput, TooManyRequests, Unauthorized
 from .notifications import render
 from .principal import Principal
 
 _hasher = PasswordHasher()
+STAFF_ROLES = ("agent", "reviewer", "admin", "enterprise_admin")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+MIN_STAFF_PASSWORD = 10
 
 
 def hash_password(password: str) -> str:
@@ -33,12 +47,15 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
         return False
     try:
         return _hasher.verify(stored_hash, password)
-    except (VerifyMismatchError, InvalidHashError):
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+_token_hash = token_hash  # older name
 
 
 def _msisdn(raw: object) -> str:
@@ -48,46 +65,41 @@ def _msisdn(raw: object) -> str:
         raise InvalidInput(exc.message, {"field": exc.field}) from None
 
 
-def send_otp(c, raw_msisdn: object) -> None:
-    """Send a 6-digit code. The answer is the same whether or not the number exists."""
-    msisdn = _msisdn(raw_msisdn)
-    now = c.now()
-    with c.uow() as uow:
-        s = uow.session
-        recent = s.execute(select(orm.otp_codes.c.id).where(
-            orm.otp_codes.c.msisdn == msisdn, orm.otp_codes.c.created_at > now - timedelta(hours=1))).all()
-        if len(recent) >= c.settings.otp_max_per_hour:
-            raise TooManyRequests("too many codes requested for this number; try again within the hour",
-                                  {"retry_after_seconds": 3600})
-        code = f"{secrets.randbelow(10**6):06d}"
-        s.execute(orm.otp_codes.insert().values(
-            msisdn=msisdn, code_hash=c.keyring.otp_hash(msisdn, code), created_at=now,
-            expires_at=now + timedelta(seconds=c.settings.otp_ttl_seconds), failed_attempts=0))
-        line = uow.repo.line(msisdn)
-        is_admin = bool(uow.repo.enterprises_administered_by(msisdn))
-        if (line is not None and line.status == LineStatus.ACTIVE) or is_admin:
-            # An OTP is delivered at once (not via the worker): the subscriber is waiting for it.
-            uow.repo.add_message(dedup_key=f"otp:{msisdn}:{now.timestamp()}:{secrets.token_hex(4)}", channel="sms",
-                                 to=msisdn, event="otp", ref=None, text=render("otp", code=code), at=now)
-            s.execute(update(orm.outbox).where(orm.outbox.c.sent_at.is_(None), orm.outbox.c.event == "otp",
-                                               orm.outbox.c.to == msisdn).values(sent_at=now))
-        uow.commit()
+def limit_client(c, action: str, client: str | None) -> None:
+    """The per-client-address limit of the login endpoints (429 past it)."""
+    if client and c.rate_limiter is not None:
+        c.rate_limiter.hit(f"{action}:{client}")
 
+
+# ------------------------------------------------------------------------------ failure locks
 
 def _lock_state(s, subject: str):
     return s.execute(select(orm.login_locks).where(orm.login_locks.c.subject == subject)).mappings().first()
 
 
-def register_failure(s, subject: str, now, max_failures: int, lock_minutes: int) -> bool:
-    """Count a failure; returns True when this failure locks the subject."""
+def register_failure(s, subject: str, now, max_failures: int, lock_minutes: int,
+                     max_lock_minutes: int = 24 * 60) -> bool:
+    """Count a failure; returns True when this failure locks the subject.
+
+    The first lock lasts `lock_minutes`; each further lockout within a day of the previous lock
+    doubles it, up to `max_lock_minutes` (so guessing cannot simply resume every 15 minutes).
+    """
     row = _lock_state(s, subject)
     failures = (row["failures"] if row else 0) + 1
-    locked_until = now + timedelta(minutes=lock_minutes) if failures >= max_failures else None
+    lockouts = row["lockouts"] if row else 0
+    if row and row["locked_until"] and row["locked_until"] < now - timedelta(days=1):
+        lockouts = 0  # the last lock is long past: start again at the base duration
+    locked_until = None
+    if failures >= max_failures:
+        minutes = min(lock_minutes * (2 ** min(lockouts, 16)), max(max_lock_minutes, lock_minutes))
+        locked_until = now + timedelta(minutes=minutes)
+        lockouts += 1
+    values = dict(failures=0 if locked_until else failures, lockouts=lockouts,
+                  locked_until=locked_until if locked_until else (row["locked_until"] if row else None))
     if row is None:
-        s.execute(orm.login_locks.insert().values(subject=subject, failures=failures, locked_until=locked_until))
+        s.execute(orm.login_locks.insert().values(subject=subject, **values))
     else:
-        s.execute(update(orm.login_locks).where(orm.login_locks.c.subject == subject).values(
-            failures=0 if locked_until else failures, locked_until=locked_until))
+        s.execute(update(orm.login_locks).where(orm.login_locks.c.subject == subject).values(**values))
     return locked_until is not None
 
 
@@ -100,44 +112,127 @@ def clear_failures(s, subject: str) -> None:
     s.execute(orm.login_locks.delete().where(orm.login_locks.c.subject == subject))
 
 
-def exchange_otp(c, raw_msisdn: object, otp: object) -> dict:
+def _register(c, s, subject: str) -> bool:
+    st = c.settings
+    return register_failure(s, subject, c.now(), st.otp_max_attempts, st.otp_lock_minutes, st.lock_max_minutes)
+
+
+def _id_check_subject(principal: Principal) -> str:
+    return f"idcheck:{principal.id}"[:80]
+
+
+def guard_id_checks(c, s, principal: Principal) -> None:
+    """In-person ID checks of this staff member are paused after repeated mismatches (429)."""
+    if is_locked(s, _id_check_subject(principal), c.now()):
+        raise TooManyRequests("too many ID checks did not match: checks are paused for a while",
+                              code="ID_CHECK_LOCKED")
+
+
+def count_id_check(c, s, principal: Principal, matched: bool) -> bool:
+    """Count an in-person check in the caller's transaction; True when this mismatch locks.
+
+    Every path that compares a presented document (the counter's check, a staff pre-check, a
+    staff request) counts here, so none of them is an oracle for the digits a masked ID hides."""
+    if matched:
+        clear_failures(s, _id_check_subject(principal))
+        return False
+    return _register(c, s, _id_check_subject(principal))
+
+
+# ---------------------------------------------------------------------------- one-time codes
+
+def send_otp(c, raw_msisdn: object, client: str | None = None) -> None:
+    """Send a 6-digit code. The answer — and the database work — is the same whether or not the
+    number exists; only the SMS itself is skipped for a number nobody can log in with."""
+    limit_client(c, "otp", client)
     msisdn = _msisdn(raw_msisdn)
+    now = c.now()
+    with c.uow() as uow:
+        s = uow.session
+        recent = s.execute(select(func.count()).select_from(orm.otp_codes).where(
+            orm.otp_codes.c.msisdn == msisdn, orm.otp_codes.c.created_at > now - timedelta(hours=1))).scalar_one()
+        if recent >= c.settings.otp_max_per_hour:
+            raise TooManyRequests("too many codes requested for this number; try again within the hour",
+                                  {"retry_after_seconds": 3600}, code="OTP_RATE_LIMITED")
+        code = f"{secrets.randbelow(10**6):06d}"
+        s.execute(orm.otp_codes.insert().values(
+            msisdn=msisdn, code_hash=c.keyring.otp_hash(msisdn, code), created_at=now,
+            expires_at=now + timedelta(seconds=c.settings.otp_ttl_seconds), failed_attempts=0))
+        text = render("otp", code=code)
+        deliverable = _principal_for_msisdn(uow, msisdn) is not None
+        if deliverable:
+            # Through the outbox and the SMS gateway like every message; commit wakes the deliverer.
+            uow.repo.add_message(dedup_key=f"otp:{msisdn}:{now.timestamp()}:{secrets.token_hex(4)}", channel="sms",
+                                 to=msisdn, event="otp", ref=None, text=text, at=now)
+        uow.commit()
+    if not deliverable:
+        c.enqueue_delivery()  # the same wake-up for a number nobody can log in with (timing)
+
+
+def _otp_code(otp: object) -> str:
     if not isinstance(otp, str) or not otp.strip():
         raise InvalidInput("otp is required: the 6 digits sent by SMS", {"field": "otp"})
-    code = otp.strip()
+    code = unicodedata.normalize("NFKC", otp).strip()  # full-width digits from a Chinese IME
+    if len(code) != 6 or not code.isascii() or not code.isdigit():
+        raise InvalidInput("otp is the 6 digits sent by SMS", {"field": "otp"})
+    return code
+
+
+def exchange_otp(c, raw_msisdn: object, otp: object, client: str | None = None,
+                 as_role: str | None = None) -> dict:
+    """`as_role="enterprise_admin"`: an admin who also has a personal line logs in for the company."""
+    limit_client(c, "token", client)
+    msisdn = _msisdn(raw_msisdn)
+    code = _otp_code(otp)
     now = c.now()
     failure = Unauthorized("the code is wrong or has expired; request a new one", code="OTP_INVALID")
+    masked = mask_msisdn(msisdn)
     with c.uow() as uow:
         s = uow.session
         subject = f"otp:{msisdn}"
         if is_locked(s, subject, now):
-            raise TooManyRequests("too many wrong codes: this number is locked for 15 minutes", code="OTP_LOCKED")
+            raise TooManyRequests("too many wrong codes: this number is locked for a while; try again later",
+                                  code="OTP_LOCKED")
         row = s.execute(select(orm.otp_codes).where(
             orm.otp_codes.c.msisdn == msisdn, orm.otp_codes.c.used_at.is_(None),
             orm.otp_codes.c.expires_at > now).order_by(orm.otp_codes.c.id.desc()).limit(1)).mappings().first()
-        ok = row is not None and c.keyring.same(row["code_hash"], c.keyring.otp_hash(msisdn, code))
-        principal = _principal_for_msisdn(uow, msisdn) if ok else None
+        ok = c.keyring.same(row["code_hash"] if row else "-" * 64, c.keyring.otp_hash(msisdn, code)) and row is not None
+        principal = _principal_for_msisdn(uow, msisdn, as_role) if ok else None
         if not ok or principal is None:
-            register_failure(s, subject, now, c.settings.otp_max_attempts, c.settings.otp_lock_minutes)
+            if row is not None:
+                s.execute(update(orm.otp_codes).where(orm.otp_codes.c.id == row["id"])
+                          .values(failed_attempts=orm.otp_codes.c.failed_attempts + 1))
+            locked = _register(c, s, subject)
+            audit.record(uow, at=now, actor="anonymous", event="login_locked" if locked else "login_failed",
+                         subject=masked, details={"method": "otp"})
             uow.commit()
             raise failure
         s.execute(update(orm.otp_codes).where(orm.otp_codes.c.id == row["id"]).values(used_at=now))
         clear_failures(s, subject)
         token = _new_session(c, s, principal, msisdn)
+        audit.record(uow, at=now, actor=principal.actor, event="login", subject=masked,
+                     details={"method": "otp", "role": principal.role})
         uow.commit()
     return {"token": token, "token_type": "bearer", "expires_in": c.settings.token_ttl_minutes * 60,
             "role": principal.role}
 
 
-def _principal_for_msisdn(uow, msisdn: str) -> Principal | None:
+def _enterprise_admin(uow, msisdn: str):
+    return uow.session.execute(select(orm.enterprise_admins.c.id, orm.enterprise_admins.c.enterprise_id)
+                               .where(orm.enterprise_admins.c.msisdn == msisdn)
+                               .order_by(orm.enterprise_admins.c.id).limit(1)).first()
+
+
+def _principal_for_msisdn(uow, msisdn: str, as_role: str | None = None) -> Principal | None:
     line = uow.repo.line(msisdn)
-    if line is not None and line.status == LineStatus.ACTIVE:
+    if line is not None and line.status == LineStatus.ACTIVE and as_role != "enterprise_admin":
         customer = uow.repo.customer(line.customer_id)
         if customer is not None and customer.kind == CustomerKind.PERSON:
             return Principal(kind="subscriber", id=customer.id, login_msisdn=msisdn)
-    enterprises = uow.repo.enterprises_administered_by(msisdn)
-    if enterprises:
-        return Principal(kind="staff", id=msisdn, role="enterprise_admin", enterprise_id=enterprises[0],
+    admin = _enterprise_admin(uow, msisdn)
+    if admin is not None:
+        # Named by the admin record, never by the phone number (actors end up in the audit chain).
+        return Principal(kind="staff", id=f"ea{admin.id}", role="enterprise_admin", enterprise_id=admin.enterprise_id,
                          login_msisdn=msisdn)
     return None
 
@@ -146,51 +241,66 @@ def _new_session(c, s, principal: Principal, login_msisdn: str | None) -> str:
     token = secrets.token_urlsafe(32)
     now = c.now()
     s.execute(orm.sessions.insert().values(
-        token_hash=_token_hash(token), principal_kind=principal.role if principal.kind == "staff" else "subscriber",
+        token_hash=token_hash(token), principal_kind=principal.role if principal.kind == "staff" else "subscriber",
         principal_id=principal.id, login_msisdn=login_msisdn, created_at=now,
         expires_at=now + timedelta(minutes=c.settings.token_ttl_minutes)))
     return token
 
 
-def staff_login(c, username: object, password: object) -> dict:
+# ------------------------------------------------------------------------------------ staff
+
+def staff_login(c, username: object, password: object, client: str | None = None) -> dict:
+    limit_client(c, "staff", client)
     if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
         raise InvalidInput("username and password are required")
+    failure = Unauthorized("wrong username or password", code="LOGIN_FAILED")
     now = c.now()
+    if not _USERNAME.match(username) or len(password) > 200:
+        verify_password(None, password[:200])  # same work as a wrong password
+        raise failure
     with c.uow() as uow:
         s = uow.session
-        subject = f"staff:{username[:60]}"
+        subject = f"staff:{username}"
         if is_locked(s, subject, now):
-            raise TooManyRequests("too many failed logins: this account is locked for 15 minutes", code="LOGIN_LOCKED")
+            raise TooManyRequests("too many failed logins: this account is locked for a while", code="LOGIN_LOCKED")
         row = s.execute(select(orm.staff_users).where(orm.staff_users.c.username == username)).mappings().first()
         if not verify_password(row["password_hash"] if row else None, password) or row["disabled"]:
-            register_failure(s, subject, now, c.settings.otp_max_attempts, c.settings.otp_lock_minutes)
+            locked = _register(c, s, subject)
+            audit.record(uow, at=now, actor="anonymous", event="login_locked" if locked else "login_failed",
+                         subject=f"staff:{username}", details={"method": "password"})
             uow.commit()
-            raise Unauthorized("wrong username or password", code="LOGIN_FAILED")
+            raise failure
         clear_failures(s, subject)
         principal = Principal(kind="staff", id=row["username"], role=row["role"], store=row["store"],
                               enterprise_id=row["enterprise_id"], display_name=row["display_name"])
         token = _new_session(c, s, principal, None)
+        audit.record(uow, at=now, actor=principal.actor, event="login", subject=f"staff:{username}",
+                     details={"method": "password", "role": principal.role})
         uow.commit()
-    return {"token": token, "token_type": "bearer", "expires_in": c.settings.token_ttl_minutes * 60, "role": principal.role}
+    return {"token": token, "token_type": "bearer", "expires_in": c.settings.token_ttl_minutes * 60,
+            "role": principal.role}
 
 
 def authenticate(c, token: str | None) -> Principal:
     if not token:
         raise Unauthorized("log in first: send Authorization: Bearer <token>")
+    invalid = Unauthorized("the session is missing, expired or ended; log in again", code="SESSION_INVALID")
+    if not _TOKEN.match(token):
+        raise invalid
     now = c.now()
     with c.uow() as uow:
         row = uow.session.execute(select(orm.sessions).where(
-            orm.sessions.c.token_hash == _token_hash(token))).mappings().first()
+            orm.sessions.c.token_hash == token_hash(token))).mappings().first()
         if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
-            raise Unauthorized("the session is missing, expired or ended; log in again", code="SESSION_INVALID")
+            raise invalid
         if row["principal_kind"] == "subscriber":
             return Principal(kind="subscriber", id=row["principal_id"], login_msisdn=row["login_msisdn"])
         if row["principal_kind"] == "enterprise_admin" and row["login_msisdn"]:
-            ents = uow.repo.enterprises_administered_by(row["login_msisdn"])
-            if not ents:
+            admin = _enterprise_admin(uow, row["login_msisdn"])
+            if admin is None or f"ea{admin.id}" != row["principal_id"]:
                 raise Unauthorized("this number is no longer an enterprise admin", code="SESSION_INVALID")
-            return Principal(kind="staff", id=row["principal_id"], role="enterprise_admin", enterprise_id=ents[0],
-                             login_msisdn=row["login_msisdn"])
+            return Principal(kind="staff", id=row["principal_id"], role="enterprise_admin",
+                             enterprise_id=admin.enterprise_id, login_msisdn=row["login_msisdn"])
         staff = uow.session.execute(select(orm.staff_users).where(
             orm.staff_users.c.username == row["principal_id"])).mappings().first()
         if staff is None or staff["disabled"]:
@@ -199,17 +309,34 @@ def authenticate(c, token: str | None) -> Principal:
                          enterprise_id=staff["enterprise_id"], display_name=staff["display_name"])
 
 
-def logout(c, token: str) -> None:
+def logout(c, token: str | None) -> None:
+    if not token or not _TOKEN.match(token):
+        return
+    now = c.now()
     with c.uow() as uow:
-        uow.session.execute(update(orm.sessions).where(orm.sessions.c.token_hash == _token_hash(token))
-                            .values(revoked_at=c.now()))
+        row = uow.session.execute(select(orm.sessions.c.principal_kind, orm.sessions.c.principal_id).where(
+            orm.sessions.c.token_hash == token_hash(token), orm.sessions.c.revoked_at.is_(None))).first()
+        if row is None:
+            return
+        uow.session.execute(update(orm.sessions).where(orm.sessions.c.token_hash == token_hash(token))
+                            .values(revoked_at=now))
+        actor = f"{row.principal_kind}:{row.principal_id}"
+        audit.record(uow, at=now, actor=actor, event="logout", subject=None, details={})
         uow.commit()
 
 
 def create_staff_user(c, username: str, password: str, role: str, display_name: str,
                       store: str | None = None, enterprise_id: str | None = None) -> None:
-    if role not in ("agent", "reviewer", "admin", "enterprise_admin"):
-        raise InvalidInput(f"unknown role {role!r}")
+    if role not in STAFF_ROLES:
+        raise InvalidInput(f"unknown role {role!r}; use one of {', '.join(STAFF_ROLES)}")
+    if not isinstance(username, str) or not _USERNAME.match(username):
+        raise InvalidInput("a username has 1–64 letters, digits, '.', '_', '@' or '-'")
+    if not isinstance(password, str) or len(password) < MIN_STAFF_PASSWORD:
+        raise InvalidInput(f"a staff password has at least {MIN_STAFF_PASSWORD} characters")
+    if role == "agent" and not store:
+        raise InvalidInput("an agent belongs to a store: give --store")
+    if role == "enterprise_admin" and not enterprise_id:
+        raise InvalidInput("an enterprise admin belongs to an enterprise: give --enterprise")
     with c.uow() as uow:
         s = uow.session
         exists = s.execute(select(orm.staff_users.c.username).where(orm.staff_users.c.username == username)).first()
@@ -219,4 +346,6 @@ def create_staff_user(c, username: str, password: str, role: str, display_name: 
             s.execute(update(orm.staff_users).where(orm.staff_users.c.username == username).values(**values))
         else:
             s.execute(orm.staff_users.insert().values(username=username, **values))
+        audit.record(uow, at=c.now(), actor="system:cli", event="staff_user_saved", subject=f"staff:{username}",
+                     details={"role": role, "store": store, "enterprise_id": enterprise_id, "created": not exists})
         uow.commit()

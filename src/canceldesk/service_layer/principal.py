@@ -1,4 +1,11 @@
-"""Who is acting: a subscriber (a real-name person) or a staff member with a role."""
+"""Who is acting: a subscriber (a real-name person) or a staff member with a role.
+
+Roles: `subscriber` (OTP login, their own lines), `agent` (counter staff, bound to one store),
+`reviewer` (decides requests in review), `admin` (back office), `enterprise_admin` (the lines of
+one enterprise). Which role may call which endpoint is decided once, in
+entrypoints/api/deps.py; which *objects* a role may see is decided in the service layer
+(requests.visible_line / owned_request), using the helpers here.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,8 +13,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Principal:
-    kind: str                      # subscriber | staff
-    id: str                        # customer id, or staff username
+    kind: str                      # subscriber | staff | system
+    id: str                        # customer id, staff username, or "ea<n>" for an OTP enterprise admin
     role: str = "subscriber"       # subscriber | agent | reviewer | admin | enterprise_admin
     store: str | None = None
     enterprise_id: str | None = None
@@ -20,7 +27,7 @@ class Principal:
 
     @property
     def actor(self) -> str:
-        """How the timeline names this actor (never personal data)."""
+        """How the timeline and the audit log name this actor (never personal data)."""
         if self.is_subscriber:
             return f"subscriber:{self.id}"
         return f"{self.role}:{self.id}" + (f"@{self.store}" if self.store else "")
@@ -31,6 +38,18 @@ class Principal:
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
+
+    def acted_at_own_store(self, requested_by: str | None) -> bool:
+        """An agent's view of counter requests: only those taken at the agent's own store."""
+        return bool(self.role == "agent" and self.store and requested_by
+                    and requested_by.startswith("agent:") and requested_by.endswith(f"@{self.store}"))
+
+    def may_confirm(self, requested_by: str | None) -> bool:
+        """Confirming ends something for good: the person themself (with step-up), their
+        enterprise admin, or the counter that checked the ID in person — never back office."""
+        if self.is_subscriber or self.role == "enterprise_admin":
+            return True
+        return self.acted_at_own_store(requested_by)
 
 
 SYSTEM = Principal(kind="system", id="worker", role="system")

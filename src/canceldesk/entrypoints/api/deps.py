@@ -1,14 +1,27 @@
-"""FastAPI dependency aliases: the container, the caller, and role checks — in one place."""
+"""FastAPI dependency aliases: the container, the caller, and role checks — in one place.
+
+Which *role* may call an endpoint is decided here and only here (routes declare one of the
+`Current…` aliases). Which *objects* a caller may see (their own lines, their enterprise's lines,
+their store's counter requests) is the service layer's job, and answers 404 for "not yours"
+exactly as for "does not exist".
+
+A wrong role answers 403 FORBIDDEN (the endpoint exists for everybody; only the role is wrong);
+no or a bad token answers 401.
+"""
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
 from canceldesk.bootstrap import Container
 from canceldesk.service_layer import auth
-from canceldesk.service_layer.errors import Forbidden, NotFound
+from canceldesk.service_layer.errors import Forbidden
 from canceldesk.service_layer.principal import Principal
+
+SESSION_COOKIE = "cd_session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def get_container(request: Request) -> Container:
@@ -18,15 +31,40 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def _bearer(request: Request) -> str | None:
+def client_address(request: Request) -> str:
+    """The address the per-client limits count (uvicorn applies X-Forwarded-For only from trusted proxies)."""
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]
+
+
+def _csrf_header_ok(request: Request, token: str) -> bool:
+    given = request.headers.get("x-csrf-token", "")
+    if not given:
+        return False
+    expected = request.app.state.container.keyring.sign("csrf:" + token, 32)  # the pages' token (web/pages.py)
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def bearer_token(request: Request) -> str | None:
+    """`Authorization: Bearer …`, or the pages' session cookie.
+
+    A cookie rides along with cross-site requests; a header never does. So a state-changing API
+    call authenticated by the cookie must also carry the page's CSRF token in `X-CSRF-Token`
+    (what the portal's scripts do); without it the cookie does not count (401).
+    """
     header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
+    if header[:7].lower() == "bearer ":
         return header[7:].strip()
-    return request.cookies.get("cd_session")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie and (request.method in SAFE_METHODS or _csrf_header_ok(request, cookie)):
+        return cookie
+    return None
 
 
 def get_principal(request: Request, c: ContainerDep) -> Principal:
-    principal = auth.authenticate(c, _bearer(request))
+    principal = auth.authenticate(c, bearer_token(request))
     request.state.principal = principal
     return principal
 
@@ -34,31 +72,29 @@ def get_principal(request: Request, c: ContainerDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def get_subscriber(p: CurrentPrincipal) -> Principal:
-    if not p.is_subscriber:
-        raise NotFound("not found")
-    return p
-
-
-CurrentSubscriber = Annotated[Principal, Depends(get_subscriber)]
-
-
 def require_roles(*roles: str):
     def check(p: CurrentPrincipal) -> Principal:
         if p.role not in roles:
             raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
         return p
+    check.roles = roles  # read by the authorisation test suite
     return check
 
 
+# subscriber: a real-name person logged in by SMS code
+CurrentSubscriber = Annotated[Principal, Depends(require_roles("subscriber"))]
+# who may ask to end something and confirm it: the person, the counter (in person), the enterprise
+CurrentRequester = Annotated[Principal, Depends(require_roles("subscriber", "agent", "enterprise_admin"))]
 CurrentAdmin = Annotated[Principal, Depends(require_roles("admin"))]
 CurrentStaff = Annotated[Principal, Depends(require_roles("agent", "reviewer", "admin"))]
-CurrentAgent = Annotated[Principal, Depends(require_roles("agent", "admin"))]
+CurrentAgent = Annotated[Principal, Depends(require_roles("agent"))]
+# the counter: agents (store-bound) and back-office admins look customers up and check IDs
+CurrentCounterStaff = Annotated[Principal, Depends(require_roles("agent", "admin"))]
 CurrentReviewer = Annotated[Principal, Depends(require_roles("reviewer", "admin"))]
 CurrentEnterpriseAdmin = Annotated[Principal, Depends(require_roles("enterprise_admin"))]
 
 
-def get_lang(accept_language: Annotated[str | None, Header()] = None) -> str:
+def get_lang(accept_language: Annotated[str | None, Header(max_length=200)] = None) -> str:
     if accept_language and accept_language.lower().startswith("en"):
         return "en"
     return "zh"
