@@ -38,6 +38,7 @@ class Partners(Protocol):
 
 class Payments(Protocol):
     def refund(self, *, key: str, msisdn: str, amount: int, currency: str, method: str) -> str: ...
+    def charge(self, *, key: str, msisdn: str, amount: int, currency: str, method: str) -> str: ...
 
 
 sim_metadata = MetaData()
@@ -54,21 +55,34 @@ sim_calls = Table(
 
 
 class FaultInjector:
-    def __init__(self, failure_rate: float = 0.0, latency_ms: int = 0, seed: int | None = None):
+    """Faults of an outside system: latency, failures before it acts (errors and timeouts) and lost
+    replies after it acted. Half the injected failures are timeouts: the caller waits
+    `timeout_factor` × the latency before giving up, as a real client with a deadline would."""
+
+    def __init__(self, failure_rate: float = 0.0, latency_ms: int = 0, seed: int | None = None,
+                 timeout_factor: float = 3.0, only: str | set[str] = ""):
         self.failure_rate = failure_rate
         self.latency_ms = latency_ms
+        self.timeout_factor = timeout_factor
+        self.only = {x.strip() for x in only.split(",") if x.strip()} if isinstance(only, str) else set(only)
         self._rng = random.Random(seed)
+
+    def _fails(self, system: str, rate: float) -> bool:
+        return bool(rate) and (not self.only or system in self.only) and self._rng.random() < rate
 
     def before(self, system: str) -> None:
         if self.latency_ms:
             time.sleep(self._rng.uniform(0.5, 1.5) * self.latency_ms / 1000)
-        if self.failure_rate and self._rng.random() < self.failure_rate:
-            raise TransientError(f"{system}: simulated timeout")
+        if self._fails(system, self.failure_rate):
+            if self._rng.random() < 0.5:
+                time.sleep(self.timeout_factor * self.latency_ms / 1000)
+                raise TransientError(f"{system}: simulated timeout")
+            raise TransientError(f"{system}: simulated error (503)")
 
     def after(self, system: str) -> None:
         # A failure *after* the remote side acted: the caller sees an error although the work is
         # done. Idempotency keys make the retry harmless.
-        if self.failure_rate and self._rng.random() < self.failure_rate / 3:
+        if self._fails(system, self.failure_rate / 3):
             raise TransientError(f"{system}: simulated lost reply")
 
 
@@ -80,19 +94,20 @@ class _SimulatedSystem:
         self.faults = faults
 
     def _call(self, key: str, action: str, target: str, amount: int | None = None) -> str:
+        """Act once per key: a repeated key returns the first call's reference, as an idempotent
+        API does (the remote side never acts twice)."""
         self.faults.before(self.system)
-        with self.engine.begin() as conn:
-            row = conn.execute(select(sim_calls.c.reference).where(sim_calls.c.key == f"{self.system}:{key}")).first()
-            if row is not None:
-                reference = row[0]
-            else:
-                reference = f"{self.system[:3].upper()}-{uuid.uuid4().hex[:12]}"
-                try:
-                    conn.execute(insert(sim_calls).values(key=f"{self.system}:{key}", system=self.system, action=action,
-                                                          target=target, amount=amount, reference=reference,
-                                                          at=datetime.now(timezone.utc)))
-                except IntegrityError:  # a concurrent retry got there first
-                    raise TransientError(f"{self.system}: concurrent duplicate") from None
+        remote_key = f"{self.system}:{key}"
+        reference = f"{self.system[:3].upper()}-{uuid.uuid4().hex[:12]}"
+        try:
+            with self.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":  # the remote side's own durability is not ours to wait for
+                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                conn.execute(insert(sim_calls).values(key=remote_key, system=self.system, action=action, target=target,
+                                                      amount=amount, reference=reference, at=datetime.now(timezone.utc)))
+        except IntegrityError:  # done before (a retry, or a racing duplicate): the original result
+            with self.engine.connect() as conn:
+                reference = conn.execute(select(sim_calls.c.reference).where(sim_calls.c.key == remote_key)).scalar_one()
         self.faults.after(self.system)
         return reference
 
@@ -124,3 +139,9 @@ class SimulatedPayments(_SimulatedSystem):
         if amount <= 0:
             raise PermanentError("payments: refund amount must be positive")
         return self._call(key, f"refund:{method}", msisdn, amount)
+
+    def charge(self, *, key: str, msisdn: str, amount: int, currency: str, method: str) -> str:
+        """A renewal charge (代扣) on the subscriber's original payment method, once per key."""
+        if amount <= 0:
+            raise PermanentError("payments: charge amount must be positive")
+        return self._call(key, f"charge:{method}", msisdn, amount)

@@ -1,5 +1,10 @@
-"""SMS / e-mail gateways. The demo gateway "sends" by recording: the outbox row itself is the
-message the subscriber reads at /dev/outbox, so sending marks it delivered."""
+"""SMS / e-mail gateways behind one Protocol.
+
+The simulators behave like a real gateway with a client-supplied message id: a send is
+idempotent by key (the outbox row), recorded in the simulators' own table `sim_calls` in their
+own transaction, and can fail, be slow, time out or lose its reply (CANCELDESK_SIM_FAILURE_RATE,
+CANCELDESK_SIM_LATENCY_MS). The outbox row itself is what /dev/outbox shows once it is sent.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,18 +12,33 @@ from typing import Protocol
 
 from canceldesk.domain.identifiers import mask_msisdn
 
+from .downstream import _SimulatedSystem
+
 log = logging.getLogger("canceldesk.sms")
 
 
-class SmsGateway(Protocol):
-    def send(self, to: str, text: str, key: str) -> None: ...
+class MessageGateway(Protocol):
+    def send(self, to: str, text: str, key: str) -> str:
+        """Deliver one message; the same key never produces a second message. Raises
+        TransientError (retry later) or PermanentError (undeliverable)."""
+        ...
 
 
-class DemoSmsGateway:
-    def __init__(self):
-        self.sent = 0
+SmsGateway = MessageGateway  # the name the rest of the code knows
 
-    def send(self, to: str, text: str, key: str) -> None:
-        self.sent += 1
-        # Never the text: it may carry a one-time code.
+
+class SimulatedSmsGateway(_SimulatedSystem):
+    system = "sms"
+
+    def send(self, to: str, text: str, key: str) -> str:
+        # Never log the text: it may carry a one-time code.
+        ref = self._call(key, "send", to[:64])
         log.debug("sms %s to %s", key, mask_msisdn(to) if to.isdigit() else "***")
+        return ref
+
+
+class SimulatedEmailGateway(_SimulatedSystem):
+    system = "email"
+
+    def send(self, to: str, text: str, key: str) -> str:
+        return self._call(key, "send", to[:64])

@@ -1,16 +1,25 @@
 """The queue: huey, persisted in SQLite by default (embedded), on Redis for many workers.
 
-Tasks are registered on the huey instance when a container is attached, never at import time.
+Tasks are registered on the huey instance when a container is attached, never at import time:
+- `execute_request(id)`: advance one request's saga; a transient error re-schedules it with the
+  executor's backoff (huey `RetryTask(delay)`), the attempt count lives in the step log.
+- `deliver_outbox()`: hand due notifications to the gateways.
+- `duties_tick()` (periodic, every minute) → `run_duty(name)` for each scheduled duty that is due;
+  a duty runs once per interval across all worker processes (claimed in `duty_runs`).
 """
 from __future__ import annotations
 
 import logging
+import math
 import os
+import threading
+import time
 
-from huey import MemoryHuey, RedisHuey, SqliteHuey
+from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.exceptions import RetryTask
 
 log = logging.getLogger("canceldesk.queue")
+DELIVERY_SLOT = 0.5  # seconds: at most one delivery task per slot per process
 
 
 def build_huey(settings):
@@ -27,34 +36,108 @@ def build_huey(settings):
     else:
         path = os.path.join("var", "queue.db")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    return SqliteHuey("canceldesk", filename=path, results=False)
+    # Several worker processes may share the file: wait for its lock rather than fail.
+    return SqliteHuey("canceldesk", filename=path, results=False, timeout=60)
+
+
+class _DeliveryTrigger:
+    """Coalesces 'a message was written' into at most one delivery task per slot: the task runs
+    after the end of the slot, so every message committed in the slot is covered by it."""
+
+    def __init__(self, task):
+        self.task = task
+        self.lock = threading.Lock()
+        self.scheduled: set[float] = set()
+        self.local = threading.local()
+
+    def __call__(self, delay: float = 0.0) -> None:
+        if getattr(self.local, "in_task", False):
+            return  # the running task delivers when it finishes
+        now = time.time()
+        slot = math.floor((now + delay) / DELIVERY_SLOT) * DELIVERY_SLOT + DELIVERY_SLOT
+        with self.lock:
+            if slot in self.scheduled:
+                return
+            self.scheduled = {s for s in self.scheduled if s > now - 60} | {slot}
+        try:
+            self.task.schedule(delay=max(0.0, slot - now))
+        except Exception:  # noqa: BLE001 - the periodic delivery duty picks the message up
+            log.exception("could not schedule outbox delivery")
 
 
 def attach(c) -> None:
     """Create the queue for this container and register the tasks that run the service layer."""
-    from canceldesk.adapters.downstream import PermanentError
-    from canceldesk.service_layer import delivery, executor
+    from canceldesk.service_layer import delivery, escalations, executor, scheduler
 
     huey = build_huey(c.settings)
     c.queue = huey
+    trigger: _DeliveryTrigger | None = None
+
+    def deliver_quietly() -> None:
+        try:
+            report = delivery.deliver(c)
+            while report.sent == delivery.BATCH:  # a full batch: there may be more
+                report = delivery.deliver(c)
+            if report.retry_at is not None and trigger is not None:
+                trigger(max(0.0, (report.retry_at - c.now()).total_seconds()))
+        except Exception:  # noqa: BLE001 - never mask the task's own outcome; messages stay pending
+            log.exception("outbox delivery failed; the messages stay pending")
 
     @huey.task(name="deliver_outbox")
     def deliver_outbox():
-        delivery.deliver_pending(c)
+        deliver_quietly()
 
-    @huey.task(name="execute_request", context=True)
-    def execute_request(request_id: str, task=None):
+    @huey.task(name="execute_request")
+    def execute_request(request_id: str):
+        if trigger is not None:
+            trigger.local.in_task = True
         try:
             executor.execute(c, request_id)
         except executor.RetryLater as exc:
-            delay = executor.backoff_seconds(max(exc.attempts, 1))
-            log.info("request %s step %s: retry in %.1fs (%s)", request_id, exc.step, delay, exc.error)
-            raise RetryTask(delay=delay) from None
-        except PermanentError:
-            log.warning("request %s failed permanently; escalated to staff", request_id)
+            log.info("request %s step %s: retry in %.1fs (%s)", request_id, exc.step, exc.delay, exc.error)
+            raise RetryTask(delay=exc.delay) from None
         finally:
-            delivery.deliver_pending(c)
+            if trigger is not None:
+                trigger.local.in_task = False
+            deliver_quietly()
 
-    c.enqueue_execution = lambda request_id: execute_request(request_id)
-    c.enqueue_delivery = lambda: deliver_outbox()
-    c.tasks = {"execute_request": execute_request, "deliver_outbox": deliver_outbox}
+    @huey.task(name="run_duty")
+    def run_duty(name: str):
+        scheduler.run(c, name, c.now())
+
+    @huey.periodic_task(crontab(minute="*"), name="duties_tick")
+    def duties_tick():
+        for name in scheduler.claim_due(c, c.now()):
+            run_duty(name)
+
+    if huey.immediate:  # tests and scripts: deliver inline, once per task rather than per commit
+        local = threading.local()
+
+        def deliver_now() -> None:
+            if not getattr(local, "in_task", False):
+                deliver_quietly()
+        c.enqueue_delivery = deliver_now
+        inline_execute = execute_request
+
+        def execute_request(request_id: str):  # noqa: F811 - same task, with inline delivery muted
+            local.in_task = True
+            try:
+                inline_execute(request_id)  # delivers the request's messages when it finishes
+            finally:
+                local.in_task = False
+    else:
+        trigger = _DeliveryTrigger(deliver_outbox)
+        c.enqueue_delivery = trigger
+
+    def enqueue_execution(request_id: str) -> None:
+        try:
+            execute_request(request_id)
+        except Exception:  # noqa: BLE001 - accepted is never lost: the sweeper resumes it
+            if huey.immediate:
+                raise
+            log.exception("could not queue request %s; the sweeper will resume it", request_id)
+            escalations.mark_unqueued(c, request_id)
+
+    c.enqueue_execution = enqueue_execution
+    c.tasks = {"execute_request": execute_request, "deliver_outbox": deliver_outbox, "run_duty": run_duty,
+               "duties_tick": duties_tick}

@@ -2,10 +2,13 @@
 
 A step is recorded before and after it runs (the step log), so a worker that dies half-way
 resumes at the first step not recorded as done, and a step keyed by (request, step) never acts
-twice downstream (e.g. a refund is paid once).
+twice downstream (e.g. a refund is paid once). A transient downstream error is retried after an
+exponentially growing, jittered delay (`backoff_seconds`), at most `max_attempts` times; then the
+request fails and is escalated to a person.
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -63,3 +66,10 @@ def next_step(kind: str, done: set[str]) -> Step | None:
         if step not in done:
             return step
     return None
+
+
+def backoff_seconds(attempts: int, base: float = 1.0, cap: float = 600.0, rng: random.Random | None = None) -> float:
+    """Delay before attempt `attempts + 1`: base × 2^(attempts−1), capped, with "equal jitter"
+    (uniform in [half, full]) so retries of many requests hit by one outage spread out."""
+    ceiling = min(cap, base * 2.0 ** max(0, attempts - 1))
+    return (rng or random).uniform(ceiling / 2, ceiling)

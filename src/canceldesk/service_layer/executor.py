@@ -1,228 +1,338 @@
-"""Runs a request's saga: one step at a time, each recorded before and after it runs.
+"""Runs a request's saga (domain/execution.py): one step at a time, each recorded in the step log.
 
-A step's local effects and its "done" mark commit in one transaction; its downstream call is
-keyed by (request, step), so a retry after a crash or a lost reply never acts twice.
+How a run goes, transaction by transaction:
+
+1. Lock the request row, take its lease (one live run per request), then do every step that
+   needs no outside call — its local effects and its `done` mark commit together — up to the
+   first step that does. That step is marked `started` (attempt n) and the transaction commits.
+2. The downstream call runs outside any transaction, keyed by (request, step): a retry after a
+   crash or a lost reply meets what the remote side already did, so nothing acts twice (a refund
+   is paid once).
+3. The call's result, its local effects and the `done` mark commit together; go back to 1.
+
+A transient error is retried with exponential backoff and jitter (the queue re-runs the request
+later: `RetryLater.delay`) until `retry_max_attempts`; then — or on a permanent error — the
+request becomes `failed`, is escalated to staff and the subscriber is told (escalations.py).
+A worker that dies mid-run leaves a lapsed lease; the sweeper resumes the request.
 """
 from __future__ import annotations
 
 import logging
+import random
+import uuid
+from dataclasses import dataclass
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 
+from canceldesk.adapters import durable
 from canceldesk.adapters.downstream import PermanentError, TransientError
-from canceldesk.domain.execution import Step, StepRecord, StepStatus, plan_for
-from canceldesk.domain.lifecycle import RequestKind, Status
+from canceldesk.domain.execution import Step, StepRecord, StepStatus, backoff_seconds, plan_for
+from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import LineStatus, SubscriptionStatus
 from canceldesk.domain.prechecks import local_today, midnight
 from canceldesk.domain.settlement import (settle_close_line, settle_nothing, settle_refund_payment,
                                           settle_unsubscribe, settle_withdrawal)
 
-from . import receipts
+from . import escalations, receipts
 from .notifications import notify
 
 log = logging.getLogger("canceldesk.executor")
-MAX_ATTEMPTS = 6
+BUSY = "busy"  # another live run holds the request: this one steps aside
 
 
 class RetryLater(Exception):
-    def __init__(self, step: str, attempts: int, error: str):
-        super().__init__(f"{step} attempt {attempts}: {error}")
-        self.step, self.attempts, self.error = step, attempts, error
+    """Transient trouble: run the request again after `delay` seconds."""
+
+    def __init__(self, step: str, attempts: int, error: str, delay: float = 1.0):
+        super().__init__(f"{step} attempt {attempts}: {error}; retry in {delay:.1f}s")
+        self.step, self.attempts, self.error, self.delay = step, attempts, error, delay
 
 
-def backoff_seconds(attempts: int, rng=None) -> float:
-    """Exponential backoff with full jitter: 1, 2, 4, 8 … seconds (capped at 5 min), randomised."""
-    import random
-    cap = min(300.0, 2.0 ** max(0, attempts - 1))
-    return (rng or random).uniform(cap / 2, cap)
+class PartialProgress(TransientError):
+    """Some of a step's calls went through before one failed: keep what was done for the retry."""
+
+    def __init__(self, error: str, result: dict):
+        super().__init__(error)
+        self.result = result
+
+
+@dataclass
+class _Call:
+    step: str
+    attempts: int
+    args: dict
 
 
 def execute(c, request_id: str) -> str:
-    """Advance the request as far as it goes. Raises RetryLater on a transient downstream error."""
-    with c.uow() as uow:
-        req = uow.repo.request_by_id(request_id)
-        if req is None or req.status != Status.EXECUTING:
-            return req.status if req else "missing"
-        kind = req.kind
-        done = {s for s, r in uow.repo.steps(request_id).items() if r.status == StepStatus.DONE}
-    for step in plan_for(kind):
-        if step in done:
-            continue
-        _run_step(c, request_id, step)
-    return _complete(c, request_id)
-
-
-def _begin_step(c, request_id: str, step: str) -> int:
-    now = c.now()
-    with c.uow() as uow:
-        rec = uow.repo.steps(request_id).get(step)
-        if rec is None:
-            rec = StepRecord(request_id=request_id, step=step, status=StepStatus.STARTED, attempts=1, started_at=now)
-            uow.repo.add(rec)
-        else:
-            rec.attempts += 1
-            rec.status = StepStatus.STARTED
-            rec.started_at = now
+    """Advance the request as far as it goes; returns its status (or BUSY). Raises RetryLater."""
+    run = uuid.uuid4().hex[:16]
+    done: tuple[str, dict] | None = None
+    while True:
         try:
-            uow.commit()
-        except IntegrityError:  # another worker is on this step right now
-            raise RetryLater(step, 0, "step taken by another worker") from None
-        return rec.attempts
+            outcome = _advance(c, request_id, run, done)
+        except (IntegrityError, StaleDataError, OperationalError) as exc:
+            # A concurrent run or a locked database: harmless, the step log is intact — try again soon.
+            raise RetryLater("lock", 0, type(exc).__name__, delay=random.uniform(0.05, 0.5)) from None
+        if not isinstance(outcome, _Call):
+            return outcome
+        try:
+            result = _call_downstream(c, request_id, outcome)
+        except TransientError as exc:
+            return _transient(c, request_id, outcome, str(exc), getattr(exc, "result", None))
+        except PermanentError as exc:
+            return _give_up(c, request_id, outcome.step, str(exc))
+        done = (outcome.step, result)
 
 
-def _run_step(c, request_id: str, step: str) -> None:
-    attempts = _begin_step(c, request_id, step)
-    try:
-        result = _downstream(c, request_id, step)
-    except TransientError as exc:
-        _step_error(c, request_id, step, str(exc), final=attempts >= MAX_ATTEMPTS)
-        if attempts >= MAX_ATTEMPTS:
-            raise PermanentError(f"{step}: gave up after {attempts} attempts ({exc})") from None
-        raise RetryLater(step, attempts, str(exc)) from None
-    except PermanentError as exc:
-        _step_error(c, request_id, step, str(exc), final=True)
-        raise
-    with c.uow() as uow:
-        req = uow.repo.request_by_id(request_id)
-        rec = uow.repo.steps(request_id)[step]
-        local = _local_effects(c, uow, req, step, result)
-        rec.status = StepStatus.DONE
-        rec.finished_at = c.now()
-        rec.error = None
-        rec.result = {**(result or {}), **(local or {})}
-        uow.commit()
+# --- the transaction of step 1 / 3 -----------------------------------------------------------------
+class _Run:
+    """What one transaction of a run knows: the locked request, its step log, lazily its line."""
+
+    def __init__(self, c, uow, req: Request, now):
+        self.c, self.uow, self.req, self.now = c, uow, req, now
+        self.steps: dict[str, StepRecord] = uow.repo.steps(req.id)
+        self._line = self._subs = None
+
+    @property
+    def line(self):
+        if self._line is None:
+            self._line = self.uow.repo.line(self.req.msisdn)
+        return self._line
+
+    @property
+    def subs(self):
+        if self._subs is None:
+            self._subs = self.uow.repo.subscriptions_with_products(self.req.msisdn)
+        return self._subs
+
+    def settled(self) -> dict:
+        rec = self.steps.get(Step.SETTLE)
+        return (rec.result or {}) if rec else {}
+
+    def target(self):
+        return next(((s, p) for s, p in self.subs if s.id == self.req.subscription_id), (None, None))
+
+    def mark_done(self, step: str, result: dict | None) -> None:
+        rec = self.steps.get(step)
+        if rec is None:
+            rec = StepRecord(request_id=self.req.id, step=step, status=StepStatus.DONE, attempts=1,
+                             started_at=self.now, finished_at=self.now, result=result)
+            self.uow.repo.add(rec)
+            self.steps[step] = rec
+        else:
+            rec.status, rec.finished_at, rec.error, rec.result = StepStatus.DONE, self.now, None, result
 
 
-def _step_error(c, request_id: str, step: str, error: str, final: bool) -> None:
+def _locked_request(uow, request_id: str) -> Request | None:
+    # FOR UPDATE serialises the runs of one request on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
+    return uow.session.get(Request, request_id, with_for_update=True)
+
+
+def _advance(c, request_id: str, run_id: str, done: tuple[str, dict] | None) -> str | _Call:
     now = c.now()
     with c.uow() as uow:
+        req = _locked_request(uow, request_id)
+        if req is None:
+            return "missing"
+        if req.status != Status.EXECUTING:
+            durable.drop_lease(uow.session, request_id)
+            uow.commit()
+            return req.status
+        if not durable.claim_lease(uow.session, request_id, run_id, now, c.settings.lease_seconds):
+            return BUSY
+        run = _Run(c, uow, req, now)
+        if done is not None:
+            step, result = done
+            rec = run.steps.get(step)
+            if rec is not None and rec.status != StepStatus.DONE:
+                result = _merge(rec.result, result)
+                local = _local_effects(run, step, result)
+                run.mark_done(step, {**(result or {}), **(local or {})})
+        for step in plan_for(req.kind):
+            rec = run.steps.get(step)
+            if rec is not None and rec.status == StepStatus.DONE:
+                continue
+            try:
+                args = _call_for(run, step)
+            except PermanentError as exc:
+                _fail(c, uow, req, step, str(exc), now)
+                uow.commit()
+                return Status.FAILED
+            if args is None:  # local only: effects and the done mark in this one transaction
+                run.mark_done(step, _local_effects(run, step, None))
+                continue
+            attempts = rec.attempts if rec else 0
+            if attempts >= c.settings.retry_max_attempts:
+                _fail(c, uow, req, step, f"gave up after {attempts} attempts ({rec.error or 'interrupted'})", now)
+                uow.commit()
+                return Status.FAILED
+            if rec is None:
+                rec = StepRecord(request_id=req.id, step=step, status=StepStatus.STARTED, attempts=1, started_at=now)
+                uow.repo.add(rec)
+            else:
+                rec.attempts, rec.status, rec.started_at = rec.attempts + 1, StepStatus.STARTED, now
+            uow.commit()  # recorded before it runs
+            return _Call(step, rec.attempts, args)
+        _complete(run)
+        uow.commit()
+        return Status.COMPLETED
+
+
+def _transient(c, request_id: str, call: _Call, error: str, partial: dict | None = None) -> str:
+    now = c.now()
+    with c.uow() as uow:
+        req = _locked_request(uow, request_id)
+        rec = uow.repo.steps(request_id).get(call.step)
+        if req is None or rec is None or req.status != Status.EXECUTING:
+            return req.status if req else "missing"
+        rec.error = error[:500]
+        if partial:
+            rec.result = _merge(rec.result, partial)
+        if rec.attempts >= c.settings.retry_max_attempts:
+            rec.status = StepStatus.FAILED
+            _fail(c, uow, req, call.step, f"gave up after {rec.attempts} attempts ({error})", now)
+            uow.commit()
+            return Status.FAILED
+        delay = backoff_seconds(rec.attempts, base=c.settings.retry_base_seconds)
+        durable.park_lease(uow.session, request_id, now + timedelta(seconds=delay + c.settings.lease_seconds), now)
+        uow.commit()
+    raise RetryLater(call.step, call.attempts, error, delay)
+
+
+def _give_up(c, request_id: str, step: str, error: str) -> str:
+    now = c.now()
+    with c.uow() as uow:
+        req = _locked_request(uow, request_id)
         rec = uow.repo.steps(request_id).get(step)
         if rec is not None:
-            rec.error = error[:500]
-            rec.status = StepStatus.FAILED if final else StepStatus.STARTED
-        if final:
-            fail_request(c, uow, request_id, f"{step}: {error}"[:500], now)
+            rec.status, rec.error = StepStatus.FAILED, error[:500]
+        if req is not None:
+            _fail(c, uow, req, step, error, now)
         uow.commit()
+        return req.status if req else "missing"
+
+
+def _fail(c, uow, req: Request, step: str, error: str, now) -> None:
+    """Execution could not finish: `failed`, escalated to a person, the subscriber told."""
+    if req.status != Status.EXECUTING:
+        return
+    req.failure = f"{step}: {error}"[:500]
+    req.transition(Status.FAILED, now, "system", "worker", req.failure)
+    escalations.escalate(c, uow, req, reason="failed", step=step, detail=error, now=now)
+    durable.drop_lease(uow.session, req.id)
+    log.warning("request %s failed at %s; escalated", req.tracking_no, step)
 
 
 def fail_request(c, uow, request_id: str, failure: str, now) -> None:
-    """Execution could not finish: the request is escalated to a person and the subscriber told."""
-    req = uow.repo.request_by_id(request_id)
-    if req is None or req.status != Status.EXECUTING:
-        return
-    req.failure = failure
-    req.transition(Status.FAILED, now, "system", "worker", failure)
-    new_eta = now + timedelta(hours=24)
-    notify(uow.repo, to=req.msisdn, event="escalated", ref=req.tracking_no, at=now, dedup=f"{req.id}:escalated:{len(req.timeline)}",
-           kind=req.kind, deadline=f"{new_eta.astimezone(ZoneInfo(c.pack.timezone)):%Y-%m-%d %H:%M}")
-    log.warning("request %s failed at %s; escalated", req.tracking_no, failure.split(":")[0])
+    """For callers outside a run (the sweeper): fail the request and escalate it."""
+    req = _locked_request(uow, request_id)
+    if req is not None:
+        step, _, error = failure.partition(": ")
+        _fail(c, uow, req, step, error or failure, now)
 
 
-def _settle_result(uow, request_id: str) -> dict:
-    rec = uow.repo.steps(request_id).get(Step.SETTLE)
-    return (rec.result or {}) if rec else {}
-
-
-def _downstream(c, request_id: str, step: str) -> dict | None:
-    """The outside call of a step (if any). Runs outside any database transaction."""
-    with c.uow() as uow:
-        req = uow.repo.request_by_id(request_id)
-        subs = uow.repo.subscriptions_with_products(req.msisdn)
-        settle = _settle_result(uow, request_id)
-    key = f"{request_id}:{step}"
+# --- what each step asks of the outside world, and what it changes here -----------------------------
+def _call_for(run: _Run, step: str) -> dict | None:
+    """The downstream call this step needs now (None: a local step). Read inside the transaction."""
+    req = run.req
     if step == Step.BAR_NETWORK:
-        return {"provisioning_ref": c.provisioning.bar_line(req.msisdn, key)}
+        return {"msisdn": req.msisdn}
     if step == Step.RESTORE_NUMBER:
-        return {"provisioning_ref": c.provisioning.restore_line(req.msisdn, key)}
+        line = run.line
+        if line is None or line.status != LineStatus.FROZEN:
+            raise PermanentError(f"the number is {line.status if line else 'unknown'}, no longer frozen: "
+                                 "it cannot be reclaimed")
+        return {"msisdn": req.msisdn}
     if step == Step.STOP_PARTNER:
-        refs = {}
-        for sub, product in subs:
-            if not sub.is_active or not product.partner:
+        rec = run.steps.get(step)
+        done = ((rec.result or {}).get("partner_refs", {}) if rec else {})
+        stops = []
+        for sub, product in run.subs:
+            if sub.id in done:
                 continue
-            if req.kind == RequestKind.CLOSE_LINE or sub.id == req.subscription_id:
-                if req.kind == RequestKind.UNSUBSCRIBE and product.unsubscribe_effect != "immediate":
-                    refs[sub.id] = c.partners.stop_renewal(sub.id, product.code, f"{key}:{sub.id}")
-                else:
-                    refs[sub.id] = c.partners.stop_service(sub.id, product.code, f"{key}:{sub.id}")
-        return {"partner_refs": refs}
+            if sub.status == SubscriptionStatus.ENDED or not product.partner:
+                continue
+            if req.kind == RequestKind.CLOSE_LINE or (sub.id == req.subscription_id and sub.is_active):
+                soft = req.kind == RequestKind.UNSUBSCRIBE and product.unsubscribe_effect != "immediate"
+                stops.append([sub.id, product.code, "stop_renewal" if soft else "stop"])
+        if stops or done:
+            return {"stops": stops}  # an empty list: every stop went through on earlier attempts
+        return None
     if step == Step.STOP_RENEWAL:
-        sub, product = next((s, p) for s, p in subs if s.id == req.subscription_id)
-        ref = c.partners.stop_renewal(sub.id, product.code, key) if product.partner else None
-        return {"partner_ref": ref}
+        sub, product = run.target()
+        return {"subscription_id": sub.id, "product": product.code} if product is not None and product.partner else None
     if step == Step.REFUND:
-        amount = settle.get("refund", 0)
+        settled = run.settled()
+        amount = settled.get("refund", 0)
         if amount <= 0:
-            return {"paid": 0}
-        ref = c.payments.refund(key=key, msisdn=req.msisdn, amount=amount, currency=settle.get("currency", "CNY"),
-                                method="original")
-        return {"paid": amount, "payment_ref": ref}
+            return None
+        return {"msisdn": req.msisdn, "amount": amount, "currency": settled.get("currency", "CNY")}
     return None
 
 
-def _local_effects(c, uow, req, step: str, result: dict | None) -> dict | None:
-    now = c.now()
-    line = uow.repo.line(req.msisdn)
+def _merge(earlier: dict | None, later: dict | None) -> dict:
+    """A step's results across attempts: partner refs accumulate, the rest is the latest."""
+    out = {**(earlier or {}), **(later or {})}
+    if earlier and later and "partner_refs" in earlier:
+        out["partner_refs"] = {**earlier["partner_refs"], **later.get("partner_refs", {})}
+    return out
+
+
+def _call_downstream(c, request_id: str, call: _Call) -> dict:
+    """The outside call of a step. Runs outside any database transaction; keyed by request and step."""
+    key, a = f"{request_id}:{call.step}", call.args
+    if call.step == Step.BAR_NETWORK:
+        return {"provisioning_ref": c.provisioning.bar_line(a["msisdn"], key)}
+    if call.step == Step.RESTORE_NUMBER:
+        return {"provisioning_ref": c.provisioning.restore_line(a["msisdn"], key)}
+    if call.step == Step.STOP_PARTNER:
+        refs = {}
+        for sub_id, code, action in a["stops"]:
+            stop = c.partners.stop_renewal if action == "stop_renewal" else c.partners.stop_service
+            try:
+                refs[sub_id] = stop(sub_id, code, f"{key}:{sub_id}")
+            except TransientError as exc:
+                if refs:
+                    raise PartialProgress(str(exc), {"partner_refs": refs}) from None
+                raise
+        return {"partner_refs": refs}
+    if call.step == Step.STOP_RENEWAL:
+        return {"partner_ref": c.partners.stop_renewal(a["subscription_id"], a["product"], key)}
+    if call.step == Step.REFUND:
+        ref = c.payments.refund(key=key, msisdn=a["msisdn"], amount=a["amount"], currency=a["currency"],
+                                method="original")
+        return {"paid": a["amount"], "payment_ref": ref}
+    raise PermanentError(f"step {call.step} has no downstream call")
+
+
+def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
+    c, uow, req, now = run.c, run.uow, run.req, run.now
     if step == Step.SETTLE:
-        today = local_today(now, c.pack)
-        subs = uow.repo.subscriptions_with_products(req.msisdn)
-        if req.kind == RequestKind.CLOSE_LINE:
-            etf = line.contract_fee if (line.contract_runs_on(today) and (
-                line.contract_early_termination == "fee" or c.pack.contract_lock == "fee")) else 0
-            inst = line.installment_due if c.pack.installment == "fee" else 0
-            s = settle_close_line(line, subs, today, etf, inst, c.pack.processing_fee, line.currency)
-            line.cash_balance = line.deposit = line.unbilled_usage = line.gift_balance = 0
-            if inst:
-                line.installment_due = 0
-        else:
-            sub, product = next(((s_, p) for s_, p in subs if s_.id == req.subscription_id), (None, None))
-            if req.kind == RequestKind.UNSUBSCRIBE:
-                s = settle_unsubscribe(sub, product, today, product.currency)
-            elif req.kind == RequestKind.WITHDRAW:
-                s = settle_withdrawal(sub, product, today, product.currency)
-            else:
-                s = settle_nothing(product.currency)
-        uow.repo.add_ledger(req.id, "settle", s.ledger, s.currency, now)
-        return {"refund": s.refund, "currency": s.currency, "refund_lines": [r.as_dict() for r in s.refund_lines],
-                "fees": s.fees, "gift_forfeited": s.forfeited_gift}
+        return _settle(run)
     if step == Step.REFUND:
         paid = (result or {}).get("paid", 0)
-        if paid:
-            key = f"{req.id}:refund"
-            if uow.repo.payment(key) is None:  # no money moves twice
-                currency = _settle_result(uow, req.id).get("currency", "CNY")
-                uow.repo.add_payment(idempotency_key=key, request_id=req.id, amount=paid, currency=currency,
-                                     method="original", reference=result.get("payment_ref"), at=now)
-                p = settle_refund_payment(paid, "original", currency)
-                uow.repo.add_ledger(req.id, "refund_payment", p.ledger, currency, now)
+        key = f"{req.id}:refund"
+        if paid and uow.repo.payment(key) is None:  # no money moves twice
+            currency = run.settled().get("currency", "CNY")
+            uow.repo.add_payment(idempotency_key=key, request_id=req.id, amount=paid, currency=currency,
+                                 method="original", reference=result.get("payment_ref"), at=now)
+            p = settle_refund_payment(paid, "original", currency)
+            uow.repo.add_ledger(req.id, "refund_payment", p.ledger, currency, now)
         return None
     if step == Step.END_SUBSCRIPTIONS:
-        for sub, product in uow.repo.subscriptions_with_products(req.msisdn):
-            if not sub.is_active:
-                continue
-            if req.kind == RequestKind.CLOSE_LINE or (req.kind in (RequestKind.WITHDRAW,) and sub.id == req.subscription_id):
-                sub.status, sub.auto_renew, sub.access_ends_at, sub.ended_at = SubscriptionStatus.ENDED, False, now, now
-            elif sub.id == req.subscription_id and req.kind == RequestKind.UNSUBSCRIBE:
-                sub.auto_renew = False
-                if product.unsubscribe_effect == "immediate":
-                    sub.status, sub.access_ends_at, sub.ended_at = SubscriptionStatus.ENDED, now, now
-                else:
-                    sub.status, sub.access_ends_at = SubscriptionStatus.ENDING, midnight(sub.period_end, c.pack)
-            elif sub.id == req.subscription_id and req.kind == RequestKind.CANCEL_RENEWAL:
-                sub.auto_renew = False
-                sub.access_ends_at = midnight(sub.period_end, c.pack)
+        _end_subscriptions(run)
         return None
     if step == Step.FREEZE_NUMBER:
-        line.status = LineStatus.FROZEN
-        line.closed_at = now
+        line = run.line
+        line.status, line.closed_at = LineStatus.FROZEN, now
         line.frozen_until = now + timedelta(days=c.pack.freeze_days)
         line.former_customer_id = line.customer_id
         return {"frozen_until": line.frozen_until.isoformat()}
     if step == Step.RESTORE_NUMBER:
-        line.status = LineStatus.ACTIVE
-        line.closed_at = None
-        line.frozen_until = None
+        line = run.line
+        line.status, line.closed_at, line.frozen_until = LineStatus.ACTIVE, None, None
         line.customer_id = req.customer_id
         return None
     if step == Step.ISSUE_RECEIPT:
@@ -230,20 +340,58 @@ def _local_effects(c, uow, req, step: str, result: dict | None) -> dict | None:
     return None
 
 
-def _complete(c, request_id: str) -> str:
-    now = c.now()
-    with c.uow() as uow:
-        req = uow.repo.request_by_id(request_id)
-        if req.status != Status.EXECUTING:
-            return req.status
-        req.transition(Status.COMPLETED, now, "system", "worker", "all steps done")
-        receipt = uow.repo.receipt(req.id)
-        settle = _settle_result(uow, req.id)
-        refund = settle.get("refund", 0)
-        detail = f"退款 ¥{refund // 100}.{refund % 100:02d} 将原路退回。" if refund > 0 else ""
-        if req.kind == RequestKind.CLOSE_LINE:
-            detail += f"号码冻结 {c.pack.freeze_days} 天，期内可找回。"
-        notify(uow.repo, to=req.msisdn, event="completed", ref=req.tracking_no, at=now, dedup=f"{req.id}:completed",
-               kind=req.kind, detail=detail, code=receipt["verification_code"] if receipt else "")
-        uow.commit()
-        return req.status
+def _settle(run: _Run) -> dict:
+    c, req, now = run.c, run.req, run.now
+    today = local_today(now, c.pack)
+    if req.kind == RequestKind.CLOSE_LINE:
+        line = run.line
+        etf = line.contract_fee if (line.contract_runs_on(today) and (
+            line.contract_early_termination == "fee" or c.pack.contract_lock == "fee")) else 0
+        inst = line.installment_due if c.pack.installment == "fee" else 0
+        s = settle_close_line(line, run.subs, today, etf, inst, c.pack.processing_fee, line.currency)
+        line.cash_balance = line.deposit = line.unbilled_usage = line.gift_balance = 0
+        if inst:
+            line.installment_due = 0
+    else:
+        sub, product = run.target()
+        if req.kind == RequestKind.UNSUBSCRIBE:
+            s = settle_unsubscribe(sub, product, today, product.currency)
+        elif req.kind == RequestKind.WITHDRAW:
+            s = settle_withdrawal(sub, product, today, product.currency)
+        else:
+            s = settle_nothing(product.currency if product else c.pack.currency)
+    run.uow.repo.add_ledger(req.id, "settle", s.ledger, s.currency, now)
+    return {"refund": s.refund, "currency": s.currency, "refund_lines": [r.as_dict() for r in s.refund_lines],
+            "fees": s.fees, "gift_forfeited": s.forfeited_gift}
+
+
+def _end_subscriptions(run: _Run) -> None:
+    c, req, now = run.c, run.req, run.now
+    for sub, product in run.subs:
+        if sub.status == SubscriptionStatus.ENDED:
+            continue
+        if req.kind == RequestKind.CLOSE_LINE or (req.kind == RequestKind.WITHDRAW and sub.id == req.subscription_id):
+            sub.status, sub.auto_renew, sub.access_ends_at, sub.ended_at = SubscriptionStatus.ENDED, False, now, now
+        elif sub.id == req.subscription_id and req.kind == RequestKind.UNSUBSCRIBE:
+            sub.auto_renew = False
+            if product.unsubscribe_effect == "immediate":
+                sub.status, sub.access_ends_at, sub.ended_at = SubscriptionStatus.ENDED, now, now
+            else:
+                sub.status, sub.access_ends_at = SubscriptionStatus.ENDING, midnight(sub.period_end, c.pack)
+        elif sub.id == req.subscription_id and req.kind == RequestKind.CANCEL_RENEWAL:
+            sub.auto_renew = False
+            sub.access_ends_at = midnight(sub.period_end, c.pack)
+
+
+def _complete(run: _Run) -> None:
+    c, uow, req, now = run.c, run.uow, run.req, run.now
+    req.transition(Status.COMPLETED, now, "system", "worker", "all steps done")
+    receipt = uow.repo.receipt(req.id)
+    refund = run.settled().get("refund", 0)
+    detail = f"退款 ¥{refund // 100}.{refund % 100:02d} 将原路退回。" if refund > 0 else ""
+    if req.kind == RequestKind.CLOSE_LINE:
+        detail += f"号码冻结 {c.pack.freeze_days} 天，期内可找回。"
+    notify(uow.repo, to=req.msisdn, event="completed", ref=req.tracking_no, at=now, dedup=f"{req.id}:completed",
+           kind=req.kind, detail=detail, code=receipt["verification_code"] if receipt else "")
+    durable.resolve_escalations(uow.session, req.id, now)
+    durable.drop_lease(uow.session, req.id)

@@ -1,0 +1,174 @@
+"""Workers: requests completed per second by 1 and by 2 `canceldesk worker` processes on
+PostgreSQL + Redis (simulators at zero latency, no injected failures), against the engine ceiling
+measured in the same run: the same kind of requests executed inline, one after another, in one
+process without the queue. Then the drain time of a backlog of queued unsubscribes.
+
+Every request is an accepted unsubscribe (status `executing`, as `confirm` leaves it) of an
+immediate, prorated VAS: saga steps stop_partner, settle, refund (a payments call), end, receipt,
+plus its `completed` notification delivered through the SMS gateway.
+
+Environment: CANCELDESK_BENCH_PG_URL, CANCELDESK_BENCH_REDIS_URL (default redis db 14 — flushed),
+BENCH_WORKERS_N (requests per throughput run, default 1000), BENCH_WORKER_THREADS (per process,
+default 4), BENCH_BACKLOG (default 100000), BENCH_BACKLOG_SECONDS (drain time cap, default 240).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, insert, select
+
+from canceldesk.adapters import orm
+from canceldesk.service_layer import delivery, executor
+
+from common import PG_URL, Timer, fresh_container, seed_lines
+
+REDIS_URL = os.environ.get("CANCELDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+N = int(os.environ.get("BENCH_WORKERS_N", "1000"))
+THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "4"))
+BACKLOG = int(os.environ.get("BENCH_BACKLOG", "100000"))
+BACKLOG_SECONDS = float(os.environ.get("BENCH_BACKLOG_SECONDS", "240"))
+
+
+def _accepted(c, pairs: list[tuple[str, str]]) -> list[str]:
+    """Insert accepted unsubscribes (status executing) for these lines, in bulk; returns their ids."""
+    now = datetime.now(timezone.utc)
+    rows = []
+    for cid, msisdn in pairs:
+        sub = f"S{int(cid[1:]):07d}"
+        rows.append({"id": str(uuid.uuid4()), "tracking_no": f"CDB{uuid.uuid4().hex[:16].upper()}", "kind": "unsubscribe",
+                     "msisdn": msisdn, "subscription_id": sub, "customer_id": cid, "channel": "app",
+                     "requested_by": f"subscriber:{cid}", "status": "executing", "open_target": f"sub:{sub}",
+                     "impact": {}, "acknowledged_warnings": [], "reject_codes": [], "created_at": now,
+                     "updated_at": now, "deadline_at": now + timedelta(hours=1)})
+    with c.engine.begin() as conn:
+        for k in range(0, len(rows), 5000):
+            conn.execute(insert(orm.requests), rows[k:k + 5000])
+    return [r["id"] for r in rows]
+
+
+def _completed(c, ids: list[str]) -> int:
+    with c.engine.connect() as conn:
+        n = 0
+        for k in range(0, len(ids), 20000):
+            n += conn.execute(select(func.count()).select_from(orm.requests).where(
+                orm.requests.c.id.in_(ids[k:k + 20000]), orm.requests.c.status == "completed")).scalar()
+        return n
+
+
+def _inline_rate(c, ids: list[str]) -> float:
+    """The ceiling: the same saga and delivery, in this process, one request after another, no queue."""
+    with Timer() as t:
+        for rid in ids:
+            executor.execute(c, rid)
+            delivery.deliver_pending(c)
+    assert _completed(c, ids) == len(ids)
+    return len(ids) / t.seconds
+
+
+def _start_workers(count: int) -> list[subprocess.Popen]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANCELDESK_")}
+    env.update(CANCELDESK_ENV="test", CANCELDESK_DATABASE_URL=PG_URL, CANCELDESK_QUEUE_URL=REDIS_URL,
+               CANCELDESK_LOG_LEVEL="WARNING", CANCELDESK_SIM_FAILURE_RATE="0", CANCELDESK_SIM_LATENCY_MS="0")
+    procs = [subprocess.Popen([sys.executable, "-m", "canceldesk.cli", "worker", "--workers", str(THREADS)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
+    return procs
+
+
+def _wait_ready(c, procs, since: datetime, timeout: float = 60) -> None:
+    """A worker sweeps once when it starts: wait until each process has (duty_runs.sweep)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with c.engine.connect() as conn:
+            done = conn.execute(select(orm.duty_runs.c.finished_at).where(orm.duty_runs.c.name == "sweep")).scalar()
+        if done is not None and done > since and all(p.poll() is None for p in procs):
+            time.sleep(0.5)  # the other processes start as quickly; let them reach their queue loop
+            return
+        time.sleep(0.1)
+    raise RuntimeError("workers did not start")
+
+
+def _stop(procs) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def _drain(c, ids: list[str], workers: int, cap: float | None = None, queued: bool = False) -> tuple[int, float]:
+    """Until all `ids` completed (or the cap): (completed, seconds). Not yet `queued`: start the
+    workers, wait until they are ready, then queue and time. Already queued (a backlog): time from
+    the workers' start."""
+    since = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    procs = _start_workers(workers)
+    try:
+        if not queued:
+            _wait_ready(c, procs, since)
+            t0 = time.perf_counter()
+            for rid in ids:
+                c.enqueue_execution(rid)
+        while True:
+            done = _completed(c, ids)
+            elapsed = time.perf_counter() - t0
+            if done == len(ids) or (cap is not None and elapsed >= cap):
+                return done, elapsed
+            time.sleep(0.2 if len(ids) < 10_000 else 2.0)
+    finally:
+        _stop(procs)
+
+
+def run(results: list, n: int = N, backlog: int = BACKLOG) -> None:
+    import redis
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    c = fresh_container(PG_URL, queue_url=REDIS_URL)
+    try:
+        today = datetime.now(timezone.utc).date()
+        with Timer() as seeding:
+            pairs = seed_lines(c, 3 * n + backlog, today)
+        inline_ids, one_ids, two_ids = (_accepted(c, pairs[k * n:(k + 1) * n]) for k in range(3))
+        ceiling = _inline_rate(c, inline_ids)
+        for workers, ids in ((1, one_ids), (2, two_ids)):
+            done, seconds = _drain(c, ids, workers)
+            rate = done / seconds
+            results.append({
+                "name": f"workers_completed_per_second_{workers}", "unit": "requests/s", "value": round(rate, 1),
+                "baseline": round(ceiling, 1), "ratio": round(rate / ceiling, 3),
+                "notes": f"{done} accepted unsubscribes (refund via payments, receipt, SMS) completed by {workers} "
+                         f"`canceldesk worker --workers {THREADS}` process(es) on PostgreSQL + Redis, simulators at zero "
+                         f"latency and no failures; baseline = the engine ceiling: the same saga + delivery run inline "
+                         f"in one process without the queue, measured in this run ({os.cpu_count()} CPUs)"})
+        if backlog:
+            ids = _accepted(c, pairs[3 * n:])
+            with Timer() as queueing:
+                for rid in ids:
+                    c.enqueue_execution(rid)
+            done, seconds = _drain(c, ids, 2, cap=BACKLOG_SECONDS, queued=True)
+            whole = done == len(ids)
+            inline_seconds = done / ceiling
+            results.append({
+                "name": f"backlog_drain_{len(ids)}", "unit": "s", "value": round(seconds, 1),
+                "baseline": round(inline_seconds, 1), "ratio": round(inline_seconds / seconds, 3) if seconds else None,
+                "notes": (f"{len(ids)} unsubscribes queued in Redis ({queueing.seconds:.0f}s to queue) before 2 worker "
+                          f"processes started (timed from their start); " + (f"all drained in {seconds:.0f}s" if whole else
+                          f"ONLY {done} of {len(ids)} drained within the {BACKLOG_SECONDS:.0f}s cap on this machine "
+                          f"(value = that time; not extrapolated)") +
+                          f"; baseline = time the inline engine ceiling needs for the same {done} requests; "
+                          f"seeding {3 * n + backlog} lines took {seeding.seconds:.0f}s")})
+    finally:
+        c.dispose()
+        redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+if __name__ == "__main__":
+    out: list = []
+    run(out, int(os.environ.get("BENCH_WORKERS_N", "300")), int(os.environ.get("BENCH_BACKLOG", "2000")))
+    for r in out:
+        print(r)

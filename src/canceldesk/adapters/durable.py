@@ -1,0 +1,149 @@
+"""Queries behind durable execution: execution leases, escalations, scheduled-duty claims and the
+outbox delivery claim. Like the repositories, these run in the caller's transaction and never
+commit; the service layer does.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from canceldesk.domain.lifecycle import OPEN, Status
+
+from . import orm
+
+L, E, D, O, R = orm.execution_leases, orm.escalations, orm.duty_runs, orm.outbox, orm.requests
+
+
+# leases: who is running a request, and until when we trust them to --------------------------------
+def claim_lease(s: Session, request_id: str, owner: str, now: datetime, seconds: int) -> bool:
+    """Take (or extend) the lease. False if another live run holds it. Call with the request row
+    locked (PostgreSQL: SELECT … FOR UPDATE; SQLite: BEGIN IMMEDIATE) so the check is atomic."""
+    row = s.execute(select(L.c.owner, L.c.lease_until).where(L.c.request_id == request_id)).first()
+    until = now + timedelta(seconds=seconds)
+    if row is None:
+        s.execute(insert(L).values(request_id=request_id, owner=owner, lease_until=until, resumes=0, updated_at=now))
+        return True
+    if row.owner not in (None, owner) and row.lease_until > now:
+        return False
+    s.execute(update(L).where(L.c.request_id == request_id).values(owner=owner, lease_until=until, updated_at=now))
+    return True
+
+
+def park_lease(s: Session, request_id: str, until: datetime, now: datetime, resumed: bool = False) -> int:
+    """No run holds the request until `until` (it waits in the queue or for a retry); returns how
+    many times the sweeper has resumed it."""
+    row = s.execute(select(L.c.resumes).where(L.c.request_id == request_id)).first()
+    resumes = (row.resumes if row else 0) + (1 if resumed else 0)
+    if row is None:
+        s.execute(insert(L).values(request_id=request_id, owner=None, lease_until=until, resumes=resumes, updated_at=now))
+    else:
+        s.execute(update(L).where(L.c.request_id == request_id)
+                  .values(owner=None, lease_until=until, resumes=resumes, updated_at=now))
+    return resumes
+
+
+def drop_lease(s: Session, request_id: str) -> None:
+    s.execute(L.delete().where(L.c.request_id == request_id))
+
+
+def stalled_requests(s: Session, now: datetime, queued_before: datetime, limit: int = 1000) -> list[str]:
+    """Executing requests nobody is advancing: a lapsed lease, or no lease and queued long ago."""
+    lapsed = (select(R.c.id).join(L, L.c.request_id == R.c.id)
+              .where(R.c.status == Status.EXECUTING, L.c.lease_until < now).limit(limit))
+    never = (select(R.c.id).outerjoin(L, L.c.request_id == R.c.id)
+             .where(R.c.status == Status.EXECUTING, L.c.request_id.is_(None), R.c.updated_at < queued_before)
+             .limit(limit))
+    return list(s.scalars(lapsed)) + list(s.scalars(never))
+
+
+# escalations ------------------------------------------------------------------------------------
+def add_escalation(s: Session, *, request_id: str, reason: str, step: str | None, detail: str | None,
+                   expected_by: datetime, now: datetime) -> int:
+    level = (s.execute(select(func.max(E.c.level)).where(E.c.request_id == request_id, E.c.reason == reason))
+             .scalar() or 0) + 1
+    s.execute(insert(E).values(request_id=request_id, reason=reason, level=level, step=step,
+                               detail=(detail or "")[:500] or None, expected_by=expected_by, created_at=now))
+    return level
+
+
+def resolve_escalations(s: Session, request_id: str, now: datetime) -> None:
+    s.execute(update(E).where(E.c.request_id == request_id, E.c.resolved_at.is_(None)).values(resolved_at=now))
+
+
+def open_escalations(s: Session, limit: int = 500) -> list[dict]:
+    """Unresolved escalations of requests still open, the oldest request first (one row each:
+    its latest escalation)."""
+    latest = (select(E.c.request_id, func.max(E.c.id).label("id")).where(E.c.resolved_at.is_(None))
+              .group_by(E.c.request_id).subquery())
+    q = (select(E, R.c.tracking_no, R.c.created_at.label("request_created_at"), R.c.status)
+         .join(latest, latest.c.id == E.c.id).join(R, R.c.id == E.c.request_id)
+         .where(R.c.status.in_([str(x) for x in OPEN]))
+         .order_by(R.c.created_at, R.c.id).limit(limit))
+    return [dict(r) for r in s.execute(q).mappings()]
+
+
+# scheduled duties: one run per interval across every worker process ------------------------------
+def claim_duty(s: Session, name: str, now: datetime, every: timedelta) -> bool:
+    row = s.execute(select(D.c.started_at).where(D.c.name == name)).first()
+    if row is None:
+        s.execute(insert(D).values(name=name, started_at=now))
+        return True
+    res = s.execute(update(D).where(D.c.name == name, D.c.started_at <= now - every).values(started_at=now))
+    return res.rowcount == 1
+
+
+def finish_duty(s: Session, name: str, now: datetime, outcome: dict) -> None:
+    res = s.execute(update(D).where(D.c.name == name).values(finished_at=now, outcome=outcome))
+    if res.rowcount == 0:  # run directly (a worker's start-up sweep) before any tick claimed it
+        s.execute(insert(D).values(name=name, started_at=now, finished_at=now, outcome=outcome))
+
+
+# outbox delivery ----------------------------------------------------------------------------------
+def relaxed_commit(s: Session) -> None:
+    """Delivery bookkeeping is idempotent (a lost claim or `sent` mark only causes a re-send, which
+    the gateway de-duplicates by key), so on PostgreSQL its commits need not wait for the WAL
+    flush. Requests, steps, ledgers and payments always commit durably."""
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(text("SET LOCAL synchronous_commit TO OFF"))
+
+
+def claim_messages(s: Session, now: datetime, hold: timedelta, limit: int) -> list:
+    """Claim pending messages for `hold` (a deliverer that dies lets them go again after it).
+    One UPDATE … RETURNING: PostgreSQL re-checks the predicate on rows a racing deliverer locked,
+    SQLite runs it under its write lock, so a message is claimed by one deliverer at a time."""
+    relaxed_commit(s)
+    due = or_(O.c.next_attempt_at.is_(None), O.c.next_attempt_at <= now)
+    pending = select(O.c.id).where(O.c.sent_at.is_(None), due).order_by(O.c.id).limit(limit).scalar_subquery()
+    stmt = (update(O).where(O.c.id.in_(pending), O.c.sent_at.is_(None), due)
+            .values(next_attempt_at=now + hold, attempts=O.c.attempts + 1)
+            .returning(O.c.id, O.c.channel, O.c.to, O.c.text, O.c.attempts))
+    return sorted(s.execute(stmt).all(), key=lambda r: r.id)
+
+
+def mark_sent(s: Session, ids: list[int], now: datetime) -> None:
+    relaxed_commit(s)
+    if ids:
+        s.execute(update(O).where(O.c.id.in_(ids), O.c.sent_at.is_(None))
+                  .values(sent_at=now, next_attempt_at=None, last_error=None))
+
+
+def release_messages(s: Session, ids: list[int]) -> None:
+    """Give claimed, untried messages back (the claim would run out before we got to them)."""
+    if ids:
+        s.execute(update(O).where(O.c.id.in_(ids), O.c.sent_at.is_(None))
+                  .values(next_attempt_at=None, attempts=O.c.attempts - 1))
+
+
+def mark_failed(s: Session, message_id: int, retry_at: datetime, error: str) -> None:
+    s.execute(update(O).where(O.c.id == message_id, O.c.sent_at.is_(None))
+              .values(next_attempt_at=retry_at, last_error=error[:500]))
+
+
+def next_pending_at(s: Session) -> datetime | None:
+    return s.execute(select(func.min(O.c.next_attempt_at)).where(O.c.sent_at.is_(None))).scalar()
+
+
+def has_unclaimed_messages(s: Session) -> bool:
+    return s.execute(select(O.c.id).where(O.c.sent_at.is_(None), O.c.next_attempt_at.is_(None)).limit(1)).first() is not None
