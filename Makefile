@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 PORT   ?= 8000
 
-.PHONY: demo test test-fast bench install browser clean
+.PHONY: demo test test-fast bench install browser i18n clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,12 +18,20 @@ demo: $(STAMP)
 	@mkdir -p var
 	PORT=$(PORT) CANCELDESK_ENV=$${CANCELDESK_ENV:-demo} $(BIN)/canceldesk demo --port $(PORT)
 
-# Debian's chromium for the browser suite (never a browser download at test time).
+# Debian's chromium for the browser suite (never a browser download at test time), and a CJK
+# font so Chinese pages render (and their screenshots show characters, not boxes).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing Debian chromium for the browser tests"; \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; } || { \
+	  echo "installing Debian chromium and fonts-noto-cjk for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+
+# The pages' translations: extract the strings, merge them into the .po catalogues (then translate).
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F src/canceldesk/locale/babel.cfg -k N_ -k _ --no-location --sort-output \
+	  --omit-header --project canceldesk -o src/canceldesk/locale/messages.pot .
+	$(BIN)/pybabel update -i src/canceldesk/locale/messages.pot -d src/canceldesk/locale --no-fuzzy-matching \
+	  --width 120
 
 test: $(STAMP) browser
 	CANCELDESK_ENV=test $(BIN)/python -m pytest

@@ -1,0 +1,113 @@
+"""The enterprise console: the company's lines (paged, filtered), pick many, pre-check them all,
+close the eligible ones in one batch with a progress bar, download the per-line results."""
+from __future__ import annotations
+
+from fastapi import APIRouter, BackgroundTasks, Request
+
+from canceldesk.service_layer import batches
+from canceldesk.service_layer.errors import ServiceError
+
+from . import labels
+from .pages import (CheckedForm, EnterpriseAdmin, PageRoute, container, current_principal, error_text, lang_of,
+                    redirect, render, safe_next)
+from .portal import _demo_logins
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+PAGE_SIZE = 25
+
+
+def _int(value, default: int = 1) -> int:
+    try:
+        return max(1, int(value))
+    except (TypeError, ValueError):
+        return default
+
+
+@router.get("/enterprise/login")
+def enterprise_login(request: Request):
+    p = current_principal(request)
+    nxt = safe_next(request.query_params.get("next"), "")
+    if p is not None and p.role == "enterprise_admin":
+        return redirect(nxt or "/enterprise")
+    return render(request, "enterprise/login.html", area="enterprise", errors={}, msisdn="", next=nxt,
+                  demo_logins=_demo_logins(request))
+
+
+def _fleet_page(request: Request, p, status: int = 200, errors: dict | None = None):
+    c = container(request)
+    qp = request.query_params
+    q, flag = str(qp.get("q") or "")[:20], str(qp.get("filter") or "")
+    if flag not in labels.FLEET_FILTERS:
+        flag = ""
+    page = batches.fleet(c, p, q=q, flag=flag, page=_int(qp.get("page")), size=PAGE_SIZE)
+    return render(request, "enterprise/fleet.html", status=status, fleet=page, q=q, flag=flag, filters=labels.FLEET_FILTERS,
+                  recent=batches.recent(c, p, limit=5), errors=errors or {})
+
+
+@router.get("/enterprise")
+def fleet(request: Request, p: EnterpriseAdmin):
+    return _fleet_page(request, p)
+
+
+@router.post("/enterprise/batches")
+def create_batch(request: Request, p: EnterpriseAdmin, form: CheckedForm, background: BackgroundTasks):
+    c = container(request)
+    if form.get("all_matching"):
+        flag = str(form.get("filter") or "")
+        numbers = batches.fleet_numbers(c, p, q=str(form.get("q") or "")[:20],
+                                        flag=flag if flag in labels.FLEET_FILTERS else "")
+    else:
+        chosen = [str(m) for m in form.getlist("msisdn")]
+        chosen += [m for m in str(form.get("selected") or "").split(",") if m.strip()]
+        numbers = list(dict.fromkeys(m.strip()[:32] for m in chosen if m.strip()))
+    try:
+        b = batches.create(c, p, numbers, reason=str(form.get("reason") or "")[:200] or None)
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise
+        return _fleet_page(request, p, status=exc.status, errors={"selection": error_text(request, exc)})
+    background.add_task(batches.run_prechecks, c, p, b["id"], lang_of(request))
+    return redirect(f"/enterprise/batches/{b['id']}")
+
+
+def _batch_page(request: Request, p, batch_id: str, status: int = 200, errors: dict | None = None):
+    c = container(request)
+    qp = request.query_params
+    show = str(qp.get("show") or "")
+    if show not in labels.RESULT_FILTERS:
+        show = ""
+    st = batches.status(c, p, batch_id)
+    res = batches.results(c, p, batch_id, show=show, page=_int(qp.get("page")), size=PAGE_SIZE)
+    return render(request, "enterprise/batch.html", status=status, b=st, res=res, show=show,
+                  filters=labels.RESULT_FILTERS, errors=errors or {})
+
+
+@router.get("/enterprise/batches/{batch_id}")
+def batch_page(batch_id: str, request: Request, p: EnterpriseAdmin):
+    return _batch_page(request, p, batch_id)
+
+
+@router.post("/enterprise/batches/{batch_id}/submit")
+def submit_batch(batch_id: str, request: Request, p: EnterpriseAdmin, form: CheckedForm, background: BackgroundTasks):
+    c = container(request)
+    try:
+        batches.submit(c, p, batch_id, [str(w)[:40] for w in form.getlist("ack")[:20]])
+    except ServiceError as exc:
+        if exc.status == 404:
+            raise
+        return _batch_page(request, p, batch_id, status=exc.status, errors={"ack": error_text(request, exc)})
+    background.add_task(batches.run_submit, c, p, batch_id, lang_of(request))
+    return redirect(f"/enterprise/batches/{batch_id}")
+
+
+@router.post("/enterprise/batches/{batch_id}/resume")
+def resume_batch(batch_id: str, request: Request, p: EnterpriseAdmin, form: CheckedForm, background: BackgroundTasks):
+    """A batch whose runner stopped (a restart): carry on with the lines not done yet."""
+    c = container(request)
+    st = batches.status(c, p, batch_id)
+    if st["stalled"] and st["phase"] == "prechecking":
+        background.add_task(batches.run_prechecks, c, p, batch_id, lang_of(request))
+    elif st["stalled"] and st["phase"] == "submitting":
+        batches.submit(c, p, batch_id, st["acknowledged_warnings"])
+        background.add_task(batches.run_submit, c, p, batch_id, lang_of(request))
+    return redirect(f"/enterprise/batches/{batch_id}")

@@ -1,0 +1,309 @@
+"""What every page shares: templates per language, the session cookie, CSRF, who is logged in,
+and one error page. Pages parse input and call the service layer; nothing here decides a rule."""
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Callable
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from starlette.datastructures import FormData
+
+from canceldesk.domain.identifiers import mask_msisdn
+from canceldesk.service_layer import auth
+from canceldesk.service_layer.errors import Forbidden, NotFound, ServiceError, Unauthorized
+from canceldesk.service_layer.principal import Principal
+
+from . import labels
+from .i18n import DEFAULT, LANGS, N_, translations
+
+TEMPLATES = Path(__file__).parent / "templates"
+SESSION_COOKIE = "cd_session"
+ANON_COOKIE = "cd_anon"
+LANG_COOKIE = "cd_lang"
+CURRENCY_SIGNS = {"CNY": "¥", "EUR": "€", "USD": "$"}
+
+# Which roles may use which area, and where each area's login is.
+AREAS = {
+    "portal": (("subscriber",), "/"),
+    "counter": (("agent", "reviewer", "admin"), "/staff/login"),
+    "enterprise": (("enterprise_admin",), "/enterprise/login"),
+    "dashboard": (("admin",), "/staff/login"),
+}
+HOME_OF_ROLE = {"subscriber": "/", "agent": "/counter", "reviewer": "/counter/queues", "admin": "/dashboard",
+                "enterprise_admin": "/enterprise"}
+
+
+class LoginRequired(Exception):
+    def __init__(self, area: str, next_url: str):
+        self.area, self.next_url = area, next_url
+
+
+class CsrfRejected(Exception):
+    pass
+
+
+# ---- formatting (presentation only) -----------------------------------------------------------------
+def money(amount: int | None, currency: str = "CNY") -> str:
+    if amount is None:
+        return "—"
+    sign = "-" if amount < 0 else ""
+    a = abs(int(amount))
+    return f"{sign}{CURRENCY_SIGNS.get(currency, currency + ' ')}{a // 100:,}.{a % 100:02d}"
+
+
+def _as_datetime(value) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+@pass_context
+def local_time(ctx, value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    dt = _as_datetime(value)
+    if dt is None:
+        return "—" if not value else str(value)
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(ZoneInfo(ctx.get("tz", "Asia/Shanghai")))
+    return dt.strftime(fmt)
+
+
+@pass_context
+def local_day(ctx, value) -> str:
+    return local_time(ctx, value, "%Y-%m-%d")
+
+
+@pass_context
+def age(ctx, value) -> str:
+    dt = _as_datetime(value)
+    now = ctx.get("now")
+    if dt is None or now is None:
+        return "—"
+    minutes = int((now - dt).total_seconds() // 60)
+    t = translations(ctx.get("lang", DEFAULT))
+    if minutes < 60:
+        return t.gettext("%(n)s min") % {"n": max(minutes, 0)}
+    if minutes < 48 * 60:
+        return t.gettext("%(n)s h") % {"n": minutes // 60}
+    return t.gettext("%(n)s days") % {"n": minutes // (24 * 60)}
+
+
+def _env(lang: str) -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "svg"]),
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    env.install_gettext_translations(translations(lang), newstyle=True)
+    env.filters.update(money=money, local=local_time, day=local_day, age=age, mask=mask_msisdn,
+                       urlq=lambda s: quote(str(s), safe=""))
+    env.globals.update(L=labels, lang_names={"zh": "中文", "en": "English"})
+    return env
+
+
+_ENVS = {lang: _env(lang) for lang in LANGS}
+
+
+# ---- request context --------------------------------------------------------------------------------------
+def container(request: Request):
+    return request.app.state.container
+
+
+def lang_of(request: Request) -> str:
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LANGS:
+        return chosen
+    return "en" if container(request).pack.locale.startswith("en") else DEFAULT
+
+
+def tr(request: Request) -> Callable[..., str]:
+    """gettext for this request's language, with %(name)s formatting."""
+    t = translations(lang_of(request))
+
+    def _(message: str, **params) -> str:
+        text = t.gettext(message)
+        return text % params if params else text
+    return _
+
+
+def _csrf_basis(request: Request) -> str | None:
+    return request.cookies.get(SESSION_COOKIE) or request.cookies.get(ANON_COOKIE) or \
+        getattr(request.state, "anon_seed", None)
+
+
+def csrf_token(request: Request) -> str:
+    """Per-session token: an HMAC of the session token (or, before login, of an anonymous seed)."""
+    basis = _csrf_basis(request)
+    if basis is None:
+        request.state.anon_seed = basis = secrets.token_urlsafe(24)
+    return container(request).keyring.sign("csrf:" + basis, 32)
+
+
+def csrf_ok(request: Request, given: object) -> bool:
+    basis = request.cookies.get(SESSION_COOKIE) or request.cookies.get(ANON_COOKIE)
+    if not basis or not isinstance(given, str) or not given:
+        return False
+    return hmac.compare_digest(container(request).keyring.sign("csrf:" + basis, 32), given)
+
+
+async def checked_form(request: Request) -> FormData:
+    """The posted form, after its CSRF token was checked; any POST without a valid one is refused."""
+    form = await request.form()
+    if not csrf_ok(request, form.get("csrf")):
+        raise CsrfRejected()
+    return form
+
+
+CheckedForm = Annotated[FormData, Depends(checked_form)]
+
+
+def cookie_flags(request: Request) -> dict:
+    """HttpOnly, SameSite=Lax, Secure over https (and always outside demo/test, see Settings)."""
+    secure = request.url.scheme == "https" or container(request).settings.session_cookie_secure
+    return {"httponly": True, "samesite": "lax", "secure": secure, "path": "/"}
+
+
+def set_session(response: Response, request: Request, login: dict) -> None:
+    response.set_cookie(SESSION_COOKIE, login["token"], max_age=int(login.get("expires_in", 3600)),
+                        **cookie_flags(request))
+
+
+def clear_session(response: Response, request: Request) -> None:
+    response.delete_cookie(SESSION_COOKIE, **cookie_flags(request))
+
+
+def set_lang(response: Response, request: Request, lang: str) -> None:
+    response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, **{**cookie_flags(request), "httponly": False})
+
+
+def current_principal(request: Request) -> Principal | None:
+    if hasattr(request.state, "web_principal"):
+        return request.state.web_principal
+    token = request.cookies.get(SESSION_COOKIE)
+    principal = None
+    if token:
+        try:
+            principal = auth.authenticate(container(request), token)
+        except Unauthorized:
+            principal = None
+    request.state.web_principal = principal
+    return principal
+
+
+def _login_gate(area: str):
+    roles, _login = AREAS[area]
+
+    def gate(request: Request) -> Principal:
+        p = current_principal(request)
+        if p is None or p.role not in roles:
+            nxt = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(area, nxt)
+        return p
+    return gate
+
+
+Subscriber = Annotated[Principal, Depends(_login_gate("portal"))]
+Staff = Annotated[Principal, Depends(_login_gate("counter"))]
+EnterpriseAdmin = Annotated[Principal, Depends(_login_gate("enterprise"))]
+Admin = Annotated[Principal, Depends(_login_gate("dashboard"))]
+
+
+def safe_next(value: object, default: str = "/") -> str:
+    """Only a path on this site (never //host or a scheme): no open redirects."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value \
+            and len(value) < 500:
+        return value
+    return default
+
+
+# ---- responses --------------------------------------------------------------------------------------
+def render(request: Request, template: str, status: int = 200, **ctx) -> HTMLResponse:
+    c = container(request)
+    lang = lang_of(request)
+    token = csrf_token(request)
+    principal = current_principal(request)
+    base = {"request": request, "lang": lang, "principal": principal, "csrf": token, "pack": c.pack,
+            "tz": c.pack.timezone, "is_dev": c.settings.is_dev, "now": c.now(), "path": request.url.path,
+            "home": HOME_OF_ROLE.get(principal.role, "/") if principal else "/",
+            "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
+    # A page answered to a POST cannot be fetched again: the language switch then returns home.
+    base["lang_next"] = base["current_url"] if request.method == "GET" else base["home"]
+    html = _ENVS[lang].get_template(template).render({**base, **ctx})
+    response = HTMLResponse(html, status_code=status)
+    response.headers["Cache-Control"] = "no-store"
+    seed = getattr(request.state, "anon_seed", None)
+    if seed and not request.cookies.get(ANON_COOKIE):
+        response.set_cookie(ANON_COOKIE, seed, max_age=24 * 3600, **cookie_flags(request))
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def error_page(request: Request, status: int, title: str, message: str = "") -> HTMLResponse:
+    return render(request, "error.html", status=status, title=title, message=message)
+
+
+class PageRoute(APIRoute):
+    """A page: a refused login, CSRF or permission becomes a page (or a redirect), never JSON."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def page_handler(request: Request) -> Response:
+            _ = tr(request)
+            try:
+                return await handler(request)
+            except LoginRequired as exc:
+                login = AREAS[exc.area][1]
+                return redirect(f"{login}?next={quote(exc.next_url, safe='')}")
+            except CsrfRejected:
+                return error_page(request, 403, _("This form has expired"),
+                                  _("Go back, reload the page and submit it again."))
+            except NotFound:
+                return error_page(request, 404, _("Not found"), _("There is nothing here, or it is not yours to see."))
+            except (Forbidden, Unauthorized) as exc:
+                return error_page(request, 403, _("Not allowed"), exc.message)
+            except ServiceError as exc:
+                return error_page(request, exc.status, _("That did not work"), exc.message)
+            except RequestValidationError:
+                return error_page(request, 400, _("That did not work"), _("Some of the input was missing or malformed."))
+        return page_handler
+
+
+def error_text(request: Request, exc: ServiceError) -> str:
+    """A service error in the page's language (by its code or field), else its own message."""
+    _ = tr(request)
+    details = exc.details if isinstance(exc.details, dict) else {}
+    if exc.code in labels.ERRORS:
+        return _(labels.ERRORS[exc.code])
+    if str(details.get("field")) in labels.FIELD_ERRORS:
+        return _(labels.FIELD_ERRORS[str(details["field"])])
+    return exc.message
+
+
+def field_errors(request: Request, exc: ServiceError, default_field: str) -> dict[str, str]:
+    """A service error as {field: message}, so the page can show it next to the field."""
+    details = exc.details if isinstance(exc.details, dict) else {}
+    field = str(details.get("field") or default_field)
+    if field.endswith(".number") or field.endswith(".type"):
+        field = field.rsplit(".", 1)[1] == "type" and "doc_type" or "doc_number"
+    return {field: error_text(request, exc)}
+
+
+__all__ = ["N_", "PageRoute", "render", "redirect", "error_page", "tr", "CheckedForm", "Subscriber", "Staff",
+           "EnterpriseAdmin", "Admin", "set_session", "clear_session", "set_lang", "safe_next", "money",
+           "current_principal", "field_errors", "error_text", "HOME_OF_ROLE", "lang_of", "container"]

@@ -1,0 +1,403 @@
+"""Enterprise batches: an enterprise admin ends many of the company's lines in one order.
+
+    create (lines chosen)  →  prechecking → prechecked  →  submit  →  submitting → submitted
+
+Every line is pre-checked with the same use case as a single request; on submit every line gets
+its own request (`batch_id` set, idempotency key `batch:<id>:<msisdn>`), created and confirmed by
+the same use cases — a line that cannot close becomes a rejected request with its reason codes.
+The batch outcome is derived from those requests, never stored: `completed` (all completed),
+`failed` (none), `partial` (some), `running` while any is still on its way.
+
+The long parts (`run_prechecks`, `run_submit`) are resumable: they only touch lines not yet done,
+so a batch whose runner stopped (see `stalled`) is resumed by calling them again.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from canceldesk.adapters import orm
+from canceldesk.domain.lifecycle import Status
+from canceldesk.domain.model import LineStatus
+
+from . import requests, selfservice
+from .errors import Conflict, InvalidInput, NotFound, ServiceError
+from .principal import Principal
+
+log = logging.getLogger("canceldesk.batches")
+
+MAX_LINES = 1000
+CHUNK = 10
+STALLED_AFTER = timedelta(seconds=60)
+KINDS = ("close_line",)
+# A request in one of these is still on its way; failed ones are with staff (escalated).
+MOVING = frozenset({Status.SUBMITTED, Status.CHECKED, Status.AWAITING_CONFIRMATION, Status.IN_REVIEW, Status.EXECUTING})
+FLEET_FILTERS = ("", "active", "not_active", "arrears", "port_out", "contract")
+RESULT_FILTERS = ("", "eligible", "blocked", "completed", "not_completed")
+
+
+def _enterprise_of(principal: Principal) -> str:
+    """Only an enterprise admin has a fleet; anyone else is told there is nothing here."""
+    if principal.role != "enterprise_admin" or not principal.enterprise_id:
+        raise NotFound("not found")
+    return principal.enterprise_id
+
+
+# ---- the fleet ----------------------------------------------------------------------------------
+def _fleet_query(enterprise_id: str, q: str, flag: str):
+    t = orm.lines
+    where = [t.c.customer_id == enterprise_id]
+    digits = "".join(ch for ch in (q or "") if ch.isdigit())[:11]
+    if digits:
+        where.append(t.c.msisdn.contains(digits))
+    if flag not in FLEET_FILTERS:
+        raise InvalidInput(f"filter must be one of {', '.join(f for f in FLEET_FILTERS if f)}", {"field": "filter"})
+    if flag == "active":
+        where.append(t.c.status == LineStatus.ACTIVE)
+    elif flag == "not_active":
+        where.append(t.c.status != LineStatus.ACTIVE)
+    elif flag == "arrears":
+        where.append(t.c.arrears > 0)
+    elif flag == "port_out":
+        where.append(t.c.port_out_pending.is_(True))
+    elif flag == "contract":
+        where.append(t.c.contract_ends_on.is_not(None))
+    return where
+
+
+def fleet(c, principal: Principal, *, q: str = "", flag: str = "", page: int = 1, size: int = 50) -> dict:
+    """One page of the company's lines (server-side paging: 500 lines never render at once)."""
+    ent = _enterprise_of(principal)
+    size = max(1, min(int(size), 200))
+    where = _fleet_query(ent, q, flag)
+    t = orm.lines
+    with c.uow() as uow:
+        total = uow.session.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
+        pages = max(1, -(-total // size))
+        page = max(1, min(int(page), pages))
+        rows = uow.session.execute(
+            select(t.c.msisdn, t.c.status, t.c.arrears, t.c.cash_balance, t.c.port_out_pending, t.c.contract_ends_on,
+                   t.c.currency).where(*where).order_by(t.c.msisdn).limit(size).offset((page - 1) * size)).mappings().all()
+        numbers = [r["msisdn"] for r in rows]
+        open_by_line = dict(uow.session.execute(
+            select(orm.requests.c.msisdn, orm.requests.c.tracking_no).where(
+                orm.requests.c.msisdn.in_(numbers), orm.requests.c.open_target.is_not(None))).all()) if numbers else {}
+    return {"total": total, "page": page, "pages": pages, "size": size,
+            "lines": [{**dict(r), "open_request": open_by_line.get(r["msisdn"])} for r in rows]}
+
+
+def fleet_numbers(c, principal: Principal, *, q: str = "", flag: str = "") -> list[str]:
+    """Every number matching the filter (for "select all that match")."""
+    ent = _enterprise_of(principal)
+    with c.uow() as uow:
+        return list(uow.session.scalars(select(orm.lines.c.msisdn).where(*_fleet_query(ent, q, flag))
+                                        .order_by(orm.lines.c.msisdn).limit(MAX_LINES)))
+
+
+# ---- creating and running a batch -----------------------------------------------------------------
+def create(c, principal: Principal, msisdns: object, kind: str = "close_line", reason: str | None = None) -> dict:
+    ent = _enterprise_of(principal)
+    if kind not in KINDS:
+        raise InvalidInput(f"a batch can do: {', '.join(KINDS)}", {"field": "kind"})
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 500):
+        raise InvalidInput("reason is at most 500 characters", {"field": "reason"})
+    if not isinstance(msisdns, (list, tuple)) or not msisdns:
+        raise InvalidInput("choose at least one line", {"field": "msisdns"}, code="NO_LINES")
+    if len(msisdns) > MAX_LINES:
+        raise InvalidInput(f"at most {MAX_LINES} lines in one batch", {"field": "msisdns"}, code="TOO_MANY_LINES")
+    numbers: list[str] = []
+    bad = []
+    for i, raw in enumerate(msisdns):
+        try:
+            n = requests.parse_msisdn(raw)
+        except InvalidInput:
+            bad.append({"field": f"msisdns[{i}]", "message": "not a mobile number"})
+            continue
+        if n not in numbers:
+            numbers.append(n)
+    if bad:
+        raise InvalidInput(f"{len(bad)} number(s) are not mobile numbers", {"errors": bad[:50]})
+    now = c.now()
+    batch_id = str(uuid.uuid4())
+    with c.uow() as uow:
+        s = uow.session
+        mine: set[str] = set()
+        for i in range(0, len(numbers), 500):
+            mine.update(s.scalars(select(orm.lines.c.msisdn).where(
+                orm.lines.c.msisdn.in_(numbers[i:i + 500]), orm.lines.c.customer_id == ent)))
+        unknown = [n for n in numbers if n not in mine]
+        if unknown:  # the same answer for a line of another company as for one that does not exist
+            raise NotFound(f"no such line: {', '.join(unknown[:5])}{' …' if len(unknown) > 5 else ''}",
+                           {"msisdns": unknown[:50]})
+        s.execute(orm.batches.insert().values(
+            id=batch_id, enterprise_id=ent, kind=kind, created_by=principal.actor, created_at=now, updated_at=now,
+            phase="prechecking", size=len(numbers), reason=reason, acknowledged_warnings=[]))
+        s.execute(orm.batch_items.insert(), [
+            {"batch_id": batch_id, "position": i + 1, "msisdn": n, "blockers": [], "warnings": []}
+            for i, n in enumerate(numbers)])
+        uow.commit()
+    return status(c, principal, batch_id)
+
+
+def _batch(uow, principal: Principal, batch_id: str) -> dict:
+    ent = _enterprise_of(principal)
+    row = uow.session.execute(select(orm.batches).where(orm.batches.c.id == str(batch_id)[:36])).mappings().first()
+    if row is None or row["enterprise_id"] != ent:
+        raise NotFound("no such batch")
+    return dict(row)
+
+
+def _touch(uow, batch_id: str, now, **values) -> None:
+    uow.session.execute(update(orm.batches).where(orm.batches.c.id == batch_id).values(updated_at=now, **values))
+
+
+def run_prechecks(c, principal: Principal, batch_id: str, lang: str = "zh") -> None:
+    """Pre-check every line not yet checked, CHUNK lines per transaction (the progress bar moves)."""
+    try:
+        with c.uow() as uow:
+            batch = _batch(uow, principal, batch_id)
+        it = orm.batch_items.c
+        while True:
+            with c.uow() as uow:
+                todo = uow.session.execute(select(it.id, it.msisdn).where(it.batch_id == batch_id, it.eligible.is_(None))
+                                           .order_by(it.position).limit(CHUNK)).all()
+            if not todo:
+                break
+            results = []
+            for item_id, msisdn in todo:
+                try:
+                    r = requests.precheck(c, principal, batch["kind"], msisdn, lang=lang)
+                    results.append((item_id, r.eligible, [b.as_dict() for b in r.blockers],
+                                    [w.as_dict() for w in r.warnings], r.impact.get("refund", {}).get("amount")))
+                except ServiceError as exc:
+                    results.append((item_id, False, [{"code": exc.code, "message": exc.message, "resolution": ""}], [], None))
+            with c.uow() as uow:
+                for item_id, eligible, blockers, warnings, refund in results:
+                    uow.session.execute(update(orm.batch_items).where(it.id == item_id).values(
+                        eligible=eligible, blockers=blockers, warnings=warnings, refund=refund))
+                _touch(uow, batch_id, c.now())
+                uow.commit()
+        with c.uow() as uow:
+            uow.session.execute(update(orm.batches).where(orm.batches.c.id == batch_id,
+                                                          orm.batches.c.phase == "prechecking")
+                                .values(phase="prechecked", updated_at=c.now()))
+            uow.commit()
+    except Exception:  # noqa: BLE001 - a background runner: log it; the batch shows as stalled
+        log.exception("batch %s: pre-checks stopped; resume it from the console", batch_id)
+        raise
+
+
+def submit(c, principal: Principal, batch_id: str, acknowledged_warnings: object = ()) -> dict:
+    """Accept the pre-checked batch for closing; the caller then runs `run_submit` (in the background)."""
+    if not isinstance(acknowledged_warnings, (list, tuple)) or len(acknowledged_warnings) > 20 or \
+            not all(isinstance(w, str) for w in acknowledged_warnings):
+        raise InvalidInput("acknowledged_warnings is a list of warning codes", {"field": "acknowledged_warnings"})
+    acked = sorted(set(acknowledged_warnings))
+    now = c.now()
+    with c.uow() as uow:
+        batch = _batch(uow, principal, batch_id)
+        resumable = batch["phase"] == "submitting" and now - batch["updated_at"] > STALLED_AFTER
+        if batch["phase"] != "prechecked" and not resumable:
+            raise Conflict(f"this batch is '{batch['phase']}'", {"phase": batch["phase"]}, code="INVALID_STATE")
+        it = orm.batch_items.c
+        needed = set()
+        for (warnings,) in uow.session.execute(select(it.warnings).where(it.batch_id == batch_id, it.eligible.is_(True))):
+            needed.update(w["code"] for w in warnings or [])
+        missing = sorted(needed - set(acked))
+        if missing:
+            raise InvalidInput("acknowledge these warnings first (acknowledged_warnings)", {"missing": missing},
+                               code="WARNINGS_NOT_ACKNOWLEDGED")
+        res = uow.session.execute(update(orm.batches).where(orm.batches.c.id == batch_id,
+                                                            orm.batches.c.phase == batch["phase"])
+                                  .values(phase="submitting", acknowledged_warnings=acked, updated_at=now))
+        if res.rowcount != 1:
+            raise Conflict("this batch was submitted at the same moment by another click", code="INVALID_STATE")
+        uow.commit()
+    return status(c, principal, batch_id)
+
+
+def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh") -> None:
+    """Create and confirm one request per line not yet done; blocked lines become rejected requests."""
+    try:
+        with c.uow() as uow:
+            batch = _batch(uow, principal, batch_id)
+        it = orm.batch_items.c
+        while True:
+            with c.uow() as uow:
+                todo = uow.session.execute(select(it.id, it.msisdn).where(
+                    it.batch_id == batch_id, it.request_id.is_(None), it.error_code.is_(None))
+                    .order_by(it.position).limit(CHUNK)).all()
+            if not todo:
+                break
+            for item_id, msisdn in todo:
+                values: dict = {}
+                cmd = requests.NewRequest(kind=batch["kind"], msisdn=msisdn, reason=batch["reason"],
+                                          acknowledged_warnings=tuple(batch["acknowledged_warnings"] or ()),
+                                          idempotency_key=f"batch:{batch_id}:{msisdn}", batch_id=batch_id, lang=lang)
+                try:
+                    req = selfservice.end_in_one_step(c, principal, cmd)
+                    values = {"request_id": req.id, "tracking_no": req.tracking_no}
+                except ServiceError as exc:
+                    values = {"error_code": exc.code[:40], "error_message": exc.message[:500]}
+                with c.uow() as uow:
+                    uow.session.execute(update(orm.batch_items).where(it.id == item_id).values(**values))
+                    _touch(uow, batch_id, c.now())
+                    uow.commit()
+        with c.uow() as uow:
+            _touch(uow, batch_id, c.now(), phase="submitted")
+            uow.commit()
+    except Exception:  # noqa: BLE001 - a background runner: log it; the batch shows as stalled
+        log.exception("batch %s: submission stopped; resume it from the console", batch_id)
+        raise
+
+
+# ---- reading ---------------------------------------------------------------------------------------
+def derive_outcome(phase: str, total: int, statuses: list[str | None]) -> str | None:
+    """completed / partial / failed once every line has settled; running before; None before submit.
+
+    `statuses` has one entry per submitted line: its request's status, or None when the line could
+    not even become a request (an error is recorded on the line instead).
+    """
+    if phase in ("prechecking", "prechecked"):
+        return None
+    if phase == "submitting" and len(statuses) < total:
+        return "running"
+    if any(s in MOVING for s in statuses):
+        return "running"
+    done = sum(1 for s in statuses if s == Status.COMPLETED)
+    if done == total:
+        return "completed"
+    return "failed" if done == 0 else "partial"
+
+
+def status(c, principal: Principal, batch_id: str) -> dict:
+    now = c.now()
+    with c.uow() as uow:
+        b = _batch(uow, principal, batch_id)
+        it = orm.batch_items.c
+        rq = orm.requests.c
+        rows = uow.session.execute(
+            select(it.eligible, it.warnings, it.request_id, it.error_code, rq.status)
+            .select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id))
+            .where(it.batch_id == b["id"])).all()
+    checked = [r for r in rows if r.eligible is not None]
+    submitted = [r for r in rows if r.request_id is not None or r.error_code is not None]
+    statuses = [r.status for r in submitted]
+    counts: dict[str, int] = {}
+    for s in statuses:
+        key = s or "error"
+        counts[key] = counts.get(key, 0) + 1
+    warnings: dict[str, dict] = {}
+    for r in checked:
+        if r.eligible:
+            for w in r.warnings or []:
+                warnings.setdefault(w["code"], {"code": w["code"], "message": w["message"], "lines": 0})["lines"] += 1
+    total = b["size"]
+    settled = sum(1 for s in statuses if s not in MOVING)
+    done = len(checked) if b["phase"] in ("prechecking", "prechecked") else settled
+    outcome = derive_outcome(b["phase"], total, statuses)
+    running = b["phase"] in ("prechecking", "submitting") or outcome == "running"
+    return {"id": b["id"], "kind": b["kind"], "phase": b["phase"], "outcome": outcome, "size": total,
+            "created_at": b["created_at"].isoformat(), "updated_at": b["updated_at"].isoformat(),
+            "created_by": b["created_by"], "reason": b["reason"],
+            "prechecked": len(checked), "eligible": sum(1 for r in checked if r.eligible),
+            "blocked": sum(1 for r in checked if not r.eligible), "warnings": list(warnings.values()),
+            "acknowledged_warnings": b["acknowledged_warnings"] or [], "submitted": len(submitted),
+            "statuses": counts, "completed": counts.get(Status.COMPLETED, 0),
+            "not_completed": settled - counts.get(Status.COMPLETED, 0),
+            "progress": {"done": done, "total": total, "percent": int(100 * done / total) if total else 100},
+            "running": running,
+            "stalled": b["phase"] in ("prechecking", "submitting") and now - b["updated_at"] > STALLED_AFTER}
+
+
+def _result_row(r) -> dict:
+    if r["error_code"]:
+        result = "error"
+    elif r["status"] is None:
+        result = "not_submitted"
+    elif r["status"] in MOVING:
+        result = "running"
+    else:
+        result = r["status"]
+    codes = list(r["reject_codes"] or []) or ([r["error_code"]] if r["error_code"] else [])
+    if not codes and r["eligible"] is False:
+        codes = [b["code"] for b in r["blockers"] or []]
+    return {"position": r["position"], "msisdn": r["msisdn"], "eligible": r["eligible"],
+            "blockers": r["blockers"] or [], "warnings": r["warnings"] or [], "refund": r["refund"],
+            "tracking_no": r["tracking_no"], "status": r["status"], "result": result, "reason_codes": codes,
+            "error": r["error_message"], "completed_at": r["completed_at"].isoformat() if r["completed_at"] else None}
+
+
+def _results_query(batch_id: str, show: str):
+    it, rq = orm.batch_items.c, orm.requests.c
+    if show not in RESULT_FILTERS:
+        raise InvalidInput(f"show must be one of {', '.join(f for f in RESULT_FILTERS if f)}", {"field": "show"})
+    q = (select(it.position, it.msisdn, it.eligible, it.blockers, it.warnings, it.refund, it.tracking_no,
+                it.error_code, it.error_message, rq.status, rq.reject_codes, rq.completed_at)
+         .select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id)).where(it.batch_id == batch_id))
+    if show == "eligible":
+        q = q.where(it.eligible.is_(True))
+    elif show == "blocked":
+        q = q.where(it.eligible.is_(False))
+    elif show == "completed":
+        q = q.where(rq.status == Status.COMPLETED)
+    elif show == "not_completed":
+        q = q.where((rq.status.is_(None)) | (rq.status != Status.COMPLETED))
+    return q.order_by(it.position)
+
+
+def results(c, principal: Principal, batch_id: str, *, show: str = "", page: int = 1, size: int = 50) -> dict:
+    size = max(1, min(int(size), 500))
+    with c.uow() as uow:
+        b = _batch(uow, principal, batch_id)
+        q = _results_query(b["id"], show)
+        total = uow.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+        pages = max(1, -(-total // size))
+        page = max(1, min(int(page), pages))
+        rows = uow.session.execute(q.limit(size).offset((page - 1) * size)).mappings().all()
+    return {"total": total, "page": page, "pages": pages, "size": size, "rows": [_result_row(r) for r in rows]}
+
+
+CSV_COLUMNS = ["position", "msisdn", "precheck", "blockers", "tracking_no", "result", "reason_codes",
+               "refund_fen", "completed_at"]
+
+
+def results_csv(c, principal: Principal, batch_id: str) -> str:
+    """One row per line, in the order the lines were chosen."""
+    with c.uow() as uow:
+        b = _batch(uow, principal, batch_id)
+        rows = [_result_row(r) for r in uow.session.execute(_results_query(b["id"], "")).mappings()]
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in rows:
+        pre = "pending" if r["eligible"] is None else ("eligible" if r["eligible"] else "blocked")
+        w.writerow([r["position"], r["msisdn"], pre, " ".join(x["code"] for x in r["blockers"]), r["tracking_no"] or "",
+                    r["result"], " ".join(r["reason_codes"]), "" if r["refund"] is None else r["refund"],
+                    r["completed_at"] or ""])
+    return out.getvalue()
+
+
+def recent(c, principal: Principal, limit: int = 10) -> list[dict]:
+    ent = _enterprise_of(principal)
+    with c.uow() as uow:
+        ids = list(uow.session.scalars(select(orm.batches.c.id).where(orm.batches.c.enterprise_id == ent)
+                                       .order_by(orm.batches.c.created_at.desc()).limit(limit)))
+    return [status(c, principal, i) for i in ids]
+
+
+def run_all(c, principal: Principal, batch_id: str, acknowledged_warnings=(), lang: str = "zh") -> None:
+    """Pre-check, then submit at once (an integrator's one call); a batch whose lines show warnings
+    not acknowledged stops at `prechecked`, for a person to look at."""
+    run_prechecks(c, principal, batch_id, lang)
+    try:
+        submit(c, principal, batch_id, list(acknowledged_warnings))
+    except InvalidInput as exc:
+        log.info("batch %s stays pre-checked: %s", batch_id, exc.message)
+        return
+    run_submit(c, principal, batch_id, lang)

@@ -1,0 +1,90 @@
+"""The web's use cases against both databases: a batch with its derived outcome and CSV,
+complaints reaching staff, and the dashboard's reports (grouping, days in the pack's time zone)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date
+
+import pytest
+
+from canceldesk.demo.data import build_demo_document
+from canceldesk.demo.load import STAFF
+from canceldesk.service_layer import auth, batches, complaints, importer, reports, requests, selfservice
+from canceldesk.service_layer.principal import Principal
+from support import PG_URL, Clock, make_container, noon
+
+TODAY = date(2026, 11, 12)
+ENTERPRISE = Principal(kind="staff", id="ea1", role="enterprise_admin", enterprise_id="E001", login_msisdn="13905912876")
+ADMIN = Principal(kind="staff", id="admin", role="admin")
+REVIEWER = Principal(kind="staff", id="reviewer", role="reviewer")
+ZHANG = Principal(kind="subscriber", id="C001", login_msisdn="13800138000")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def c(request, tmp_path):
+    clock = Clock(noon(TODAY))
+    url = f"sqlite:///{tmp_path}/svc.db" if request.param == "sqlite" else PG_URL
+    container = make_container(url, clock=clock)
+    importer.import_bytes(container, json.dumps(build_demo_document(TODAY), ensure_ascii=False).encode(), "application/json")
+    for s in STAFF:
+        auth.create_staff_user(container, s["username"], s["password"], s["role"], s["name"], s["store"])
+    container.test_clock = clock
+    yield container
+    container.dispose()
+
+
+def test_batch_outcome_and_csv(c):
+    fleet = batches.fleet_numbers(c, ENTERPRISE)
+    assert len(fleet) == 50 and batches.fleet(c, ENTERPRISE, page=2, size=20)["lines"][0]["msisdn"] == fleet[20]
+    b = batches.create(c, ENTERPRISE, fleet)
+    batches.run_prechecks(c, ENTERPRISE, b["id"])
+    assert batches.status(c, ENTERPRISE, b["id"])["blocked"] == 3
+    batches.submit(c, ENTERPRISE, b["id"])
+    batches.run_submit(c, ENTERPRISE, b["id"])
+    st = batches.status(c, ENTERPRISE, b["id"])
+    assert (st["outcome"], st["completed"], st["not_completed"]) == ("partial", 47, 3)
+    rows = list(csv.DictReader(io.StringIO(batches.results_csv(c, ENTERPRISE, b["id"]))))
+    assert [r["reason_codes"] for r in rows if r["result"] == "rejected"] == ["ARREARS", "PORT_OUT_PENDING", "CONTRACT_LOCK"]
+    with c.uow() as uow:
+        assert {r.batch_id for r in uow.repo.requests_of("E001", limit=100)} == {b["id"]}
+
+
+def test_complaint_on_a_request_goes_to_staff_and_back(c):
+    req = selfservice.end_in_one_step(c, ZHANG, requests.NewRequest(kind="cancel_renewal", msisdn="13800138000",
+                                                                    subscription_id="S-13800138000-MEM-VIDEO"))
+    filed = complaints.file(c, ZHANG, req.tracking_no, "complaint", "  扣费了两次  ")
+    assert filed.text == "扣费了两次"
+    queue = complaints.open_queue(c, REVIEWER)
+    assert [(q.reference, q.tracking_no) for q in queue] == [(filed.reference, req.tracking_no)]
+    complaints.resolve(c, REVIEWER, filed.reference, "已核实，仅扣费一次。")
+    assert complaints.open_queue(c, REVIEWER) == []
+    mine = complaints.for_request(c, ZHANG, req.tracking_no)
+    assert mine[0].status == "resolved" and mine[0].resolution == "已核实，仅扣费一次。"
+    with pytest.raises(Exception):
+        complaints.for_request(c, Principal(kind="subscriber", id="C002"), req.tracking_no)
+
+
+def test_reports(c):
+    selfservice.end_in_one_step(c, ZHANG, requests.NewRequest(kind="unsubscribe", msisdn="13800138000",
+                                                              subscription_id="S-13800138000-VAS-CRBT",
+                                                              reason="too_expensive"))
+    c.test_clock.advance(days=1)
+    arrears = Principal(kind="subscriber", id="C002")
+    requests.create_request(c, arrears, requests.NewRequest(kind="close_line", msisdn="13971208650"))
+    v = reports.volumes(c, ADMIN, days=7)
+    assert {k["kind"]: k["count"] for k in v["by_kind"]}["close_line"] == 1 and v["total"] == 2
+    assert [d["count"] for d in v["by_day"]][-2:] == [1, 1] and v["by_day"][-1]["day"] == "2026-11-13"
+    t = {r["kind"]: r for r in reports.completion_times(c, ADMIN, days=7)}
+    assert t["unsubscribe"]["count"] == 1 and t["unsubscribe"]["p50_minutes"] == 0.0
+    why = reports.top_reasons(c, ADMIN, days=7)
+    assert why["reasons"] == [{"reason": "too_expensive", "count": 1}]
+    assert why["reject_codes"] == [{"code": "ARREARS", "count": 1}]
+    assert reports.deadline_breaches(c, ADMIN, days=7)["count"] == 0
+    rv = reports.reminders_vs_renewals(c, ADMIN, days=7)
+    assert rv["reminders_sent"] == 0 and len(rv["by_day"]) == 7
+    header, rows = reports.table(c, ADMIN, "volumes", 7)
+    assert header == ["dimension", "value", "requests"] and ["channel", "app", 2] in rows
+    with pytest.raises(Exception):
+        reports.volumes(c, ENTERPRISE, days=7)
