@@ -11,10 +11,9 @@ from typing import Callable
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import sessionmaker
 
-from canceldesk.adapters import crypto, orm
+from canceldesk.adapters import crypto, logredact, orm, ratelimit
 from canceldesk.adapters.db import make_engine
-from canceldesk.adapters.gateways import DemoSmsGateway
-from canceldesk.adapters.ratelimit import RateLimiter
+from canceldesk.adapters.gateways import SimulatedEmailGateway, SimulatedSmsGateway
 from canceldesk.adapters.downstream import (FaultInjector, Partners, Payments, Provisioning, SimulatedPartners,
                                             SimulatedPayments, SimulatedProvisioning, sim_metadata)
 from canceldesk.config import Settings
@@ -44,6 +43,7 @@ class Container:
     clock: Callable[[], datetime] = utcnow
     queue: object | None = None          # huey instance, set by adapters.queue.attach()
     sms_gateway: object | None = None
+    email_gateway: object | None = None
     rate_limiter: object | None = None
     tasks: dict = field(default_factory=dict)
 
@@ -68,15 +68,16 @@ class Container:
 def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, with_queue: bool = True,
               clock: Callable[[], datetime] | None = None) -> Container:
     settings = settings or Settings()
+    logredact.install()  # no phone number, ID number, token or code reaches any log handler
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    keyring = crypto.KeyRing(settings.secret_key, [s.split(":", 1)[-1] for s in settings.old_secret_keys.split(",") if s])
+    keyring = crypto.KeyRing.from_settings(settings)
     crypto.configure(keyring)
     orm.start_mappers()
     engine = make_engine(settings.database_url)
     if create_schema:
         orm.metadata.create_all(engine)
     sim_metadata.create_all(engine)  # the simulators' own "remote" state
-    faults = FaultInjector(settings.sim_failure_rate, settings.sim_latency_ms)
+    faults = FaultInjector(settings.sim_failure_rate, settings.sim_latency_ms, only=settings.sim_fail_only)
     container = Container(
         settings=settings, engine=engine,
         session_factory=sessionmaker(bind=engine, expire_on_commit=False),
@@ -84,8 +85,9 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
         provisioning=SimulatedProvisioning(engine, faults),
         partners=SimulatedPartners(engine, faults),
         payments=SimulatedPayments(engine, faults),
-        sms_gateway=DemoSmsGateway(),
-        rate_limiter=RateLimiter(settings.client_rate_limit, settings.client_rate_window_seconds),
+        sms_gateway=SimulatedSmsGateway(engine, faults),
+        email_gateway=SimulatedEmailGateway(engine, faults),
+        rate_limiter=ratelimit.build(settings),
         clock=clock or utcnow,
     )
     if with_queue:

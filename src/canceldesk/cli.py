@@ -129,13 +129,33 @@ def cmd_audit(args) -> int:
     from canceldesk.bootstrap import bootstrap
     from canceldesk.service_layer import audit
     c = bootstrap(_settings(), with_queue=False)
-    problems = audit.verify_chain(c)
+    expect = None
+    if args.expect_head:
+        seq, _, digest = args.expect_head.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            print("--expect-head takes SEQ:HASH as printed by an earlier `canceldesk audit verify`", file=sys.stderr)
+            return 2
+        expect = (int(seq), digest)
+    problems = audit.verify_chain(c, expect_head=expect)
     if not problems:
-        print("audit chain intact")
+        head = audit.head(c)
+        print("audit chain intact" + (f"; head {head['seq']}:{head['hash']} (write it down: "
+                                      f"`canceldesk audit verify --expect-head {head['seq']}:{head['hash']}` "
+                                      f"later proves nothing was cut off)" if head else " (empty)"))
         return 0
     for p in problems:
-        print(f"audit row {p['id']}: {p['problem']}", file=sys.stderr)
+        where = f"audit row {p['id']} (seq {p['seq']})" if p["id"] is not None else f"audit seq {p['seq']}"
+        print(f"{where}: {p['problem']}", file=sys.stderr)
     return 1
+
+
+def cmd_keys(args) -> int:
+    from canceldesk.bootstrap import bootstrap
+    from canceldesk.service_layer import keys
+    c = bootstrap(_settings(), with_queue=False)
+    report = keys.rotate(c) if args.action == "rotate" else keys.status(c)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
     st = sub.add_parser("staff", help="create or update a staff user")
     st.add_argument("username")
-    st.add_argument("--role", required=True, choices=["agent", "reviewer", "admin"])
+    st.add_argument("--role", required=True, choices=["agent", "reviewer", "admin", "enterprise_admin"])
     st.add_argument("--name")
     st.add_argument("--store")
     st.add_argument("--enterprise")
@@ -169,7 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_staff)
     a = sub.add_parser("audit", help="audit log tools")
     a.add_argument("action", choices=["verify"])
+    a.add_argument("--expect-head", metavar="SEQ:HASH", help="a head printed earlier: fail if it is gone")
     a.set_defaults(func=cmd_audit)
+    k = sub.add_parser("keys", help="encryption keys: rotate (re-encrypt under the current key) or status")
+    k.add_argument("action", choices=["rotate", "status"])
+    k.set_defaults(func=cmd_keys)
     return p
 
 

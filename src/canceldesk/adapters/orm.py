@@ -225,6 +225,8 @@ outbox = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("sent_at", UTCDateTime),
     Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime),   # delivery claim / retry time (migration 0004)
+    Column("last_error", Text),
     Index("ix_outbox_pending", "sent_at", "id"),
 )
 
@@ -244,6 +246,8 @@ login_locks = Table(
     Column("subject", String(80), primary_key=True),  # "otp:138..." or "stepup:C001"
     Column("failures", Integer, nullable=False, default=0),
     Column("locked_until", UTCDateTime),
+    # security (migration 0003): lockouts in a row; each one doubles the next lock (capped)
+    Column("lockouts", Integer, nullable=False, default=0, server_default="0"),
 )
 
 sessions = Table(
@@ -278,7 +282,132 @@ audit_log = Table(
     Column("details", JSON, nullable=False, default=dict),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # security (migration 0003): gap-free sequence and the id of the key that MAC'd the row
+    Column("seq", BigInteger, unique=True),
+    Column("key_id", String(16)),
 )
+
+# security (migration 0003): the chain's last seq and hash, MAC'd — cutting rows off the end shows
+audit_head = Table(
+    "audit_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("key_id", String(16), nullable=False),
+    Column("mac", String(64), nullable=False),
+)
+
+# --- web: complaints/appeals on a request, enterprise batches (migration 0005) -----------------
+complaints = Table(
+    "complaints", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("reference", String(32), nullable=False, unique=True),
+    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False, index=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),        # complaint | appeal
+    Column("text", Encrypted, nullable=False),          # free text may carry personal data
+    Column("status", String(16), nullable=False, index=True),  # open | resolved
+    Column("filed_by", String(100), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("resolved_at", UTCDateTime),
+    Column("resolved_by", String(100)),
+    Column("resolution", Encrypted),
+)
+
+batches = Table(
+    "batches", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("enterprise_id", String(64), nullable=False, index=True),
+    Column("kind", String(20), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("phase", String(16), nullable=False),       # prechecking | prechecked | submitting | submitted
+    Column("size", Integer, nullable=False),
+    Column("reason", Text),
+    Column("acknowledged_warnings", JSON, nullable=False, default=list),
+)
+
+batch_items = Table(
+    "batch_items", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("batch_id", String(36), ForeignKey("batches.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("msisdn", String(11), nullable=False),
+    Column("eligible", Boolean),                        # NULL until pre-checked
+    Column("blockers", JSON, nullable=False, default=list),
+    Column("warnings", JSON, nullable=False, default=list),
+    Column("refund", BigInteger),
+    Column("request_id", String(36)),
+    Column("tracking_no", String(32)),
+    Column("error_code", String(40)),
+    Column("error_message", Text),
+    Index("ix_batch_items_batch_position", "batch_id", "position", unique=True),
+)
+
+
+# --- durable execution: leases, escalations, renewals, scheduled duties (migration 0004) ---------
+execution_leases = Table(
+    "execution_leases", metadata,
+    Column("request_id", String(36), ForeignKey("requests.id"), primary_key=True),
+    Column("owner", String(64)),                        # the run holding it; NULL: queued / waiting to retry
+    Column("lease_until", UTCDateTime, nullable=False, index=True),
+    Column("resumes", Integer, nullable=False, default=0),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+escalations = Table(
+    "escalations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False),
+    Column("reason", String(16), nullable=False),       # failed | overdue
+    Column("level", Integer, nullable=False),
+    Column("step", String(32)),
+    Column("detail", Text),
+    Column("expected_by", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("resolved_at", UTCDateTime),
+    Index("ix_escalations_request_reason_level", "request_id", "reason", "level", unique=True),
+)
+
+renewals = Table(
+    "renewals", metadata,
+    Column("key", String(120), primary_key=True),        # "<subscription id>:<period_end renewed>"
+    Column("subscription_id", String(64), ForeignKey("subscriptions.id"), nullable=False, index=True),
+    Column("msisdn", String(11), nullable=False),
+    Column("period_end", Date, nullable=False),
+    Column("new_period_start", Date),
+    Column("new_period_end", Date),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),       # pending | charged | declined
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("payment_ref", String(64)),
+    Column("error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("charged_at", UTCDateTime),
+)
+
+renewal_ledger = Table(
+    "renewal_ledger", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("renewal_key", String(120), ForeignKey("renewals.key"), nullable=False, index=True),
+    Column("account", String(64), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("memo", String(200), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+)
+
+duty_runs = Table(
+    "duty_runs", metadata,
+    Column("name", String(40), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime),
+    Column("outcome", JSON),
+)
+
 
 def func_advisory_lock():
     """PostgreSQL transaction-scoped advisory lock that keeps the audit chain linear."""

@@ -22,8 +22,10 @@ class Repository:
     def customer(self, customer_id: str) -> Customer | None:
         return self.s.get(Customer, customer_id)
 
-    def customers_by_digest(self, digest: str) -> list[Customer]:
-        return list(self.s.scalars(select(Customer).where(orm.customers.c.id_doc_digest == digest)))
+    def customers_by_digest(self, digest: str | list[str]) -> list[Customer]:
+        """By keyed hash; a list (KeyRing.digests: one per configured key) keeps working mid-rotation."""
+        digests = [digest] if isinstance(digest, str) else list(digest)
+        return list(self.s.scalars(select(Customer).where(orm.customers.c.id_doc_digest.in_(digests))))
 
     def enterprises_administered_by(self, msisdn: str) -> list[str]:
         return list(self.s.scalars(select(orm.enterprise_admins.c.enterprise_id)

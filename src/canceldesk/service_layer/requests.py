@@ -19,7 +19,7 @@ from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import Line
 from canceldesk.domain.prechecks import PrecheckContext, PrecheckResult, evaluate
 
-from . import auth
+from . import audit, auth, stepup
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .notifications import notify
 from .principal import Principal
@@ -85,8 +85,11 @@ def _may_end(c, uow, principal: Principal, line: Line, doc: dict | None) -> bool
             number = validate_document(doc.get("type"), doc.get("number"), "in_person_document")
         except InvalidIdentifier as exc:
             raise InvalidInput(exc.message, {"field": exc.field}) from None
-        return (customer is not None and customer.id_doc_type == doc.get("type")
-                and c.keyring.same(customer.id_doc_digest, c.keyring.digest(number)))
+        auth.guard_id_checks(c, uow.session, principal)
+        ok = (customer is not None and customer.id_doc_type == doc.get("type")
+              and c.keyring.matches_digest(customer.id_doc_digest, number))
+        auth.count_id_check(c, uow.session, principal, ok)
+        return ok
     return False
 
 
@@ -119,7 +122,10 @@ def precheck(c, principal: Principal, kind: object, msisdn: object, subscription
     kind, msisdn = parse_kind(kind), parse_msisdn(msisdn)
     with c.uow() as uow:
         line = visible_line(uow, principal, msisdn)
-        return evaluate(_context(c, uow, principal, kind, line, subscription_id, in_person_document, lang))
+        result = evaluate(_context(c, uow, principal, kind, line, subscription_id, in_person_document, lang))
+        if in_person_document and not principal.is_subscriber:
+            uow.commit()  # the in-person check was counted (auth.count_id_check)
+        return result
 
 
 def _body_hash(cmd: NewRequest) -> str:
@@ -176,6 +182,8 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
             req.reject_codes = codes
             req.transition(Status.REJECTED, now, "system", channel, ",".join(codes))
         uow.repo.add(req)
+        if cmd.in_person_document and not principal.is_subscriber:
+            _record_in_person(uow, principal, req, cmd.in_person_document, ctx.actor_may_end, now)
         try:
             uow.flush()
         except IntegrityError:
@@ -184,6 +192,14 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
         _notify_state(c, uow, req, now, result)
         uow.commit()
     return req, True
+
+
+def _record_in_person(uow, principal: Principal, req: Request, doc: dict, matched: bool, now) -> None:
+    """The agent's in-person ID check, kept with the request (type, masked number, result, store)."""
+    from canceldesk.domain.identifiers import mask_id, mask_msisdn
+    audit.record(uow, at=now, actor=principal.actor, event="in_person_id_check", subject=req.tracking_no,
+                 details={"document_type": str(doc.get("type"))[:40], "document_masked": mask_id(str(doc.get("number"))[:40]),
+                          "match": bool(matched), "store": principal.store, "line": mask_msisdn(req.msisdn)})
 
 
 def _race_conflict(c, principal, cmd: NewRequest) -> Conflict:
@@ -219,11 +235,15 @@ def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = Non
 
 
 def owned_request(uow, principal: Principal, tracking_no: str) -> Request:
-    req = uow.repo.request(tracking_no) if isinstance(tracking_no, str) and len(tracking_no) <= 40 else None
+    well_formed = isinstance(tracking_no, str) and len(tracking_no) <= 40 and tracking_no.isascii() and tracking_no.isalnum()
+    req = uow.repo.request(tracking_no) if well_formed else None
     if req is None:
         raise NotFound("no such request")
     if principal.is_subscriber:
         if req.customer_id != principal.id:
+            raise NotFound("no such request")
+    elif principal.role == "agent":
+        if not principal.acted_at_own_store(req.requested_by):  # counter requests stay with their store
             raise NotFound("no such request")
     elif principal.role == "enterprise_admin":
         line = uow.repo.line(req.msisdn)
@@ -240,33 +260,7 @@ def get_request(c, principal: Principal, tracking_no: str) -> Request:
 
 
 def _check_step_up(c, uow, principal: Principal, req: Request, verification: dict | None) -> None:
-    factors = c.pack.step_up_factors(req.kind)
-    if not factors or not principal.is_subscriber:
-        return  # staff record an in-person ID check instead; enterprise admins act for the company
-    now = c.now()
-    subject = f"stepup:{principal.id}"
-    if auth.is_locked(uow.session, subject, now):
-        raise Forbidden("identity check locked after repeated failures; try again in 15 minutes",
-                        {"factors": list(factors)}, code="STEP_UP_LOCKED")
-    if not verification or not any(verification.get(f) for f in factors):
-        raise Forbidden("this needs a second check: the last 6 characters of your ID number (id_last6) "
-                        "or your service password (service_password)", {"factors": list(factors)},
-                        code="STEP_UP_REQUIRED")
-    ok = False
-    if "id_last6" in factors and isinstance(verification.get("id_last6"), str):
-        customer = uow.repo.customer(req.customer_id)
-        ok = customer is not None and c.keyring.same(id_last6(customer.id_doc_number), id_last6(verification["id_last6"]))
-    if not ok and "service_password" in factors and isinstance(verification.get("service_password"), str):
-        line = uow.repo.line(req.msisdn)
-        ok = auth.verify_password(line.service_password_hash if line else None, verification["service_password"])
-    if not ok:
-        locked = auth.register_failure(uow.session, subject, now, c.settings.otp_max_attempts, c.settings.otp_lock_minutes)
-        if locked:
-            notify(uow.repo, to=req.msisdn, event="step_up_locked", ref=req.tracking_no, at=now,
-                   dedup=f"{req.id}:step_up_locked:{now.timestamp()}", kind=req.kind)
-        uow.commit()
-        raise Forbidden("the identity check failed", {"factors": list(factors)}, code="STEP_UP_FAILED")
-    auth.clear_failures(uow.session, subject)
+    stepup.check(c, uow, principal, req, verification)
 
 
 def confirm(c, principal: Principal, tracking_no: str, verification: dict | None = None, lang: str = "zh") -> Request:
@@ -276,8 +270,8 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
         if req.status != Status.AWAITING_CONFIRMATION:
             raise Conflict(f"request {req.tracking_no} is '{req.status}', not awaiting confirmation",
                            {"status": req.status}, code="INVALID_STATE")
-        if principal.role == "reviewer":
-            raise Forbidden("reviewers decide reviews; they do not confirm for subscribers")
+        if not principal.may_confirm(req.requested_by):
+            raise Forbidden("only the person, their enterprise admin or the counter that took the request confirms it")
         _check_step_up(c, uow, principal, req, verification)
         # The facts may have changed since the impact was shown (a new bill, a port-out): check again.
         line = uow.repo.line(req.msisdn)
@@ -292,6 +286,7 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
             uow.commit()
             return req
         req.impact = result.impact
+        req.deadline_at = now + timedelta(minutes=c.pack.deadline_minutes(req.kind))  # promised from acceptance
         threshold = c.pack.review_refund_over
         refund = (result.settlement.refund if result.settlement else 0)
         if threshold is not None and refund > threshold:

@@ -5,6 +5,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.adapters.repository import Repository
 
+from . import audit
+
 
 class UnitOfWork:
     def __init__(self, session_factory: sessionmaker, on_messages=None):
@@ -16,6 +18,7 @@ class UnitOfWork:
     def __enter__(self) -> "UnitOfWork":
         self.session = self._factory()
         self.repo = Repository(self.session)
+        audit.watch_transitions(self.session)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -23,6 +26,7 @@ class UnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
+        audit.before_commit(self.session)  # one audit row per request transition, same transaction
         self.session.commit()
         if self.repo.wrote_messages and self._on_messages is not None:
             self.repo.wrote_messages = False

@@ -13,23 +13,16 @@ from canceldesk import __version__
 from canceldesk.bootstrap import Container, bootstrap
 from canceldesk.service_layer.errors import ServiceError
 
+from .hardening import Hardening, SafeJSONResponse, security_headers
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
-from .routers import admin, auth, lines, ops, requests
+from .routers import admin, auth, enterprise, lines, ops, requests, staff
 
 log = logging.getLogger("canceldesk.api")
 
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                               "script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
-
-
 def error(status: int, code: str, message: str, details=None) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"code": code, "message": message, "details": details}})
+    # Headers here too: a 500 is answered outside the middleware that adds them to everything else.
+    return SafeJSONResponse(status_code=status, content={"error": {"code": code, "message": message, "details": details}},
+                            headers=security_headers())
 
 
 def _field_errors(exc: RequestValidationError) -> list[dict]:
@@ -42,7 +35,7 @@ def _field_errors(exc: RequestValidationError) -> list[dict]:
 
 def create_app(container: Container | None = None) -> FastAPI:
     c = container or bootstrap()
-    app = FastAPI(title="canceldesk", version=__version__,
+    app = FastAPI(title="canceldesk", version=__version__, default_response_class=SafeJSONResponse,
                   description="End what you pay for — line closure, unsubscribe, renewal cancellation — "
                               "checked, settled and proven, from any channel.")
     app.state.container = c
@@ -59,7 +52,8 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException):
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        code = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
+                405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
         return error(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(Exception)
@@ -69,24 +63,22 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def _guard(request: Request, call_next):
-        length = request.headers.get("content-length")
-        limit = c.settings.max_import_bytes if request.url.path == "/v1/admin/import" else c.settings.max_body_bytes
-        if length and length.isdigit() and int(length) > limit:
-            return error(413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes")
         start = time.perf_counter()
         response = await call_next(request)
         route = request.scope.get("route")
         path = getattr(route, "path", "unmatched")
         HTTP_REQUESTS.labels(request.method, path, str(response.status_code)).inc()
         HTTP_LATENCY.labels(path).observe(time.perf_counter() - start)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        if path.startswith("/v1"):
-            response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    for r in (ops.router, auth.router, lines.router, requests.router, admin.router):
+    # Outermost of ours: size limits, URL control characters, security headers (hardening.py).
+    app.add_middleware(Hardening, settings=c.settings)
+
+    for r in (ops.router, auth.router, lines.router, requests.router, admin.router, staff.router, enterprise.router):
         app.include_router(r)
+
+    from canceldesk.entrypoints import web
+    web.install(app)  # the pages (portal at /, counter, enterprise, dashboard) and /static
 
     @app.get("/bench/bare", include_in_schema=False)
     def bare():

@@ -5,7 +5,7 @@ from fastapi import APIRouter, Request
 from canceldesk.service_layer import requests as svc
 from canceldesk.service_layer.errors import InvalidInput
 
-from ..deps import ContainerDep, CurrentAdmin, CurrentReviewer, CurrentStaff
+from ..deps import ContainerDep, CurrentAdmin, CurrentReviewer
 from ..schemas import ReviewDecision
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -28,15 +28,15 @@ async def import_document(request: Request, p: CurrentAdmin, c: ContainerDep):
 
 
 @router.get("/queues/review", summary="Requests waiting for a person, oldest first")
-def review_queue(p: CurrentStaff, c: ContainerDep):
+def review_queue(p: CurrentReviewer, c: ContainerDep):
     with c.uow() as uow:
         return {"requests": [svc.request_public(r) for r in uow.repo.requests_in_status(["in_review"])]}
 
 
-@router.get("/queues/escalations", summary="Failed requests, oldest first")
-def escalations(p: CurrentStaff, c: ContainerDep):
-    with c.uow() as uow:
-        return {"requests": [svc.request_public(r) for r in uow.repo.requests_in_status(["failed"])]}
+@router.get("/queues/escalations", summary="Failed or overdue requests, oldest first, with age and escalation")
+def escalations(p: CurrentReviewer, c: ContainerDep):
+    from canceldesk.service_layer import escalations as esc
+    return {"requests": esc.queue(c, c.now())}
 
 
 @router.post("/requests/{tracking_no}/review", summary="Approve or reject a request in review")

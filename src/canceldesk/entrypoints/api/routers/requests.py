@@ -9,7 +9,7 @@ from canceldesk.adapters.pdf import receipt_pdf
 from canceldesk.service_layer import receipts
 from canceldesk.service_layer import requests as svc
 
-from ..deps import ContainerDep, CurrentPrincipal, Lang
+from ..deps import ContainerDep, CurrentPrincipal, CurrentRequester, Lang
 from ..schemas import ConfirmCreate, PrecheckCreate, RequestCreate
 
 router = APIRouter(prefix="/v1", tags=["requests"])
@@ -17,12 +17,13 @@ router = APIRouter(prefix="/v1", tags=["requests"])
 
 @router.post("/prechecks", summary="What blocks this, what to acknowledge, and what it would cost or refund")
 def precheck(body: PrecheckCreate, p: CurrentPrincipal, c: ContainerDep, lang: Lang):
-    return svc.precheck(c, p, body.kind, body.msisdn, body.subscription_id, lang, body.in_person_document).as_dict()
+    doc = body.in_person_document.model_dump() if body.in_person_document else None
+    return svc.precheck(c, p, body.kind, body.msisdn, body.subscription_id, lang, doc).as_dict()
 
 
 @router.post("/requests", status_code=201, summary="Ask to end something (pre-checked, then awaiting confirmation)")
-def create(body: RequestCreate, p: CurrentPrincipal, c: ContainerDep, lang: Lang,
-           idempotency_key: Annotated[str | None, Header(max_length=200)] = None):
+def create(body: RequestCreate, p: CurrentRequester, c: ContainerDep, lang: Lang,
+           idempotency_key: Annotated[str | None, Header(max_length=200, pattern=r"^[\x21-\x7e]+$")] = None):
     cmd = svc.NewRequest(kind=body.kind, msisdn=body.msisdn, subscription_id=body.subscription_id, reason=body.reason,
                          acknowledged_warnings=tuple(body.acknowledged_warnings), idempotency_key=idempotency_key,
                          in_person_document=body.in_person_document.model_dump() if body.in_person_document else None,
@@ -47,7 +48,7 @@ def get(tracking_no: str, p: CurrentPrincipal, c: ContainerDep):
 
 
 @router.post("/requests/{tracking_no}/confirm", summary="Confirm the shown impact (close_line needs a second factor)")
-def confirm(tracking_no: str, p: CurrentPrincipal, c: ContainerDep, lang: Lang,
+def confirm(tracking_no: str, p: CurrentRequester, c: ContainerDep, lang: Lang,
             body: Annotated[ConfirmCreate | None, Body()] = None):
     verification = body.verification.model_dump(exclude_none=True) if body and body.verification else None
     req = svc.confirm(c, p, tracking_no, verification, lang)
@@ -57,7 +58,7 @@ def confirm(tracking_no: str, p: CurrentPrincipal, c: ContainerDep, lang: Lang,
 
 
 @router.post("/requests/{tracking_no}/withdraw", summary="Withdraw before execution")
-def withdraw(tracking_no: str, p: CurrentPrincipal, c: ContainerDep):
+def withdraw(tracking_no: str, p: CurrentRequester, c: ContainerDep):
     return svc.request_public(svc.withdraw(c, p, tracking_no))
 
 
