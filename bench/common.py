@@ -27,7 +27,9 @@ def peak_rss_mb() -> float:
 
 
 def fresh_container(url: str, queue_url: str = "immediate", **kw):
-    c = bootstrap(Settings(env="test", database_url=url, queue_url=queue_url, **kw), with_queue=queue_url != "none")
+    with_queue = queue_url != "none"
+    c = bootstrap(Settings(env="test", database_url=url, queue_url=queue_url if with_queue else "immediate", **kw),
+                  with_queue=with_queue)
     if c.engine.dialect.name == "postgresql":
         with c.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))

@@ -70,6 +70,8 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
     settings = settings or Settings()
     logredact.install()  # no phone number, ID number, token or code reaches any log handler
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # huey logs every task at INFO; our own modules say what matters (a request failed, a duty ran).
+    logging.getLogger("huey").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     keyring = crypto.KeyRing.from_settings(settings)
     crypto.configure(keyring)
     orm.start_mappers()
