@@ -103,6 +103,7 @@ def cmd_demo(args) -> int:
     print(" demo logins (subscribers log in by SMS code; read it from the outbox):")
     for row in logins["subscribers"]:
         print(f"   {row['msisdn']}  {row['scenario']}")
+        print(f"               second factor for closing: id_last6 {row['id_last6']} or service password {row['service_password']}")
     for row in logins["staff"]:
         print(f"   staff {row['username']:<10} password {row['password']:<12} {row['role']}")
     print(" Ctrl-C stops everything.")

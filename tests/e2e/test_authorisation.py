@@ -345,7 +345,6 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/openapi.json"): Case(PUBLIC, _p("GET", "/openapi.json"), why_no_objects="the API description"),
     ("GET", "/docs"): Case(PUBLIC, _p("GET", "/docs"), why_no_objects="the API description"),
     ("GET", "/docs/oauth2-redirect"): Case(PUBLIC, _p("GET", "/docs/oauth2-redirect"), why_no_objects="static page"),
-    ("GET", "/redoc"): Case(PUBLIC, _p("GET", "/redoc"), why_no_objects="the API description"),
     ("POST", "/v1/auth/otp"): Case(PUBLIC, _p("POST", "/v1/auth/otp", {"msisdn": MISSING_MSISDN}),
                                    why_no_objects="same answer for any number: tests/unit/test_security_otp.py"),
     ("POST", "/v1/auth/token"): Case(PUBLIC, _p("POST", "/v1/auth/token", {"msisdn": MISSING_MSISDN, "otp": "000000"}),
@@ -483,6 +482,7 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
     ("GET", "/dashboard/{name}.csv"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/requests.csv"),
                                            why_no_objects="aggregates only"),
     ("MOUNT", "/static"): Case(PUBLIC_PAGE, _p("GET", "/static/app.js"), why_no_objects="static files"),
+    ("MOUNT", "/docs-assets"): Case(PUBLIC_PAGE, _p("GET", "/docs-assets/swagger-ui.css"), why_no_objects="Swagger UI files"),
 }
 
 KEYS = sorted(CASES)

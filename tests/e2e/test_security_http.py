@@ -82,11 +82,14 @@ def test_a_server_error_is_hardened_and_says_nothing_inside(tmp_path, monkeypatc
     world.c.dispose()
 
 
-def test_the_docs_page_gets_only_the_cdn_it_needs(w):
+def test_the_docs_page_works_offline_and_only_it_may_run_an_inline_script(w):
     r = w.client.get("/docs")
     csp = r.headers["Content-Security-Policy"]
-    assert "https://cdn.jsdelivr.net" in csp and "frame-ancestors 'none'" in csp
-    assert "cdn.jsdelivr.net" not in w.client.get("/healthz").headers["Content-Security-Policy"]
+    assert "https://" not in csp and "http://" not in csp, csp  # no third-party origin at all
+    assert "/docs-assets/swagger-ui-bundle.js" in r.text and "cdn.jsdelivr.net" not in r.text
+    assert w.client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert "script-src 'self' 'unsafe-inline'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in w.client.get("/healthz").headers["Content-Security-Policy"].split("script-src")[1].split(";")[0]
 
 
 def test_a_declared_body_over_the_limit_is_refused_before_it_is_read(w):

@@ -36,6 +36,7 @@ def _field_errors(exc: RequestValidationError) -> list[dict]:
 def create_app(container: Container | None = None) -> FastAPI:
     c = container or bootstrap()
     app = FastAPI(title="canceldesk", version=__version__, default_response_class=SafeJSONResponse,
+                  docs_url=None, redoc_url=None,
                   description="End what you pay for — line closure, unsubscribe, renewal cancellation — "
                               "checked, settled and proven, from any channel.")
     app.state.container = c
@@ -79,6 +80,7 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     from canceldesk.entrypoints import web
     web.install(app)  # the pages (portal at /, counter, enterprise, dashboard) and /static
+    _install_docs(app)
 
     @app.get("/bench/bare", include_in_schema=False)
     def bare():
@@ -86,3 +88,24 @@ def create_app(container: Container | None = None) -> FastAPI:
         return {"ok": True}
 
     return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Swagger UI served from the swagger-ui-bundle package: /docs works on a machine with no internet."""
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from starlette.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="canceldesk API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/static/app.css",
+                                   oauth2_redirect_url="/docs/oauth2-redirect")
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def docs_redirect():
+        return get_swagger_ui_oauth2_redirect_html()

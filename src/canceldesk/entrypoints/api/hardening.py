@@ -2,7 +2,7 @@
 
 * Security headers on every response — errors included: CSP (frame-ancestors 'none'),
   X-Content-Type-Options, X-Frame-Options, Referrer-Policy, Permissions-Policy, COOP/CORP, and
-  HSTS in production. The API docs page gets the CDN it needs for Swagger UI, nothing else does.
+  HSTS in production. The API docs page may run Swagger UI's inline start-up script, nothing else may.
 * Request size limits: a declared Content-Length over the limit is refused before the body is
   read (413), and a body streamed without one (chunked) is counted and cut off at the limit.
   `/v1/admin/import` has its own, larger limit.
@@ -24,9 +24,9 @@ DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc")
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; script-src 'self'; "
        "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'")
-DOCS_CSP = ("default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.com; "
-            "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-            "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; worker-src 'self' blob:; "
+DOCS_CSP = ("default-src 'self'; img-src 'self' data:; "
+            "style-src 'self' 'unsafe-inline'; "
+            "script-src 'self' 'unsafe-inline'; worker-src 'self' blob:; "
             "object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'self'")
 
 SECURITY_HEADERS = {
