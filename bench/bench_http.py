@@ -19,7 +19,7 @@ from sqlalchemy import insert
 
 from canceldesk.adapters import orm
 
-from common import Timer, fresh_container, seed_lines
+from common import fresh_container, seed_lines
 
 N = int(os.environ.get("BENCH_HTTP_N", "600"))
 CONCURRENCY = int(os.environ.get("BENCH_HTTP_CONCURRENCY", "16"))

@@ -7,10 +7,10 @@ import resource
 import time
 from datetime import date, timedelta
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
 from canceldesk.adapters import orm
-from canceldesk.adapters.downstream import sim_metadata
+from canceldesk.adapters.db import recreate_schema
 from canceldesk.bootstrap import bootstrap
 from canceldesk.config import Settings
 
@@ -30,14 +30,7 @@ def fresh_container(url: str, queue_url: str = "immediate", **kw):
     with_queue = queue_url != "none"
     c = bootstrap(Settings(env="test", database_url=url, queue_url=queue_url if with_queue else "immediate", **kw),
                   with_queue=with_queue)
-    if c.engine.dialect.name == "postgresql":
-        with c.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    else:
-        orm.metadata.drop_all(c.engine)
-        sim_metadata.drop_all(c.engine)
-    orm.metadata.create_all(c.engine)
-    sim_metadata.create_all(c.engine)
+    recreate_schema(c.engine)
     return c
 
 

@@ -5,10 +5,8 @@ import os
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import text
 
-from canceldesk.adapters import orm
-from canceldesk.adapters.downstream import sim_metadata
+from canceldesk.adapters.db import recreate_schema
 from canceldesk.bootstrap import bootstrap
 from canceldesk.config import Settings
 from canceldesk.domain.model import Customer, EnterpriseAdmin, Line, Product, Subscription
@@ -57,14 +55,7 @@ def make_container(url: str, clock=None, queue_url: str = "immediate", **setting
 
 
 def reset_schema(c) -> None:
-    if c.engine.dialect.name == "postgresql":
-        with c.engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    else:
-        orm.metadata.drop_all(c.engine)
-        sim_metadata.drop_all(c.engine)
-    orm.metadata.create_all(c.engine)
-    sim_metadata.create_all(c.engine)
+    recreate_schema(c.engine)
 
 
 def products() -> list[Product]:

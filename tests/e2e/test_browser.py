@@ -15,14 +15,14 @@ import shutil
 import socket
 import threading
 import time
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import uvicorn
 
-from canceldesk.demo.data import DEMO_LOGINS, PEOPLE, add_months
+from canceldesk.demo.data import PEOPLE, add_months
 from canceldesk.entrypoints.api.app import create_app
 from web_support import demo_container
 

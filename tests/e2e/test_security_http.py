@@ -11,7 +11,6 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from canceldesk.config import Settings
-from canceldesk.entrypoints.api.app import create_app
 from canceldesk.entrypoints.api.hardening import SECURITY_HEADERS, session_cookie_flags
 from secworld import MISSING_MSISDN, MISSING_TRACKING, build_world
 

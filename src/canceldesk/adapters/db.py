@@ -34,3 +34,19 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         return engine
     # hide_parameters: an error message never carries row values (names, ID numbers).
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
+
+
+def recreate_schema(engine: Engine) -> None:
+    """Tests and benchmarks: drop everything and create the mapped schema afresh (never in production)."""
+    from sqlalchemy import text
+
+    from canceldesk.adapters import orm
+    from canceldesk.adapters.downstream import sim_metadata
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    else:
+        orm.metadata.drop_all(engine)
+        sim_metadata.drop_all(engine)
+    orm.metadata.create_all(engine)
+    sim_metadata.create_all(engine)

@@ -4,7 +4,7 @@ Mapping is done once, by `start_mappers()` (called from bootstrap), never at imp
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import timezone
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
                         MetaData, String, Table, Text, TypeDecorator)

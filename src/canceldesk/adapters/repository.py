@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from canceldesk.domain.execution import StepRecord
 from canceldesk.domain.lifecycle import OPEN, Request
-from canceldesk.domain.model import Customer, EnterpriseAdmin, Line, LineStatus, Product, Subscription
+from canceldesk.domain.model import Customer, Line, LineStatus, Product, Subscription
 
 from . import orm
 

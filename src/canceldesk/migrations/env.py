@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
 
 from canceldesk.adapters import orm
 from canceldesk.adapters.db import make_engine

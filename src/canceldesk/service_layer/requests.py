@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
-from canceldesk.domain.identifiers import InvalidIdentifier, id_last6, normalize_msisdn, validate_document
+from canceldesk.domain.identifiers import InvalidIdentifier, normalize_msisdn, validate_document
 from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import Line
 from canceldesk.domain.prechecks import PrecheckContext, PrecheckResult, evaluate
