@@ -344,6 +344,10 @@ def request_public(req: Request, steps: dict | None = None) -> dict:
            "reject_codes": req.reject_codes, "impact": req.impact, "failure": req.failure,
            "timeline": [t.as_dict() for t in req.timeline]}
     if steps is not None:
-        out["steps"] = [{"step": s.step, "status": s.status, "attempts": s.attempts, "error": s.error}
-                        for s in steps.values()]
+        # In the kind's plan order, with the steps not reached yet shown as pending: the subscriber
+        # sees the whole road and how far along it the request is.
+        from canceldesk.domain.execution import plan_for
+        out["steps"] = [{"step": str(name), "status": steps[name].status if name in steps else "pending",
+                         "attempts": steps[name].attempts if name in steps else 0,
+                         "error": steps[name].error if name in steps else None} for name in plan_for(req.kind)]
     return out
