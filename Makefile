@@ -14,9 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The simulated network, partners and payments answer after ~0.5 s in the demo, so a subscriber can watch
+# each step of a closure advance on the request page (set CANCELDESK_SIM_LATENCY_MS=0 for instant).
 demo: $(STAMP)
 	@mkdir -p var
-	PORT=$(PORT) CANCELDESK_ENV=$${CANCELDESK_ENV:-demo} $(BIN)/canceldesk demo --port $(PORT)
+	PORT=$(PORT) CANCELDESK_ENV=$${CANCELDESK_ENV:-demo} CANCELDESK_SIM_LATENCY_MS=$${CANCELDESK_SIM_LATENCY_MS:-500} \
+	  $(BIN)/canceldesk demo --port $(PORT)
 
 # Debian's chromium for the browser suite (never a browser download at test time), and a CJK
 # font so Chinese pages render (and their screenshots show characters, not boxes).
