@@ -162,3 +162,13 @@ def test_the_readme_diagram_lists_exactly_the_tables_edges():
     assert {d for s, d in edges if s == "[*]"} == {"submitted"}
     assert {s for s, d in edges if d == "[*]"} == {str(t) for t in TERMINAL}
     assert len(lines) - 1 == len(edges), "no edge is listed twice"
+
+
+def test_the_readme_prints_the_transition_table_as_it_is():
+    """The lifecycle diagram a newcomer reads in the README is the table the code enforces."""
+    from pathlib import Path
+
+    from canceldesk.domain.lifecycle import mermaid_diagram
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```mermaid\n", 1)[1].split("```", 1)[0].strip()
+    assert block == mermaid_diagram().strip()
