@@ -244,6 +244,29 @@ def test_reimport_keeps_what_canceldesk_owns(c):
         assert (uow.repo.line("18659101001").status, uow.repo.line("18659101001").customer_id) == ("active", "C001")
 
 
+def test_reimport_never_switches_a_stopped_renewal_back_on(c):
+    """The subscriber cancelled the renewal here; yesterday's CRM feed still says auto_renew: true."""
+    from datetime import datetime, timezone
+    data = json.dumps(document()).encode()
+    import_bytes(c, data)
+    with c.engine.begin() as conn:  # what a completed cancel_renewal leaves behind
+        conn.execute(update(orm.subscriptions).where(orm.subscriptions.c.id == "S001").values(
+            auto_renew=False, access_ends_at=datetime(2026, 12, 9, 16, tzinfo=timezone.utc)))
+    import_bytes(c, data)
+    with c.uow() as uow:
+        assert uow.repo.subscription("S001").auto_renew is False
+    # A subscription nobody stopped here follows the feed both ways.
+    on = document()
+    on["subscriptions"][1]["auto_renew"] = True
+    import_bytes(c, json.dumps(on).encode())
+    with c.uow() as uow:
+        assert uow.repo.subscription("S002").auto_renew is True
+    import_bytes(c, data)  # S002 back to auto_renew: false in the feed
+    with c.uow() as uow:
+        assert uow.repo.subscription("S002").auto_renew is False
+        assert uow.repo.subscription("S001").auto_renew is False
+
+
 def test_database_refusal_writes_nothing_and_leaks_no_personal_data(c, monkeypatch):
     """A reference that vanished between validation and writing: the foreign key refuses the rows."""
     from canceldesk.service_layer import importer

@@ -449,6 +449,12 @@ class _Writer:
                             or_(ex.customer_id == t.customer_id, ex.customer_id == t.former_customer_id)))
             set_["status"] = case((kept, t.status), else_=ex.status)
             set_["version"] = t.version + literal_column("1")
+        if rtype == "subscription" and "auto_renew" in set_:
+            # A renewal the subscriber stopped here stays stopped: a stale CRM feed must never switch it
+            # back on and charge them. canceldesk marks a stopped renewal with access_ends_at (or ends it).
+            t = orm.subscriptions.c
+            stopped = or_(t.status != literal_column("'active'"), t.access_ends_at.is_not(None))
+            set_["auto_renew"] = case((stopped, t.auto_renew), else_=ex.auto_renew)
         stmt = stmt.on_conflict_do_update(index_elements=[key], set_=set_)
         self._statements[rtype] = stmt
         return stmt
