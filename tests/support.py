@@ -45,6 +45,16 @@ def require_service(kind: str, url: str) -> None:
         pytest.skip(msg)
 
 
+def empty_postgres_schema(url: str) -> None:
+    """A PostgreSQL database with nothing in it, for migration tests (fails under CI when unreachable)."""
+    from sqlalchemy import create_engine, text
+    require_service("postgres", url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def make_container(url: str, clock=None, queue_url: str = "immediate", **settings):
     s = Settings(env="test", database_url=url, queue_url=queue_url, **settings)
     if url.startswith("postgresql"):

@@ -5,10 +5,10 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
 from canceldesk.adapters import migrate, orm
-from support import PG_URL, require_service
+from support import PG_URL, empty_postgres_schema
 
 
 def test_one_linear_history():
@@ -21,12 +21,8 @@ def test_upgrade_head_matches_the_orm(backend, tmp_path):
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path}/m.db"
     else:
-        require_service("postgres", PG_URL)
         url = PG_URL
-        eng = create_engine(url)
-        with eng.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        eng.dispose()
+        empty_postgres_schema(url)
     migrate.upgrade(url)
     engine = create_engine(url)
     with engine.connect() as conn:

@@ -7,7 +7,7 @@ from alembic import command
 from sqlalchemy import create_engine, inspect, text
 
 from canceldesk.adapters import migrate, orm
-from support import PG_URL, require_service
+from support import PG_URL, empty_postgres_schema, require_service
 
 CHANGED = {"audit_log": ("seq", "key_id"), "audit_head": None, "login_locks": ("lockouts",)}
 
@@ -42,11 +42,7 @@ def test_migration_0003_on_sqlite(tmp_path):
 
 @pytest.mark.postgres
 def test_migration_0003_on_postgres():
-    require_service("postgres", PG_URL)
-    engine = create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
+    empty_postgres_schema(PG_URL)
     _check(PG_URL)
 
 

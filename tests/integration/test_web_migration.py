@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from alembic import command
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 
 from canceldesk.adapters import migrate, orm
-from support import PG_URL, require_service
+from support import PG_URL, empty_postgres_schema
 
 TABLES = ("complaints", "batches", "batch_items")
 
@@ -45,9 +45,5 @@ def test_migration_0005_on_sqlite(tmp_path):
 
 @pytest.mark.postgres
 def test_migration_0005_on_postgres():
-    require_service("postgres", PG_URL)
-    engine = create_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
+    empty_postgres_schema(PG_URL)
     _check(PG_URL)
