@@ -46,6 +46,7 @@ class Container:
     email_gateway: object | None = None
     rate_limiter: object | None = None
     tasks: dict = field(default_factory=dict)
+    engine_lanes: object | None = None  # a worker's service_layer.engine.Engine: queued tasks only wake it
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, on_messages=self.enqueue_delivery)
@@ -94,5 +95,32 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
     )
     if with_queue:
         from canceldesk.adapters import queue
-        queue.attach(container)
+        queue.attach(container, queue_jobs(container))
     return container
+
+
+def queue_jobs(c: Container):
+    """The service-layer functions the queue's tasks run (the queue imports no service layer)."""
+    from canceldesk.adapters.queue import Jobs
+    from canceldesk.service_layer import delivery, escalations, executor, scheduler
+
+    def execute(request_id: str) -> float | None:
+        if c.engine_lanes is not None:  # a worker: its engine claims due requests from the database
+            c.engine_lanes.nudge()
+            return None
+        try:
+            executor.execute(c, request_id)
+        except executor.RetryLater as exc:
+            logging.getLogger("canceldesk.queue").info("request %s step %s: retry in %.1fs (%s)", request_id,
+                                                       exc.step, exc.delay, exc.error)
+            return exc.delay
+        return None
+
+    def deliver() -> tuple[bool, float | None]:
+        report = delivery.deliver(c)
+        retry_in = None if report.retry_at is None else (report.retry_at - c.now()).total_seconds()
+        return report.sent == delivery.BATCH, retry_in
+
+    return Jobs(execute=execute, deliver=deliver, run_duty=lambda name: scheduler.run(c, name, c.now()),
+                due_duties=lambda: scheduler.claim_due(c, c.now()),
+                mark_unqueued=lambda request_id: escalations.mark_unqueued(c, request_id))

@@ -103,6 +103,18 @@ class Repository:
         rows = self.s.scalars(select(StepRecord).where(orm.execution_steps.c.request_id == request_id))
         return {r.step: r for r in rows}
 
+    def locked_requests(self, ids: list[str]) -> dict[str, Request]:
+        """Many requests at once, row-locked (PostgreSQL FOR UPDATE; SQLite holds the write lock),
+        in id order so two groups never lock in opposite orders."""
+        q = select(Request).where(orm.requests.c.id.in_(sorted(ids))).order_by(orm.requests.c.id).with_for_update()
+        return {r.id: r for r in self.s.scalars(q)}
+
+    def steps_of_many(self, ids: list[str]) -> dict[str, dict[str, StepRecord]]:
+        out: dict[str, dict[str, StepRecord]] = {i: {} for i in ids}
+        for r in self.s.scalars(select(StepRecord).where(orm.execution_steps.c.request_id.in_(ids))):
+            out[r.request_id][r.step] = r
+        return out
+
     def add_ledger(self, request_id: str, settlement_name: str, entries, currency: str, at: datetime) -> None:
         if entries:
             self.s.execute(orm.ledger_entries.insert(), [
