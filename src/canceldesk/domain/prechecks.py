@@ -5,9 +5,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
+from .access import local_today as local_today  # re-exported: one home in access.py
+from .access import midnight as midnight
+from .access import period_end_access
 from .identifiers import mask_msisdn
 from .lifecycle import RequestKind
 from .messages import render
@@ -66,15 +68,6 @@ class PrecheckResult:
                 "warnings": [w.as_dict() for w in self.warnings], "impact": self.impact}
 
 
-def local_today(now: datetime, pack: PolicyPack) -> date:
-    return now.astimezone(ZoneInfo(pack.timezone)).date()
-
-
-def midnight(d: date, pack: PolicyPack) -> datetime:
-    """`period_end` 00:00 in the pack's time zone: when access 'to the end of the period' stops."""
-    return datetime.combine(d, time(0, 0), tzinfo=ZoneInfo(pack.timezone))
-
-
 def evaluate(ctx: PrecheckContext) -> PrecheckResult:
     kind = RequestKind(ctx.kind)
     lang = ctx.lang
@@ -125,7 +118,7 @@ def evaluate(ctx: PrecheckContext) -> PrecheckResult:
         sub, product = target
         if not sub.is_active:
             block("SUBSCRIPTION_NOT_ACTIVE")
-        access_end = midnight(sub.period_end, ctx.pack)
+        access_end = period_end_access(sub, ctx.pack)
         if kind == RequestKind.CANCEL_RENEWAL:
             if sub.is_active and not sub.auto_renew:
                 block("RENEWAL_ALREADY_OFF", access_ends=access_end.date().isoformat())

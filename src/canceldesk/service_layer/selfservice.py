@@ -5,8 +5,8 @@ the same pre-check every channel uses (`requests.precheck`), so a page never com
 """
 from __future__ import annotations
 
+from canceldesk.domain.access import access_end
 from canceldesk.domain.lifecycle import Request, Status
-from canceldesk.domain.prechecks import midnight
 
 from . import requests
 from .principal import Principal
@@ -41,7 +41,7 @@ def my_requests(c, principal: Principal, limit: int = 20) -> list[Request]:
 
 def _subscription_public(c, sub, product, lang: str) -> dict:
     renews_on = sub.period_end if (sub.is_active and sub.auto_renew) else None
-    access = sub.access_ends_at or (None if sub.auto_renew else midnight(sub.period_end, c.pack))
+    access = access_end(sub, c.pack)
     return {"id": sub.id, "product": product.code, "kind": product.kind, "name": product.name(lang),
             "price": product.price, "currency": product.currency, "period": product.period,
             "period_start": sub.period_start, "period_end": sub.period_end, "auto_renew": sub.auto_renew,

@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from canceldesk import __version__
 from canceldesk.bootstrap import Container, bootstrap
+from canceldesk.domain.transitions import IllegalTransition
 from canceldesk.service_layer.errors import ServiceError
 
 from .hardening import Hardening, SafeJSONResponse, security_headers
@@ -44,6 +45,11 @@ def create_app(container: Container | None = None) -> FastAPI:
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError):
         return error(exc.status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(IllegalTransition)
+    async def _illegal_transition(_: Request, exc: IllegalTransition):
+        # A state change its table refuses (a race, a stale page): a conflict with its code, never a 500.
+        return error(409, exc.code, exc.message, exc.as_details())
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError):

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from starlette.datastructures import FormData
 
 from canceldesk.domain.identifiers import mask_msisdn
+from canceldesk.domain.transitions import IllegalTransition
 from canceldesk.service_layer import auth
 from canceldesk.service_layer.errors import Forbidden, NotFound, ServiceError, Unauthorized
 from canceldesk.service_layer.principal import Principal
@@ -279,6 +280,8 @@ class PageRoute(APIRoute):
                 return error_page(request, 403, _("Not allowed"), exc.message)
             except ServiceError as exc:
                 return error_page(request, exc.status, _("That did not work"), exc.message)
+            except IllegalTransition as exc:
+                return error_page(request, 409, _("That did not work"), exc.message)
             except RequestValidationError:
                 return error_page(request, 400, _("That did not work"), _("Some of the input was missing or malformed."))
         return page_handler

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from canceldesk.domain.prechecks import midnight
+from canceldesk.domain.access import access_end
 from canceldesk.service_layer.requests import parse_msisdn, visible_line
 
 from ..deps import ContainerDep, CurrentSubscriber, Lang
@@ -29,8 +29,8 @@ def subscriptions(msisdn: str, p: CurrentSubscriber, c: ContainerDep, lang: Lang
         visible_line(uow, p, number)
         out = []
         for s, prod in uow.repo.subscriptions_with_products(number):
-            access = s.access_ends_at.isoformat() if s.access_ends_at else (
-                None if s.auto_renew else midnight(s.period_end, c.pack).isoformat())
+            ends = access_end(s, c.pack)
+            access = ends.isoformat() if ends else None
             out.append({"id": s.id, "product": prod.code, "kind": prod.kind, "name": prod.name(lang), "price": prod.price,
                         "currency": prod.currency, "period": prod.period, "period_start": s.period_start.isoformat(),
                         "period_end": s.period_end.isoformat(), "auto_renew": s.auto_renew, "access_ends_at": access,
