@@ -78,6 +78,9 @@ def create_app(container: Container | None = None) -> FastAPI:
     for r in (ops.router, auth.router, lines.router, requests.router, admin.router, staff.router, enterprise.router):
         app.include_router(r)
 
+    from canceldesk.entrypoints.sms.router import router as sms_router
+    app.include_router(sms_router)  # the channels (CHANNELS.md): SMS commands
+
     from canceldesk.entrypoints import web
     web.install(app)  # the pages (portal at /, counter, enterprise, dashboard) and /static
     _install_docs(app)
