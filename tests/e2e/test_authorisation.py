@@ -398,6 +398,13 @@ CASES: dict[tuple[str, str], Case] = {
         ("enterprise_admin",), _p("GET", f"/v1/enterprise/batches/{NO_BATCH}/results"), _batch_objects("/results")),
     ("GET", "/v1/enterprise/batches/{batch_id}/results.csv"): Case(
         ("enterprise_admin",), _p("GET", f"/v1/enterprise/batches/{NO_BATCH}/results.csv"), _batch_objects("/results.csv")),
+    # Channels: no bearer token — the platform signs each call; the sender/caller is the network-verified
+    # number and commands act only on it (tests/e2e/test_channels_sms.py, test_channels_ivr.py).
+    ("POST", "/channels/sms/inbound"): Case(PUBLIC, _p("POST", "/channels/sms/inbound", {"from": MISSING_MSISDN, "to": "10086",
+                                                                                          "text": "0000", "message_id": "x"}),
+                                            why_no_objects="signed webhook; another number's services unreachable (channel tests)"),
+    ("POST", "/channels/ivr/voice"): Case(PUBLIC, _p("POST", "/channels/ivr/voice"),
+                                          why_no_objects="Twilio-signed webhook; the caller reaches only their own number"),
 }
 
 SUBSCRIBER_PAGE = ("subscriber",)

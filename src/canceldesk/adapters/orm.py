@@ -409,6 +409,28 @@ duty_runs = Table(
 )
 
 
+# Channels (SMS, IVR): inbound message ids seen (idempotency, per-number limits) and conversation
+# state (the 0000 list, a pending confirmation, the IVR menu per CallSid) — in the database, so a
+# restart or a second worker loses nothing.
+channel_inbound = Table(
+    "channel_inbound", metadata,
+    Column("channel", String(8), primary_key=True),
+    Column("message_id", String(128), primary_key=True),
+    Column("msisdn", String(32), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_channel_inbound_msisdn_received", "msisdn", "received_at"),
+)
+
+channel_conversations = Table(
+    "channel_conversations", metadata,
+    Column("key", String(160), primary_key=True),
+    Column("channel", String(8), nullable=False),
+    Column("msisdn", String(32), nullable=False),
+    Column("lang", String(8), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False, index=True),
+)
+
 def func_advisory_lock():
     """PostgreSQL transaction-scoped advisory lock that keeps the audit chain linear."""
     from sqlalchemy import func

@@ -159,5 +159,11 @@ class Repository:
             q = q.where(orm.outbox.c.to == to)
         return [dict(r) for r in self.s.execute(q.limit(limit)).mappings()]
 
+    @property
+    def channels(self):
+        """The SMS/IVR channels' own tables (inbound ids, conversations)."""
+        from .channel_store import ChannelStore
+        return ChannelStore(self.s)
+
     def count(self, table) -> int:
         return self.s.execute(select(func.count()).select_from(table)).scalar_one()

@@ -57,7 +57,7 @@ def escalate(c, uow, req: Request, *, reason: str, step: str | None, detail: str
     req.deadline_at = expected
     event = "escalated" if reason == "failed" else "overdue"
     notify(uow.repo, to=req.msisdn, event=event, ref=req.tracking_no, at=now, dedup=f"{req.id}:{event}:{level}",
-           kind=req.kind, deadline=_local(c, expected))
+           kind=req.kind, deadline=_local(c, expected), via=req.channel)
     return level
 
 

@@ -399,6 +399,6 @@ def _complete(run: _Run) -> None:
     if req.kind == RequestKind.CLOSE_LINE:
         detail += f"号码冻结 {c.pack.freeze_days} 天，期内可找回。"
     notify(uow.repo, to=req.msisdn, event="completed", ref=req.tracking_no, at=now, dedup=f"{req.id}:completed",
-           kind=req.kind, detail=detail, code=receipt["verification_code"] if receipt else "")
+           kind=req.kind, detail=detail, code=receipt["verification_code"] if receipt else "", via=req.channel)
     durable.resolve_escalations(uow.session, req.id, now)
     durable.drop_lease(uow.session, req.id)

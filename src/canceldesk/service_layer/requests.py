@@ -39,6 +39,7 @@ class NewRequest:
     batch_id: str | None = None
     channel: str | None = None  # sms / ivr / assistant override the principal's default channel
     lang: str = "zh"
+    confirm_follows: bool = False  # the caller confirms at once (SMS "Y"): no "needs your action" notice
 
 
 def parse_kind(kind: object) -> str:
@@ -189,7 +190,8 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
         except IntegrityError:
             uow.session.rollback()
             raise _race_conflict(c, principal, cmd) from None
-        _notify_state(c, uow, req, now, result)
+        if not (cmd.confirm_follows and req.status == Status.AWAITING_CONFIRMATION):
+            _notify_state(c, uow, req, now, result)
         uow.commit()
     return req, True
 
@@ -218,7 +220,7 @@ def _race_conflict(c, principal, cmd: NewRequest) -> Conflict:
 
 def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = None, detail: str = "") -> None:
     to = req.msisdn
-    base = dict(to=to, ref=req.tracking_no, at=now, kind=req.kind)
+    base = dict(to=to, ref=req.tracking_no, at=now, kind=req.kind, via=req.channel)
     if req.status == Status.REJECTED:
         text = detail or "；".join(b.message for b in (result.blockers if result else [])) or ",".join(req.reject_codes)
         notify(uow.repo, event="rejected", dedup=f"{req.id}:rejected", detail=text, **base)

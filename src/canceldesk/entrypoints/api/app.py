@@ -84,6 +84,11 @@ def create_app(container: Container | None = None) -> FastAPI:
     for r in (ops.router, auth.router, lines.router, requests.router, admin.router, staff.router, enterprise.router):
         app.include_router(r)
 
+    from canceldesk.entrypoints.sms.router import router as sms_router
+    app.include_router(sms_router)  # the channels (CHANNELS.md): SMS commands
+    from canceldesk.entrypoints.ivr.router import router as ivr_router
+    app.include_router(ivr_router)  # the phone menus (TwiML)
+
     from canceldesk.entrypoints import web
     web.install(app)  # the pages (portal at /, counter, enterprise, dashboard) and /static
     _install_docs(app)
