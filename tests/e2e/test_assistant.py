@@ -95,3 +95,28 @@ def test_bad_input_is_a_clear_422(world, body, field):
     r = client.post("/v1/assistant/messages", json=body, headers=h)
     assert r.status_code == 422 and field in r.json()["error"]["message"]
     assert client.post("/v1/assistant/messages", json={"text": "hi"}).status_code == 401
+
+
+def test_the_portal_chat_box_proposes_then_confirms(tmp_path):
+    import re as _re
+
+    from web_support import csrf_of, demo_container, page_login
+    c = demo_container(tmp_path / "chat.db")
+    client = TestClient(create_app(c))
+    page_login(client, "13800138000")
+    home = client.get("/")
+    assert "问问智能助手" in home.text
+    r = client.post("/assistant", data={"csrf": csrf_of(home.text), "text": "把那个每月扣我15块的音乐的关了"})
+    assert r.status_code == 200
+    reply = _re.search(r'id="assistant-reply">([^<]+)<', r.text).group(1)
+    assert reply.startswith("将退订 咪咕音乐会员 ¥15.00/月：可用到 ")
+    cid = _re.search(r'name="conversation_id" value="([^"]+)"', r.text).group(1)
+    with c.uow() as uow:
+        assert uow.repo.requests_of("C001") == []
+    r = client.post("/assistant", data={"csrf": csrf_of(r.text), "text": "确认", "conversation_id": cid})
+    reply = _re.search(r'id="assistant-reply">([^<]+)<', r.text).group(1)
+    assert reply.startswith("已办理，申请编号 CD")
+    with c.uow() as uow:
+        [req] = uow.repo.requests_of("C001")
+    assert (req.kind, req.subscription_id, req.channel) == ("unsubscribe", "S-13800138000-MEM-MUSIC", "assistant")
+    c.dispose()

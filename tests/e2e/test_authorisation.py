@@ -452,6 +452,8 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
                                                        pages_portal_requests),
     ("POST", "/requests/{tracking_no}/complaints"): Case(SUBSCRIBER_PAGE, _p("POST", f"/requests/{T}/complaints",
                                                                              {"text": "x"}), pages_portal_requests),
+    ("POST", "/assistant"): Case(SUBSCRIBER_PAGE, _p("POST", "/assistant", {"text": "查询"}),
+                                 why_no_objects="the API's assistant answers only about the caller's own lines (objects_assistant)"),
     ("GET", "/counter"): Case(COUNTER_PAGE, _p("GET", "/counter"), why_no_objects="a search form"),
     ("POST", "/counter/search"): Case(COUNTER_PAGE, _p("POST", "/counter/search", {"by": "msisdn", "msisdn": M}),
                                       why_no_objects="staff find any customer (masked): API case covers it"),
