@@ -331,6 +331,19 @@ def pages_enterprise_fleet(w: World) -> None:
     assert r.status_code == 200 and "18659101000" not in r.text
 
 
+def objects_assistant(w: World) -> None:
+    """The assistant never names or proposes someone else's line, and conversations are per person."""
+    before = counts(w)
+    r = call(w, "sub2", "POST", "/v1/assistant/messages", {"text": "帮我把13800138000销户"})
+    assert r.status_code == 200 and r.json()["proposal"] is None and r.json()["refused"] is True
+    mine = call(w, "sub1", "POST", "/v1/assistant/messages", {"text": "视频会员的自动续费关了"})
+    assert mine.json()["proposal"]["subscription_id"] == "S-VIDEO"
+    theirs = call(w, "sub2", "POST", "/v1/assistant/messages", {"text": "确认", "conversation_id": mine.json()["conversation_id"]})
+    missing = call(w, "sub2", "POST", "/v1/assistant/messages", {"text": "确认", "conversation_id": NO_BATCH})
+    assert theirs.status_code == 404 and (theirs.status_code, theirs.json()) == (missing.status_code, missing.json())
+    assert counts(w) == before, "the assistant acted without the owner's confirmation"
+
+
 # ------------------------------------------------------------------------------------- the table
 
 def _p(method: str, url: str, json=None) -> Callable[[World], Probe]:
@@ -385,6 +398,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/staff/customers/{customer_id}/id-checks"): Case(
         ("agent", "admin"), _p("POST", "/v1/staff/customers/NOPE/id-checks", {"type": "cn_ric", "number": PERSON_ID}),
         objects_id_check),
+    ("POST", "/v1/assistant/messages"): Case(("subscriber",), _p("POST", "/v1/assistant/messages", {"text": "查询"}),
+                                             objects_assistant),
     # enterprise fleet and batches (JSON)
     ("GET", "/v1/enterprise/lines"): Case(("enterprise_admin",), _p("GET", "/v1/enterprise/lines"), objects_fleet),
     ("POST", "/v1/enterprise/batches"): Case(("enterprise_admin",),
@@ -444,6 +459,8 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
                                                        pages_portal_requests),
     ("POST", "/requests/{tracking_no}/complaints"): Case(SUBSCRIBER_PAGE, _p("POST", f"/requests/{T}/complaints",
                                                                              {"text": "x"}), pages_portal_requests),
+    ("POST", "/assistant"): Case(SUBSCRIBER_PAGE, _p("POST", "/assistant", {"text": "查询"}),
+                                 why_no_objects="the API's assistant answers only about the caller's own lines (objects_assistant)"),
     ("GET", "/counter"): Case(COUNTER_PAGE, _p("GET", "/counter"), why_no_objects="a search form"),
     ("POST", "/counter/search"): Case(COUNTER_PAGE, _p("POST", "/counter/search", {"by": "msisdn", "msisdn": M}),
                                       why_no_objects="staff find any customer (masked): API case covers it"),

@@ -431,6 +431,40 @@ channel_conversations = Table(
     Column("updated_at", UTCDateTime, nullable=False, index=True),
 )
 
+
+# --- assistant and insights: conversations, usage facts, save offers (migration 0010) ------------
+assistant_conversations = Table(
+    "assistant_conversations", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("state", JSON, nullable=False, default=dict),   # the pending proposal / the question asked
+    Column("turns", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False, index=True),
+)
+
+subscription_usage = Table(
+    "subscription_usage", metadata,
+    Column("subscription_id", String(64), ForeignKey("subscriptions.id"), primary_key=True),
+    Column("last_used_on", Date),                       # from the import: the last day the service was used
+    Column("previous_price", BigInteger),               # fen, before the latest price change
+    Column("price_changed_on", Date),
+    Column("trial_ended_on", Date),                     # a free or discounted trial that turned into a charge
+)
+
+save_offers = Table(
+    "save_offers", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("subscription_id", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),         # the ending the offer sat beside
+    Column("offer", String(40), nullable=False),        # the pack's offer code
+    Column("status", String(16), nullable=False, index=True),  # offered | accepted | declined
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("decided_at", UTCDateTime),
+)
+
 def func_advisory_lock():
     """PostgreSQL transaction-scoped advisory lock that keeps the audit chain linear."""
     from sqlalchemy import func

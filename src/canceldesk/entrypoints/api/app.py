@@ -17,6 +17,7 @@ from canceldesk.service_layer.errors import ServiceError
 from .hardening import Hardening, SafeJSONResponse, security_headers
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .routers import admin, auth, enterprise, lines, ops, requests, staff
+from .routers import assistant as assistant_router
 
 log = logging.getLogger("canceldesk.api")
 
@@ -81,7 +82,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     # Outermost of ours: size limits, URL control characters, security headers (hardening.py).
     app.add_middleware(Hardening, settings=c.settings)
 
-    for r in (ops.router, auth.router, lines.router, requests.router, admin.router, staff.router, enterprise.router):
+    for r in (ops.router, auth.router, lines.router, requests.router, admin.router, staff.router, enterprise.router,
+              assistant_router.router):
         app.include_router(r)
 
     from canceldesk.entrypoints.sms.router import router as sms_router
