@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from canceldesk.entrypoints.api.app import create_app
 from support import Clock, make_container, noon, seed
-from test_http_journeys import login
+from tests.e2e.test_http_journeys import login
 
 TODAY = date(2026, 11, 12)
 
