@@ -90,10 +90,12 @@ def execute(c, request_id: str) -> str:
 class _Run:
     """What one transaction of a run knows: the locked request, its step log, lazily its line."""
 
-    def __init__(self, c, uow, req: Request, now, steps: dict[str, StepRecord] | None = None):
-        self.c, self.uow, self.req, self.now = c, uow, req, now
+    def __init__(self, c, uow, req: Request, now, steps: dict[str, StepRecord] | None = None,
+                 group: "GroupCache | None" = None):
+        self.c, self.uow, self.req, self.now, self.group = c, uow, req, now, group
         self.steps: dict[str, StepRecord] = uow.repo.steps(req.id) if steps is None else steps
-        self._line = self._subs = None
+        self._line = None
+        self._subs = group.subs.get(req.msisdn) if group is not None else None
 
     @property
     def line(self):
@@ -125,6 +127,17 @@ class _Run:
             rec.status, rec.finished_at, rec.error, rec.result = StepStatus.DONE, self.now, None, result
 
 
+@dataclass
+class GroupCache:
+    """What a group transaction loads once for all its requests (engine.py): their subscriptions
+    with products, the receipts already issued, and the requests finished in it (their leases and
+    escalations are closed by one statement each)."""
+    subs: dict[str, list]
+    receipts: dict[str, str]
+    finished: list[str]
+    payments: set[str]
+
+
 def _locked_request(uow, request_id: str) -> Request | None:
     # FOR UPDATE serialises the runs of one request on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
     return uow.session.get(Request, request_id, with_for_update=True)
@@ -148,11 +161,11 @@ def _advance(c, request_id: str, run_id: str, done: tuple[str, dict] | None) -> 
 
 
 def advance_locked(c, uow, req: Request, done: tuple[str, dict] | None, now,
-                   steps: dict[str, StepRecord] | None = None) -> str | Call:
+                   steps: dict[str, StepRecord] | None = None, group: GroupCache | None = None) -> str | Call:
     """One run's transaction for a locked, leased request: record the finished call `done`, do
     every local step, mark the next outside call `started`. Never commits (the caller does, for
     one request or a whole group)."""
-    run = _Run(c, uow, req, now, steps)
+    run = _Run(c, uow, req, now, steps, group)
     if done is not None:
         step, result = done
         rec = run.steps.get(step)
@@ -321,7 +334,8 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
     if step == Step.REFUND:
         paid = (result or {}).get("paid", 0)
         key = f"{req.id}:refund"
-        if paid and uow.repo.payment(key) is None:  # no money moves twice
+        known = (key in run.group.payments) if run.group is not None else uow.repo.payment(key) is not None
+        if paid and not known:  # no money moves twice
             currency = run.settled().get("currency", "CNY")
             uow.repo.add_payment(idempotency_key=key, request_id=req.id, amount=paid, currency=currency,
                                  method="original", reference=result.get("payment_ref"), at=now)
@@ -343,7 +357,8 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
         line.customer_id = req.customer_id
         return None
     if step == Step.ISSUE_RECEIPT:
-        return receipts.issue(c, uow, req, now)
+        existing = run.group.receipts.get(req.id) if run.group is not None else None
+        return receipts.issue(c, uow, req, now, steps=run.steps, existing=existing)
     return None
 
 
@@ -393,12 +408,19 @@ def _end_subscriptions(run: _Run) -> None:
 def _complete(run: _Run) -> None:
     c, uow, req, now = run.c, run.uow, run.req, run.now
     req.transition(Status.COMPLETED, now, "system", "worker", "all steps done")
-    receipt = uow.repo.receipt(req.id)
+    issued = run.steps.get(Step.ISSUE_RECEIPT)
+    code = (issued.result or {}).get("verification_code") if issued is not None else None
+    if code is None:
+        receipt = uow.repo.receipt(req.id)
+        code = receipt["verification_code"] if receipt else ""
     refund = run.settled().get("refund", 0)
     detail = f"退款 ¥{refund // 100}.{refund % 100:02d} 将原路退回。" if refund > 0 else ""
     if req.kind == RequestKind.CLOSE_LINE:
         detail += f"号码冻结 {c.pack.freeze_days} 天，期内可找回。"
     notify(uow.repo, to=req.msisdn, event="completed", ref=req.tracking_no, at=now, dedup=f"{req.id}:completed",
-           kind=req.kind, detail=detail, code=receipt["verification_code"] if receipt else "")
-    durable.resolve_escalations(uow.session, req.id, now)
-    durable.drop_lease(uow.session, req.id)
+           kind=req.kind, detail=detail, code=code)
+    if run.group is not None:
+        run.group.finished.append(req.id)
+    else:
+        durable.resolve_escalations(uow.session, req.id, now)
+        durable.drop_lease(uow.session, req.id)
