@@ -136,6 +136,7 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
         durable.park_leases(uow.session, park, now)
         durable.drop_leases(uow.session, drop)
         durable.finish_runs(uow.session, group.finished, now)
+        uow.repo.write_buffered()  # the group's held rows: one executemany per table
         uow.commit()
     return calls
 

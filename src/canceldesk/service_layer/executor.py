@@ -32,8 +32,7 @@ from canceldesk.domain.execution import Step, StepRecord, StepStatus, backoff_se
 from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import LineStatus, SubscriptionStatus
 from canceldesk.domain.prechecks import local_today, midnight
-from canceldesk.domain.settlement import (settle_close_line, settle_nothing, settle_refund_payment,
-                                          settle_unsubscribe, settle_withdrawal)
+from canceldesk.domain.settlement import installment_fee, settle_refund_payment, settlement_for
 
 from . import escalations, receipts
 from .notifications import notify
@@ -365,23 +364,12 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
 def _settle(run: _Run) -> dict:
     c, req, now = run.c, run.req, run.now
     today = local_today(now, c.pack)
-    if req.kind == RequestKind.CLOSE_LINE:
-        line = run.line
-        etf = line.contract_fee if (line.contract_runs_on(today) and (
-            line.contract_early_termination == "fee" or c.pack.contract_lock == "fee")) else 0
-        inst = line.installment_due if c.pack.installment == "fee" else 0
-        s = settle_close_line(line, run.subs, today, etf, inst, c.pack.processing_fee, line.currency)
+    line = run.line if req.kind == RequestKind.CLOSE_LINE else None
+    s = settlement_for(req.kind, line, run.subs, req.subscription_id, today, c.pack)
+    if line is not None:  # the line's balances are settled: released, charged or refunded
         line.cash_balance = line.deposit = line.unbilled_usage = line.gift_balance = 0
-        if inst:
+        if installment_fee(line, c.pack):
             line.installment_due = 0
-    else:
-        sub, product = run.target()
-        if req.kind == RequestKind.UNSUBSCRIBE:
-            s = settle_unsubscribe(sub, product, today, product.currency)
-        elif req.kind == RequestKind.WITHDRAW:
-            s = settle_withdrawal(sub, product, today, product.currency)
-        else:
-            s = settle_nothing(product.currency if product else c.pack.currency)
     run.uow.repo.add_ledger(req.id, "settle", s.ledger, s.currency, now)
     return {"refund": s.refund, "currency": s.currency, "refund_lines": [r.as_dict() for r in s.refund_lines],
             "fees": s.fees, "gift_forfeited": s.forfeited_gift}

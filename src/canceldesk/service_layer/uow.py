@@ -26,7 +26,6 @@ class UnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
-        self.repo.write_buffered()  # a group's held rows, one statement per table
         audit.before_commit(self.session)  # one audit row per request transition, same transaction
         self.session.commit()
         if self.repo.wrote_messages and self._on_messages is not None:
