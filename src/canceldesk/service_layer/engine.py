@@ -41,7 +41,7 @@ log = logging.getLogger("canceldesk.engine")
 GROUP = 200            # requests advanced per transaction
 CALLS = 128            # downstream calls in flight per worker process
 LANES = 3              # groups in progress at once per worker process
-IDLE_WAIT = 0.25       # seconds a lane waits for a wake-up when nothing is due
+IDLE_WAIT = 1.0        # seconds a lane waits for a wake-up (the queue nudges it) when nothing is due
 _DB_TROUBLE = (IntegrityError, StaleDataError, OperationalError)
 
 
