@@ -119,7 +119,7 @@ def queue_jobs(c: Container):
     def deliver() -> tuple[bool, float | None]:
         report = delivery.deliver(c)
         retry_in = None if report.retry_at is None else (report.retry_at - c.now()).total_seconds()
-        return report.sent == delivery.BATCH, retry_in
+        return report.full, retry_in
 
     return Jobs(execute=execute, deliver=deliver, run_duty=lambda name: scheduler.run(c, name, c.now()),
                 due_duties=lambda: scheduler.claim_due(c, c.now()),

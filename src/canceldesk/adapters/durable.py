@@ -102,6 +102,13 @@ def drop_leases(s: Session, ids: list[str]) -> None:
         s.execute(L.delete().where(L.c.request_id.in_(ids)))
 
 
+def finish_runs(s: Session, ids: list[str], now: datetime) -> None:
+    """Completed requests: their escalations resolved, their leases gone (two statements for all)."""
+    if ids:
+        s.execute(update(E).where(E.c.request_id.in_(ids), E.c.resolved_at.is_(None)).values(resolved_at=now))
+        drop_leases(s, ids)
+
+
 def stalled_requests(s: Session, now: datetime, queued_before: datetime, limit: int = 1000) -> list[str]:
     """Executing requests nobody is advancing: a lapsed lease, or no lease and queued long ago."""
     lapsed = (select(R.c.id).join(L, L.c.request_id == R.c.id)
@@ -163,14 +170,21 @@ def relaxed_commit(s: Session) -> None:
         s.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
-def claim_messages(s: Session, now: datetime, hold: timedelta, limit: int) -> list:
+def claim_messages(s: Session, now: datetime, hold: timedelta, limit: int,
+                   events: tuple[str, ...] | None = None, exclude: tuple[str, ...] = ()) -> list:
     """Claim pending messages for `hold` (a deliverer that dies lets them go again after it).
     One UPDATE … RETURNING: PostgreSQL re-checks the predicate on rows a racing deliverer locked,
-    SQLite runs it under its write lock, so a message is claimed by one deliverer at a time."""
+    SQLite runs it under its write lock, so a message is claimed by one deliverer at a time.
+    `events` limits the claim to those events (the priority lane); `exclude` keeps them out (bulk)."""
     relaxed_commit(s)
     due = or_(O.c.next_attempt_at.is_(None), O.c.next_attempt_at <= now)
-    pending = select(O.c.id).where(O.c.sent_at.is_(None), due).order_by(O.c.id).limit(limit).scalar_subquery()
-    stmt = (update(O).where(O.c.id.in_(pending), O.c.sent_at.is_(None), due)
+    which = [O.c.sent_at.is_(None), due]
+    if events is not None:
+        which.append(O.c.event.in_(events))
+    if exclude:
+        which.append(O.c.event.not_in(exclude))
+    pending = select(O.c.id).where(*which).order_by(O.c.id).limit(limit).scalar_subquery()
+    stmt = (update(O).where(O.c.id.in_(pending), *which)
             .values(next_attempt_at=now + hold, attempts=O.c.attempts + 1)
             .returning(O.c.id, O.c.channel, O.c.to, O.c.text, O.c.attempts))
     return sorted(s.execute(stmt).all(), key=lambda r: r.id)

@@ -17,6 +17,33 @@ class Repository:
     def __init__(self, session: Session):
         self.s = session
         self.wrote_messages = False
+        # Group commit (service_layer/engine.py): ledger, payment, receipt and outbox rows are held
+        # here and written by one executemany per table right before COMMIT (`write_buffered`).
+        self.buffered: dict[str, list[dict]] | None = None
+
+    def buffer_writes(self) -> None:
+        self.buffered = {"ledger_entries": [], "payments": [], "receipts": [], "outbox": []}
+
+    def _insert(self, table, rows: list[dict]) -> None:
+        if self.buffered is not None:
+            self.buffered[table.name].extend(rows)
+        elif rows:
+            self.s.execute(table.insert(), rows)
+
+    def write_buffered(self) -> None:
+        """One statement per table for everything held (outbox rows whose key exists are dropped)."""
+        if not self.buffered:
+            return
+        held, self.buffered = self.buffered, None
+        messages = list({m["dedup_key"]: m for m in held["outbox"]}.values())
+        if messages:
+            seen = set(self.s.scalars(select(orm.outbox.c.dedup_key).where(
+                orm.outbox.c.dedup_key.in_([m["dedup_key"] for m in messages]))))
+            held["outbox"] = [m for m in messages if m["dedup_key"] not in seen]
+            self.wrote_messages = self.wrote_messages or bool(held["outbox"])
+        for name in ("ledger_entries", "payments", "receipts", "outbox"):
+            if held[name]:
+                self.s.execute(orm.metadata.tables[name].insert(), held[name])
 
     # customers -----------------------------------------------------------------------------
     def customer(self, customer_id: str) -> Customer | None:
@@ -115,9 +142,28 @@ class Repository:
             out[r.request_id][r.step] = r
         return out
 
+    def subscriptions_with_products_of_many(self, msisdns: set[str]) -> dict[str, list[tuple[Subscription, Product]]]:
+        out: dict[str, list] = {m: [] for m in msisdns}
+        if not msisdns:
+            return out
+        subs = list(self.s.scalars(select(Subscription).where(orm.subscriptions.c.msisdn.in_(msisdns))
+                                   .order_by(orm.subscriptions.c.id)))
+        prods = self.products({s.product_code for s in subs})
+        for s in subs:
+            out[s.msisdn].append((s, prods[s.product_code]))
+        return out
+
+    def receipt_codes(self, request_ids: list[str]) -> dict[str, str]:
+        rows = self.s.execute(select(orm.receipts.c.request_id, orm.receipts.c.verification_code)
+                              .where(orm.receipts.c.request_id.in_(request_ids)))
+        return {r.request_id: r.verification_code for r in rows}
+
+    def payment_keys(self, request_ids: list[str]) -> set[str]:
+        return set(self.s.scalars(select(orm.payments.c.idempotency_key).where(orm.payments.c.request_id.in_(request_ids))))
+
     def add_ledger(self, request_id: str, settlement_name: str, entries, currency: str, at: datetime) -> None:
         if entries:
-            self.s.execute(orm.ledger_entries.insert(), [
+            self._insert(orm.ledger_entries, [
                 {"request_id": request_id, "settlement": settlement_name, "account": e.account, "amount": e.amount,
                  "currency": currency, "memo": e.memo, "at": at} for e in entries])
 
@@ -131,7 +177,7 @@ class Repository:
         return dict(row) if row else None
 
     def add_payment(self, **values) -> None:
-        self.s.execute(orm.payments.insert().values(**values))
+        self._insert(orm.payments, [values])
 
     def receipt(self, request_id: str) -> dict | None:
         row = self.s.execute(select(orm.receipts).where(orm.receipts.c.request_id == request_id)).mappings().first()
@@ -142,11 +188,15 @@ class Repository:
         return dict(row) if row else None
 
     def add_receipt(self, **values) -> None:
-        self.s.execute(orm.receipts.insert().values(**values))
+        self._insert(orm.receipts, [values])
 
     # outbox --------------------------------------------------------------------------------------
     def add_message(self, *, dedup_key: str, channel: str, to: str, event: str, ref: str | None, text: str,
                     at: datetime) -> None:
+        if self.buffered is not None:
+            self.buffered["outbox"].append(dict(dedup_key=dedup_key, channel=channel, to=to, event=event, ref=ref,
+                                                text=text, created_at=at))
+            return
         exists = self.s.execute(select(orm.outbox.c.id).where(orm.outbox.c.dedup_key == dedup_key)).first()
         if exists is None:
             self.s.execute(orm.outbox.insert().values(dedup_key=dedup_key, channel=channel, to=to, event=event,

@@ -41,7 +41,7 @@ log = logging.getLogger("canceldesk.engine")
 GROUP = 200            # requests advanced per transaction
 CALLS = 128            # downstream calls in flight per worker process
 LANES = 3              # groups in progress at once per worker process
-IDLE_WAIT = 0.25       # seconds a lane waits for a wake-up when nothing is due
+IDLE_WAIT = 1.0        # seconds a lane waits for a wake-up (the queue nudges it) when nothing is due
 _DB_TROUBLE = (IntegrityError, StaleDataError, OperationalError)
 
 
@@ -88,10 +88,15 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
     now = c.now()
     calls: dict = {}
     with c.uow() as uow:
+        uow.repo.buffer_writes()
         ids = sorted(pending)
         reqs = uow.repo.locked_requests(ids)
         held = durable.extend_leases(uow.session, ids, owner, now, c.settings.lease_seconds)
         steps = uow.repo.steps_of_many(ids)
+        live = [r for r in reqs.values() if r.status == Status.EXECUTING and r.id in held]
+        group = executor.GroupCache(subs=uow.repo.subscriptions_with_products_of_many({r.msisdn for r in live}),
+                                    receipts=uow.repo.receipt_codes([r.id for r in live]), finished=[],
+                                    payments=uow.repo.payment_keys([r.id for r in live]))
         park: dict = {}
         drop: list[str] = []
         for rid in ids:
@@ -123,13 +128,15 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
                 continue
             if result is not None:
                 done = (result[1].step, result[2])
-            outcome = executor.advance_locked(c, uow, req, done, now, steps[rid])
+            outcome = executor.advance_locked(c, uow, req, done, now, steps[rid], group)
             if isinstance(outcome, executor.Call):
                 calls[rid] = outcome
             else:
                 outcomes[rid] = outcome
         durable.park_leases(uow.session, park, now)
         durable.drop_leases(uow.session, drop)
+        durable.finish_runs(uow.session, group.finished, now)
+        uow.repo.write_buffered()  # the group's held rows: one executemany per table
         uow.commit()
     return calls
 

@@ -32,8 +32,7 @@ from canceldesk.domain.execution import Step, StepRecord, StepStatus, backoff_se
 from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import LineStatus, SubscriptionStatus
 from canceldesk.domain.prechecks import local_today, midnight
-from canceldesk.domain.settlement import (settle_close_line, settle_nothing, settle_refund_payment,
-                                          settle_unsubscribe, settle_withdrawal)
+from canceldesk.domain.settlement import installment_fee, settle_refund_payment, settlement_for
 
 from . import escalations, receipts
 from .notifications import notify
@@ -90,10 +89,12 @@ def execute(c, request_id: str) -> str:
 class _Run:
     """What one transaction of a run knows: the locked request, its step log, lazily its line."""
 
-    def __init__(self, c, uow, req: Request, now, steps: dict[str, StepRecord] | None = None):
-        self.c, self.uow, self.req, self.now = c, uow, req, now
+    def __init__(self, c, uow, req: Request, now, steps: dict[str, StepRecord] | None = None,
+                 group: "GroupCache | None" = None):
+        self.c, self.uow, self.req, self.now, self.group = c, uow, req, now, group
         self.steps: dict[str, StepRecord] = uow.repo.steps(req.id) if steps is None else steps
-        self._line = self._subs = None
+        self._line = None
+        self._subs = group.subs.get(req.msisdn) if group is not None else None
 
     @property
     def line(self):
@@ -125,6 +126,17 @@ class _Run:
             rec.status, rec.finished_at, rec.error, rec.result = StepStatus.DONE, self.now, None, result
 
 
+@dataclass
+class GroupCache:
+    """What a group transaction loads once for all its requests (engine.py): their subscriptions
+    with products, the receipts already issued, and the requests finished in it (their leases and
+    escalations are closed by one statement each)."""
+    subs: dict[str, list]
+    receipts: dict[str, str]
+    finished: list[str]
+    payments: set[str]
+
+
 def _locked_request(uow, request_id: str) -> Request | None:
     # FOR UPDATE serialises the runs of one request on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
     return uow.session.get(Request, request_id, with_for_update=True)
@@ -148,11 +160,11 @@ def _advance(c, request_id: str, run_id: str, done: tuple[str, dict] | None) -> 
 
 
 def advance_locked(c, uow, req: Request, done: tuple[str, dict] | None, now,
-                   steps: dict[str, StepRecord] | None = None) -> str | Call:
+                   steps: dict[str, StepRecord] | None = None, group: GroupCache | None = None) -> str | Call:
     """One run's transaction for a locked, leased request: record the finished call `done`, do
     every local step, mark the next outside call `started`. Never commits (the caller does, for
     one request or a whole group)."""
-    run = _Run(c, uow, req, now, steps)
+    run = _Run(c, uow, req, now, steps, group)
     if done is not None:
         step, result = done
         rec = run.steps.get(step)
@@ -321,7 +333,8 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
     if step == Step.REFUND:
         paid = (result or {}).get("paid", 0)
         key = f"{req.id}:refund"
-        if paid and uow.repo.payment(key) is None:  # no money moves twice
+        known = (key in run.group.payments) if run.group is not None else uow.repo.payment(key) is not None
+        if paid and not known:  # no money moves twice
             currency = run.settled().get("currency", "CNY")
             uow.repo.add_payment(idempotency_key=key, request_id=req.id, amount=paid, currency=currency,
                                  method="original", reference=result.get("payment_ref"), at=now)
@@ -343,30 +356,20 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
         line.customer_id = req.customer_id
         return None
     if step == Step.ISSUE_RECEIPT:
-        return receipts.issue(c, uow, req, now)
+        existing = run.group.receipts.get(req.id) if run.group is not None else None
+        return receipts.issue(c, uow, req, now, steps=run.steps, existing=existing)
     return None
 
 
 def _settle(run: _Run) -> dict:
     c, req, now = run.c, run.req, run.now
     today = local_today(now, c.pack)
-    if req.kind == RequestKind.CLOSE_LINE:
-        line = run.line
-        etf = line.contract_fee if (line.contract_runs_on(today) and (
-            line.contract_early_termination == "fee" or c.pack.contract_lock == "fee")) else 0
-        inst = line.installment_due if c.pack.installment == "fee" else 0
-        s = settle_close_line(line, run.subs, today, etf, inst, c.pack.processing_fee, line.currency)
+    line = run.line if req.kind == RequestKind.CLOSE_LINE else None
+    s = settlement_for(req.kind, line, run.subs, req.subscription_id, today, c.pack)
+    if line is not None:  # the line's balances are settled: released, charged or refunded
         line.cash_balance = line.deposit = line.unbilled_usage = line.gift_balance = 0
-        if inst:
+        if installment_fee(line, c.pack):
             line.installment_due = 0
-    else:
-        sub, product = run.target()
-        if req.kind == RequestKind.UNSUBSCRIBE:
-            s = settle_unsubscribe(sub, product, today, product.currency)
-        elif req.kind == RequestKind.WITHDRAW:
-            s = settle_withdrawal(sub, product, today, product.currency)
-        else:
-            s = settle_nothing(product.currency if product else c.pack.currency)
     run.uow.repo.add_ledger(req.id, "settle", s.ledger, s.currency, now)
     return {"refund": s.refund, "currency": s.currency, "refund_lines": [r.as_dict() for r in s.refund_lines],
             "fees": s.fees, "gift_forfeited": s.forfeited_gift}
@@ -393,12 +396,19 @@ def _end_subscriptions(run: _Run) -> None:
 def _complete(run: _Run) -> None:
     c, uow, req, now = run.c, run.uow, run.req, run.now
     req.transition(Status.COMPLETED, now, "system", "worker", "all steps done")
-    receipt = uow.repo.receipt(req.id)
+    issued = run.steps.get(Step.ISSUE_RECEIPT)
+    code = (issued.result or {}).get("verification_code") if issued is not None else None
+    if code is None:
+        receipt = uow.repo.receipt(req.id)
+        code = receipt["verification_code"] if receipt else ""
     refund = run.settled().get("refund", 0)
     detail = f"退款 ¥{refund // 100}.{refund % 100:02d} 将原路退回。" if refund > 0 else ""
     if req.kind == RequestKind.CLOSE_LINE:
         detail += f"号码冻结 {c.pack.freeze_days} 天，期内可找回。"
     notify(uow.repo, to=req.msisdn, event="completed", ref=req.tracking_no, at=now, dedup=f"{req.id}:completed",
-           kind=req.kind, detail=detail, code=receipt["verification_code"] if receipt else "", via=req.channel)
-    durable.resolve_escalations(uow.session, req.id, now)
-    durable.drop_lease(uow.session, req.id)
+           kind=req.kind, detail=detail, code=code, via=req.channel)
+    if run.group is not None:
+        run.group.finished.append(req.id)
+    else:
+        durable.resolve_escalations(uow.session, req.id, now)
+        durable.drop_lease(uow.session, req.id)

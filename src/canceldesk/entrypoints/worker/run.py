@@ -23,6 +23,9 @@ def run_worker(c, workers: int = 2) -> None:
     from canceldesk.service_layer.engine import Engine
     c.engine_lanes = Engine(c)  # group commit, many downstream calls in flight (service_layer/engine.py)
     c.engine_lanes.start()
+    from canceldesk.service_layer.delivery import PriorityLane
+    priority = PriorityLane(c)  # login codes and replies: their own lane, polled, short claims
+    priority.start()
     # A worker that starts after a crash sweeps at once: requests the dead one held are resumed as
     # soon as their lease lapses, without waiting for the next periodic tick.
     c.tasks["run_duty"]("sweep")
@@ -31,4 +34,5 @@ def run_worker(c, workers: int = 2) -> None:
     try:
         consumer.run()
     finally:
+        priority.stop()
         c.engine_lanes.stop()
