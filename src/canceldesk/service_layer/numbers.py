@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from canceldesk.adapters import orm
 from canceldesk.domain.identifiers import mask_msisdn
@@ -27,11 +27,7 @@ def expire_freezes(c, now) -> dict:
     lines, reqs = orm.lines, orm.requests
     under_way = select(reqs.c.msisdn).where(reqs.c.kind == RequestKind.RECLAIM, reqs.c.status.in_(RECLAIM_UNDER_WAY))
     with c.uow() as uow:
-        res = uow.session.execute(
-            update(lines).where(lines.c.status == LineStatus.FROZEN, lines.c.frozen_until <= now,
-                                lines.c.msisdn.not_in(under_way))
-            .values(status=LineStatus.RECYCLABLE, version=lines.c.version + 1))
-        recycled = res.rowcount
+        recycled = len(uow.repo.recycle_expired_freezes(now, under_way))  # frozen → recyclable, with history
         ending = uow.session.execute(select(lines.c.msisdn, lines.c.frozen_until, lines.c.former_customer_id).where(
             lines.c.status == LineStatus.FROZEN, lines.c.frozen_until > now,
             lines.c.frozen_until <= now + NOTICE_AHEAD)).all()
