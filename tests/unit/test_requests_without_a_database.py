@@ -142,3 +142,29 @@ def test_another_person_cannot_confirm_and_the_request_is_untouched(c):
     with pytest.raises(NotFound):
         requests.confirm(c, OTHER, req.tracking_no)
     assert (c.store.requests[req.id].status, c.enqueued) == ("awaiting_confirmation", [])
+
+
+def test_line_history_shows_each_owner_their_own_time_with_the_number(c):
+    from canceldesk.domain.lifecycle import Request
+    from canceldesk.domain.model import LineHistoryEntry
+    from canceldesk.service_layer import selfservice
+    t0 = noon(TODAY) - timedelta(days=120)
+    c.store.requests["r-1"] = Request(id="r-1", tracking_no="CD20260715AAAA0001", kind="close_line", msisdn="13800138000",
+                                      customer_id="C001", channel="app", requested_by="subscriber:C001", created_at=t0)
+    line = c.store.lines["13800138000"]
+    line.customer_id, line.former_customer_id = "C002", "C001"  # closed by C001, recycled, re-issued to C002
+    c.store.history += [
+        LineHistoryEntry("13800138000", t0, "active", "frozen", "system", "worker", "r-1", "closed", id=1),
+        LineHistoryEntry("13800138000", t0 + timedelta(days=90), "frozen", "recyclable", "system", "scheduler", None,
+                         "freeze window over", id=2),
+        LineHistoryEntry("13800138000", t0 + timedelta(days=100), "recyclable", "active", "system:import", "import",
+                         None, "imported", id=3)]
+    former = selfservice.line_history(c, ME, "13800138000")
+    assert [(e["from"], e["to"], e["tracking_no"]) for e in former] == [
+        ("active", "frozen", "CD20260715AAAA0001"), ("frozen", "recyclable", None)]
+    current = selfservice.line_history(c, OTHER, "13800138000")
+    assert [(e["from"], e["to"], e["by"], e["tracking_no"]) for e in current] == [("recyclable", "active", "system", None)]
+    staff = selfservice.line_history(c, Principal(kind="staff", id="alice", role="agent", store="S1"), "13800138000")
+    assert [e["to"] for e in staff] == ["frozen", "recyclable", "active"] and staff[2]["by"] == "system:import"
+    with pytest.raises(NotFound):
+        selfservice.line_history(c, Principal(kind="subscriber", id="C009"), "13800138000")
