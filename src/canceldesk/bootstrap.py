@@ -18,6 +18,8 @@ from canceldesk.adapters.downstream import (FaultInjector, Partners, Payments, P
                                             SimulatedPayments, SimulatedProvisioning, sim_metadata)
 from canceldesk.config import Settings
 from canceldesk.domain.policy import PolicyPack, pack_from_dict
+from canceldesk.adapters.sql_uow import SqlUnitOfWork
+from canceldesk.service_layer import uow as uow_hooks
 from canceldesk.service_layer.uow import UnitOfWork
 
 
@@ -49,7 +51,7 @@ class Container:
     engine_lanes: object | None = None  # a worker's service_layer.engine.Engine: queued tasks only wake it
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, on_messages=self.enqueue_delivery)
+        return SqlUnitOfWork(self.session_factory, on_messages=self.enqueue_delivery, **uow_hooks.hooks())
 
     def enqueue_execution(self, request_id: str) -> None:
         """Without a queue (scripts, unit tests) the saga runs inline; attach() replaces this."""

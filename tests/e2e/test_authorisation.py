@@ -92,6 +92,16 @@ def objects_lines(w: World) -> None:
     assert "13800138000" not in call(w, "sub2", "GET", "/v1/lines").text
 
 
+def objects_line_history(w: World) -> None:
+    for actor, theirs in (("sub2", "13800138000"), ("ea1", "13800138000"), ("ea2", "18659101000"),
+                          ("sub1", "18659101000")):
+        same_as_missing(w, actor, "GET", f"/v1/lines/{theirs}/history", f"/v1/lines/{MISSING_MSISDN}/history",
+                        secrets=("C001", "E001", PERSON_ID))
+    for actor, mine in (("sub1", "13800138000"), ("ea1", "18659101000"), ("agent2", "13800138000"), ("admin", "13800138000")):
+        r = call(w, actor, "GET", f"/v1/lines/{mine}/history")
+        assert (r.status_code, r.json()["msisdn"]) == (200, mine), (actor, r.text)
+
+
 def _line_body(msisdn: str) -> dict:
     return {"kind": "close_line", "msisdn": msisdn}
 
@@ -369,6 +379,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/lines"): Case(("subscriber",), _p("GET", "/v1/lines"), objects_lines),
     ("GET", "/v1/lines/{msisdn}/subscriptions"): Case(("subscriber",), _p("GET", f"/v1/lines/{MISSING_MSISDN}/subscriptions"),
                                                       objects_line_subscriptions),
+    ("GET", "/v1/lines/{msisdn}/history"): Case(ANY, _p("GET", f"/v1/lines/{MISSING_MSISDN}/history"),
+                                                objects_line_history),
     ("POST", "/v1/prechecks"): Case(ANY, _p("POST", "/v1/prechecks", _line_body(MISSING_MSISDN)), objects_prechecks),
     ("POST", "/v1/requests"): Case(("subscriber", "agent", "enterprise_admin"),
                                    _p("POST", "/v1/requests", _line_body(MISSING_MSISDN)), objects_create),

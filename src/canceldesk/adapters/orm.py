@@ -464,6 +464,20 @@ save_offers = Table(
     Column("created_at", UTCDateTime, nullable=False, index=True),
     Column("decided_at", UTCDateTime),
 )
+# A line's status changes, append-only (written by the line's transitions, domain/model.py).
+line_history = Table(
+    "line_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("msisdn", String(11), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("request_id", String(36), index=True),
+    Column("reason", String(100)),
+)
+
 
 def func_advisory_lock():
     """PostgreSQL transaction-scoped advisory lock that keeps the audit chain linear."""
@@ -492,3 +506,12 @@ def start_mappers() -> None:
                                  cascade="all, delete-orphan", lazy="selectin"),
     })
     mapper_registry.map_imperatively(execution.StepRecord, execution_steps)
+    _map_line_history()
+
+
+def _map_line_history() -> None:
+    """Line.history is not a mapped collection: the transitions append to it and adapters/line_history.py
+    writes the new entries at flush; a loaded line's list starts empty. Read it with Repository.line_history."""
+    mapper_registry.map_imperatively(model.LineHistoryEntry, line_history)
+    from . import line_history as _history
+    _history.install()

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from canceldesk.domain.execution import StepRecord
 from canceldesk.domain.lifecycle import OPEN, Request
-from canceldesk.domain.model import Customer, Line, LineStatus, Product, Subscription
+from canceldesk.domain.model import LINES, Customer, Line, LineHistoryEntry, LineStatus, Product, Subscription
 
 from . import orm
 
@@ -74,6 +74,42 @@ class Repository:
     def active_secondaries(self, primary: str) -> list[str]:
         return list(self.s.scalars(select(orm.lines.c.msisdn).where(
             orm.lines.c.primary_msisdn == primary, orm.lines.c.status == LineStatus.ACTIVE)))
+
+    def line_history(self, msisdn: str, limit: int = 500) -> list[tuple[LineHistoryEntry, str | None, str | None]]:
+        """The line's status changes, oldest first, each with its request's tracking number and customer."""
+        h, rq = orm.line_history, orm.requests
+        rows = self.s.execute(select(LineHistoryEntry, rq.c.tracking_no, rq.c.customer_id)
+                              .outerjoin(rq, rq.c.id == h.c.request_id)
+                              .where(h.c.msisdn == msisdn).order_by(h.c.at, h.c.id).limit(limit)).all()
+        return [(entry, tracking_no, customer) for entry, tracking_no, customer in rows]
+
+    def recycle_expired_freezes(self, now: datetime, reclaim_statuses: tuple[str, ...], actor: str = "system",
+                                channel: str = "scheduler") -> list[str]:
+        """Set-based `frozen → recyclable` for every number whose window ended — except one with a reclaim
+        in `reclaim_statuses` — with one history row each, in the caller's transaction."""
+        LINES.check(LineStatus.FROZEN, LineStatus.RECYCLABLE)
+        t, rq = orm.lines, orm.requests
+        blocked_by = select(rq.c.msisdn).where(rq.c.kind == "reclaim", rq.c.status.in_(reclaim_statuses))
+        numbers = list(self.s.scalars(
+            update(t).where(t.c.status == LineStatus.FROZEN, t.c.frozen_until <= now, t.c.msisdn.not_in(blocked_by))
+            .values(status=LineStatus.RECYCLABLE, version=t.c.version + 1).returning(t.c.msisdn)))
+        if numbers:
+            self.s.execute(orm.line_history.insert(), [
+                {"msisdn": n, "at": now, "from_status": str(LineStatus.FROZEN), "to_status": str(LineStatus.RECYCLABLE),
+                 "actor": actor, "channel": channel, "request_id": None, "reason": "freeze window over"}
+                for n in numbers])
+        return numbers
+
+    def freezes_ending(self, after: datetime, until: datetime) -> list[tuple[str, datetime, str | None]]:
+        """(number, frozen_until, former owner) of the frozen numbers whose window ends in (after, until]."""
+        t = orm.lines
+        return [tuple(r) for r in self.s.execute(select(t.c.msisdn, t.c.frozen_until, t.c.former_customer_id).where(
+            t.c.status == LineStatus.FROZEN, t.c.frozen_until > after, t.c.frozen_until <= until))]
+
+    def first_active_line_of(self, customer_id: str | None) -> str | None:
+        t = orm.lines
+        return self.s.execute(select(t.c.msisdn).where(t.c.customer_id == customer_id, t.c.status == LineStatus.ACTIVE)
+                              .order_by(t.c.msisdn).limit(1)).scalar()
 
     # products and subscriptions -------------------------------------------------------------------
     def product(self, code: str) -> Product | None:

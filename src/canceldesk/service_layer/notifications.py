@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from canceldesk.adapters.repository import Repository
+from .ports import OutboxRepository as Repository
 
 KIND_ZH = {"close_line": "销户", "unsubscribe": "业务退订", "cancel_renewal": "取消自动续费",
            "withdraw": "合同撤回", "reclaim": "号码找回"}

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
-
+from canceldesk.domain.errors import IntegrityConflict
 from canceldesk.domain.identifiers import InvalidIdentifier, normalize_msisdn, validate_document
 from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import Line
@@ -22,6 +21,7 @@ from canceldesk.domain.prechecks import PrecheckContext, PrecheckResult, evaluat
 from . import audit, auth, stepup
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .notifications import notify
+from .ports import UnitOfWork
 from .principal import Principal
 
 STAFF_ROLES = ("agent", "reviewer", "admin")
@@ -57,7 +57,7 @@ def parse_msisdn(raw: object) -> str:
         raise InvalidInput(exc.message, {"field": exc.field}) from None
 
 
-def visible_line(uow, principal: Principal, msisdn: str) -> Line:
+def visible_line(uow: UnitOfWork, principal: Principal, msisdn: str) -> Line:
     """The line if this principal may see it; otherwise 404 — the same as a line that does not exist."""
     line = uow.repo.line(msisdn)
     if line is None:
@@ -187,8 +187,8 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
             _record_in_person(uow, principal, req, cmd.in_person_document, ctx.actor_may_end, now)
         try:
             uow.flush()
-        except IntegrityError:
-            uow.session.rollback()
+        except IntegrityConflict:
+            uow.rollback()
             raise _race_conflict(c, principal, cmd) from None
         if not (cmd.confirm_follows and req.status == Status.AWAITING_CONFIRMATION):
             _notify_state(c, uow, req, now, result)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from canceldesk.domain.access import access_end
 from canceldesk.domain.lifecycle import Request, Status
+from canceldesk.domain.model import LineStatus
 
 from . import requests
 from .principal import Principal
@@ -30,6 +31,40 @@ def my_lines(c, principal: Principal) -> list[dict]:
         for l in uow.repo.lines_reclaimable_by(principal.id):
             lines.setdefault(l.msisdn, l)
         return [line_public(uow, l) for l in sorted(lines.values(), key=lambda x: x.msisdn)]
+
+
+def line_history(c, principal: Principal, msisdn: str) -> list[dict]:
+    """A line's status changes, oldest first (404 for a line the caller may not see).
+
+    Staff see every entry and who made it. The owner (or their enterprise admin) sees the entries
+    of their time with the number — a number that went back to the pool starts afresh for its next
+    owner, and a former owner sees up to its return to the pool — with the role that made each
+    change, and the tracking number only of their own requests.
+    """
+    number = requests.parse_msisdn(msisdn)
+    with c.uow() as uow:
+        line = requests.visible_line(uow, principal, number)
+        rows = uow.repo.line_history(number)
+    if principal.role in requests.STAFF_ROLES:
+        return [{**e.as_dict(), "tracking_no": no} for e, no, _owner in rows]
+    me = principal.enterprise_id if principal.role == "enterprise_admin" else principal.id
+    rows = _ownership_period(rows, former=line.customer_id != me or line.status == LineStatus.RECYCLABLE)
+    return [{**e.as_dict(with_actor=False), "request_id": e.request_id if owner == me else None,
+             "tracking_no": no if owner == me else None} for e, no, owner in rows]
+
+
+def _ownership_period(rows: list, former: bool) -> list:
+    """Split at each return to the pool: the current owner gets the period since the last one, a
+    former owner (or the owner of a number now in the pool) the period that ended with it."""
+    periods: list[list] = [[]]
+    for row in rows:
+        periods[-1].append(row)
+        if row[0].to_status == LineStatus.RECYCLABLE:
+            periods.append([])
+    if former:
+        ended = [p for p in periods if p and p[-1][0].to_status == LineStatus.RECYCLABLE]
+        return ended[-1] if ended else periods[-1]
+    return periods[-1]
 
 
 def my_requests(c, principal: Principal, limit: int = 20) -> list[Request]:

@@ -3,9 +3,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from canceldesk.domain.access import access_end
+from canceldesk.service_layer import selfservice
 from canceldesk.service_layer.requests import parse_msisdn, visible_line
 
-from ..deps import ContainerDep, CurrentSubscriber, Lang
+from ..deps import ContainerDep, CurrentPrincipal, CurrentSubscriber, Lang
 
 router = APIRouter(prefix="/v1/lines", tags=["lines"])
 
@@ -36,3 +37,8 @@ def subscriptions(msisdn: str, p: CurrentSubscriber, c: ContainerDep, lang: Lang
                         "period_end": s.period_end.isoformat(), "auto_renew": s.auto_renew, "access_ends_at": access,
                         "unsubscribe_effect": prod.unsubscribe_effect, "refund": prod.refund, "status": s.status})
         return {"subscriptions": out}
+
+
+@router.get("/{msisdn}/history", summary="A line's status changes, oldest first (its owner, enterprise admin, staff)")
+def history(msisdn: str, p: CurrentPrincipal, c: ContainerDep):
+    return {"msisdn": parse_msisdn(msisdn), "history": selfservice.line_history(c, p, msisdn)}
