@@ -45,6 +45,13 @@ def send(client, text: str, frm: str = ME, mid: str | None = None, secret: str =
                        headers={"Content-Type": "application/json", "X-Canceldesk-Signature": sig})
 
 
+def api_login(client, msisdn: str) -> dict:
+    import re
+    assert client.post("/v1/auth/otp", json={"msisdn": msisdn}).status_code == 202
+    code = re.search(r"\b(\d{6})\b", [m for m in outbox(client, msisdn) if m["event"] == "otp"][-1]["text"]).group(1)
+    return {"Authorization": f"Bearer {client.post('/v1/auth/token', json={'msisdn': msisdn, 'otp': code}).json()['token']}"}
+
+
 def outbox(client, to: str = ME) -> list[dict]:
     return client.get("/dev/outbox", params={"to": to}).json()["messages"]
 
@@ -87,13 +94,22 @@ def test_0000_1_y_unsubscribes_with_the_sms_channel_on_every_transition(world):
     assert by_channel[-1] == ("completed", "worker")
 
     # Exactly: the list, the preview, the answer to Y, accepted, completed — nothing else.
-    events = [m["event"] for m in outbox(client)]
+    events = [m["event"] for m in outbox(client) if m["event"] != "otp"]
     assert events == ["sms_reply", "sms_reply", "accepted", "completed", "sms_reply"]
     accepted = [m for m in outbox(client) if m["event"] == "accepted"][0]["text"]
     assert accepted.endswith(f"回复“{tracking}”可查询进度。")
 
     send(client, tracking.lower())
     assert last_reply(client) == f"【canceldesk】单号{tracking}：退订，已办结。"
+
+    # The same request through the API and the portal, with its channel.
+    h = api_login(client, ME)
+    seen = client.get(f"/v1/requests/{tracking}", headers=h).json()
+    assert seen["channel"] == "sms" and [t["channel"] for t in seen["timeline"]][:4] == ["sms"] * 4
+    client.cookies.set("cd_session", h["Authorization"][7:])
+    page = client.get(f"/requests/{tracking}")
+    assert page.status_code == 200 and "短信" in page.text
+    client.cookies.clear()
 
 
 def test_bad_signature_is_refused_and_nothing_happens(sqlite_world):
