@@ -291,3 +291,29 @@ def test_sms_webhook_is_off_in_prod_without_a_secret(tmp_path):
     s2 = Settings(env="prod", secret_key="x" * 8 + "abcdefghijklmnopqrstuvwxyz012345", sms_webhook_secret="k" * 40,
                   database_url=f"sqlite:///{tmp_path}/p.db")
     assert s2.sms_secret == "k" * 40
+
+
+def test_a_kind_the_pack_does_not_allow_sms_to_start_is_refused(sqlite_world):
+    from canceldesk.service_layer import channels
+    from canceldesk.service_layer.errors import Forbidden
+    c, _, _ = sqlite_world
+    p = channels.principal_for_number(c, ME, via="sms")
+    with pytest.raises(Forbidden) as refused:
+        channels.end(c, p, "close_line", ME, idempotency_key="k-close")
+    assert refused.value.code == "CHANNEL_NOT_ALLOWED"
+    assert refused.value.details == {"channel": "sms", "kind": "close_line", "allowed": ["unsubscribe", "cancel_renewal"]}
+    with c.uow() as uow:
+        assert uow.repo.requests_of("C001") == []
+    ivr = channels.principal_for_number(c, ME, via="ivr")
+    with pytest.raises(Forbidden) as needs:
+        channels.end(c, ivr, "close_line", ME, idempotency_key="k-close2")
+    assert needs.value.code == "STEP_UP_REQUIRED"
+
+
+def test_principal_for_number_serves_only_active_person_lines(sqlite_world):
+    from canceldesk.service_layer import channels
+    c, _, _ = sqlite_world
+    assert channels.principal_for_number(c, "+86 138 0013 8000", via="sms").id == "C001"
+    assert channels.principal_for_number(c, "18659101000", via="sms") is None  # an enterprise card
+    assert channels.principal_for_number(c, "13700137000", via="sms") is None  # not a line here
+    assert channels.principal_for_number(c, "not a number", via="sms") is None
