@@ -317,3 +317,14 @@ def test_principal_for_number_serves_only_active_person_lines(sqlite_world):
     assert channels.principal_for_number(c, "18659101000", via="sms") is None  # an enterprise card
     assert channels.principal_for_number(c, "13700137000", via="sms") is None  # not a line here
     assert channels.principal_for_number(c, "not a number", via="sms") is None
+
+
+def test_conversation_state_is_purged_after_a_day_idle(sqlite_world):
+    from canceldesk.service_layer import channels
+    c, client, clock = sqlite_world
+    send(client, "0000")
+    assert channels.load_conversation(c, f"sms:{ME}")["state"]["list"] == ["S-CRBT", "S-DATA", "S-VIDEO"]
+    assert channels.purge_state(c, clock.now) == {"conversations": 0}
+    clock.advance(days=1, minutes=1)
+    assert channels.purge_state(c, clock.now) == {"conversations": 1}
+    assert channels.load_conversation(c, f"sms:{ME}") is None

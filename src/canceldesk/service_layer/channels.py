@@ -222,6 +222,15 @@ def save_conversation(c, key: str, channel: str, msisdn: str, lang: str, state: 
         uow.commit()
 
 
+def purge_state(c, now) -> dict:
+    """Scheduled: conversations idle for a day (a 0000 list lives 2 hours, a call minutes) and inbound
+    message ids older than 30 days (replays come within seconds) are deleted."""
+    with c.uow() as uow:
+        n = uow.repo.channels.forget_before(now - timedelta(days=1), inbound_days=30)
+        uow.commit()
+    return {"conversations": n}
+
+
 def send_reply(c, to: str, text: str, dedup: str, ref: str | None = None, event: str = "sms_reply") -> None:
     """A mobile-terminated message through the outbox and the SMS gateway (visible in /dev/outbox)."""
     with c.uow() as uow:

@@ -12,7 +12,7 @@ import time
 from fastapi import APIRouter, Request
 
 from canceldesk.domain.identifiers import DOCUMENT_TYPES
-from canceldesk.service_layer import auth, channels
+from canceldesk.service_layer import auth, channels, requests
 from canceldesk.service_layer.errors import ServiceError
 
 from .pages import (KIOSK_COOKIE, CheckedForm, PageRoute, clear_session, container, cookie_flags, field_errors,
@@ -49,7 +49,7 @@ def kiosk_send_code(request: Request, form: CheckedForm):
     doc_type = str(form.get("doc_type") or "cn_ric")[:40]
     msisdn = str(form.get("msisdn") or "")[:32]
     try:
-        number = channels.requests.parse_msisdn(msisdn)
+        number = requests.parse_msisdn(msisdn)
         sent = channels.kiosk_send_code(container(request), doc_type, str(form.get("doc_number") or "")[:40], number,
                                         client=_client(request))
     except ServiceError as exc:
