@@ -517,6 +517,13 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
     ("GET", "/dashboard"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard"), why_no_objects="aggregates only"),
     ("GET", "/dashboard/{name}.csv"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/requests.csv"),
                                            why_no_objects="aggregates only"),
+    ("GET", "/kiosk"): Case(PUBLIC_PAGE, _p("GET", "/kiosk"), why_no_objects="a form"),
+    ("POST", "/kiosk/otp"): Case(PUBLIC_PAGE, _p("POST", "/kiosk/otp", {"doc_type": "cn_ric", "doc_number": PERSON_ID,
+                                                                       "msisdn": M}),
+                                 why_no_objects="same answer whether or not the document matches (kiosk tests)"),
+    ("POST", "/kiosk/verify"): Case(PUBLIC_PAGE, _p("POST", "/kiosk/verify", {"msisdn": M, "otp": "000000", "ticket": "1.x"}),
+                                    why_no_objects="logs in only with the document's ticket and the code"),
+    ("POST", "/kiosk/logout"): Case(PUBLIC_PAGE, _p("POST", "/kiosk/logout"), why_no_objects="ends the caller's own session"),
     ("MOUNT", "/static"): Case(PUBLIC_PAGE, _p("GET", "/static/app.js"), why_no_objects="static files"),
     ("MOUNT", "/docs-assets"): Case(PUBLIC_PAGE, _p("GET", "/docs-assets/swagger-ui.css"), why_no_objects="Swagger UI files"),
 }

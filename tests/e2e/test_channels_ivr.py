@@ -206,3 +206,27 @@ def test_state_survives_a_restart(lite, tmp_path):
     call.press("1")
     call.client = TestClient(create_app(c))  # a new app (another worker) answers the next key
     assert says(call.press("1"))[0] == "退订视频会员后，权益保留至2026-12-06，不退费。"
+
+
+def test_a_request_left_by_the_phone_is_confirmed_in_the_api_with_each_channel_recorded(lite):
+    """The caller hangs up after a wrong password; the request waits; they confirm it in the app."""
+    import re
+    c, client = lite
+    call = Call(client, YOUNGER)
+    call.press()
+    call.press("3")
+    call.press("1")
+    call.press("000000")
+    with c.uow() as uow:
+        tracking = uow.repo.requests_of("C002")[0].tracking_no
+    assert client.post("/v1/auth/otp", json={"msisdn": "13900139000"}).status_code == 202
+    msgs = client.get("/dev/outbox", params={"to": "13900139000"}).json()["messages"]
+    code = re.search(r"\b(\d{6})\b", [m for m in msgs if m["event"] == "otp"][-1]["text"]).group(1)
+    token = client.post("/v1/auth/token", json={"msisdn": "13900139000", "otp": code}).json()["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    r = client.post(f"/v1/requests/{tracking}/confirm", json={"verification": {"service_password": "246802"}}, headers=h)
+    assert r.status_code == 200, r.text
+    seen = client.get(f"/v1/requests/{tracking}", headers=h).json()
+    assert seen["channel"] == "ivr"
+    assert [(t["to"], t["channel"]) for t in seen["timeline"]][:4] == [
+        ("submitted", "ivr"), ("checked", "ivr"), ("awaiting_confirmation", "ivr"), ("executing", "app")]

@@ -45,6 +45,13 @@ def send(client, text: str, frm: str = ME, mid: str | None = None, secret: str =
                        headers={"Content-Type": "application/json", "X-Canceldesk-Signature": sig})
 
 
+def api_login(client, msisdn: str) -> dict:
+    import re
+    assert client.post("/v1/auth/otp", json={"msisdn": msisdn}).status_code == 202
+    code = re.search(r"\b(\d{6})\b", [m for m in outbox(client, msisdn) if m["event"] == "otp"][-1]["text"]).group(1)
+    return {"Authorization": f"Bearer {client.post('/v1/auth/token', json={'msisdn': msisdn, 'otp': code}).json()['token']}"}
+
+
 def outbox(client, to: str = ME) -> list[dict]:
     return client.get("/dev/outbox", params={"to": to}).json()["messages"]
 
@@ -87,13 +94,22 @@ def test_0000_1_y_unsubscribes_with_the_sms_channel_on_every_transition(world):
     assert by_channel[-1] == ("completed", "worker")
 
     # Exactly: the list, the preview, the answer to Y, accepted, completed — nothing else.
-    events = [m["event"] for m in outbox(client)]
+    events = [m["event"] for m in outbox(client) if m["event"] != "otp"]
     assert events == ["sms_reply", "sms_reply", "accepted", "completed", "sms_reply"]
     accepted = [m for m in outbox(client) if m["event"] == "accepted"][0]["text"]
     assert accepted.endswith(f"回复“{tracking}”可查询进度。")
 
     send(client, tracking.lower())
     assert last_reply(client) == f"【canceldesk】单号{tracking}：退订，已办结。"
+
+    # The same request through the API and the portal, with its channel.
+    h = api_login(client, ME)
+    seen = client.get(f"/v1/requests/{tracking}", headers=h).json()
+    assert seen["channel"] == "sms" and [t["channel"] for t in seen["timeline"]][:4] == ["sms"] * 4
+    client.cookies.set("cd_session", h["Authorization"][7:])
+    page = client.get(f"/requests/{tracking}")
+    assert page.status_code == 200 and "短信" in page.text
+    client.cookies.clear()
 
 
 def test_bad_signature_is_refused_and_nothing_happens(sqlite_world):
@@ -275,3 +291,40 @@ def test_sms_webhook_is_off_in_prod_without_a_secret(tmp_path):
     s2 = Settings(env="prod", secret_key="x" * 8 + "abcdefghijklmnopqrstuvwxyz012345", sms_webhook_secret="k" * 40,
                   database_url=f"sqlite:///{tmp_path}/p.db")
     assert s2.sms_secret == "k" * 40
+
+
+def test_a_kind_the_pack_does_not_allow_sms_to_start_is_refused(sqlite_world):
+    from canceldesk.service_layer import channels
+    from canceldesk.service_layer.errors import Forbidden
+    c, _, _ = sqlite_world
+    p = channels.principal_for_number(c, ME, via="sms")
+    with pytest.raises(Forbidden) as refused:
+        channels.end(c, p, "close_line", ME, idempotency_key="k-close")
+    assert refused.value.code == "CHANNEL_NOT_ALLOWED"
+    assert refused.value.details == {"channel": "sms", "kind": "close_line", "allowed": ["unsubscribe", "cancel_renewal"]}
+    with c.uow() as uow:
+        assert uow.repo.requests_of("C001") == []
+    ivr = channels.principal_for_number(c, ME, via="ivr")
+    with pytest.raises(Forbidden) as needs:
+        channels.end(c, ivr, "close_line", ME, idempotency_key="k-close2")
+    assert needs.value.code == "STEP_UP_REQUIRED"
+
+
+def test_principal_for_number_serves_only_active_person_lines(sqlite_world):
+    from canceldesk.service_layer import channels
+    c, _, _ = sqlite_world
+    assert channels.principal_for_number(c, "+86 138 0013 8000", via="sms").id == "C001"
+    assert channels.principal_for_number(c, "18659101000", via="sms") is None  # an enterprise card
+    assert channels.principal_for_number(c, "13700137000", via="sms") is None  # not a line here
+    assert channels.principal_for_number(c, "not a number", via="sms") is None
+
+
+def test_conversation_state_is_purged_after_a_day_idle(sqlite_world):
+    from canceldesk.service_layer import channels
+    c, client, clock = sqlite_world
+    send(client, "0000")
+    assert channels.load_conversation(c, f"sms:{ME}")["state"]["list"] == ["S-CRBT", "S-DATA", "S-VIDEO"]
+    assert channels.purge_state(c, clock.now) == {"conversations": 0}
+    clock.advance(days=1, minutes=1)
+    assert channels.purge_state(c, clock.now) == {"conversations": 1}
+    assert channels.load_conversation(c, f"sms:{ME}") is None

@@ -17,7 +17,7 @@ from canceldesk.domain.model import CustomerKind, LineStatus
 from canceldesk.domain.prechecks import PrecheckResult, local_today
 
 from . import requests
-from .errors import Forbidden, NotFound, ServiceError
+from .errors import Forbidden, InvalidInput, NotFound, ServiceError
 from .principal import Principal
 
 PAID_KINDS = ("vas", "membership")  # what `0000` lists: value-added services and memberships
@@ -222,8 +222,40 @@ def save_conversation(c, key: str, channel: str, msisdn: str, lang: str, state: 
         uow.commit()
 
 
+def purge_state(c, now) -> dict:
+    """Scheduled: conversations idle for a day (a 0000 list lives 2 hours, a call minutes) and inbound
+    message ids older than 30 days (replays come within seconds) are deleted."""
+    with c.uow() as uow:
+        n = uow.repo.channels.forget_before(now - timedelta(days=1), inbound_days=30)
+        uow.commit()
+    return {"conversations": n}
+
+
 def send_reply(c, to: str, text: str, dedup: str, ref: str | None = None, event: str = "sms_reply") -> None:
     """A mobile-terminated message through the outbox and the SMS gateway (visible in /dev/outbox)."""
     with c.uow() as uow:
         uow.repo.add_message(dedup_key=dedup[:200], channel="sms", to=to, event=event, ref=ref, text=text, at=c.now())
         uow.commit()
+
+
+# ------------------------------------------------------------------------------------------ kiosk
+
+def kiosk_send_code(c, doc_type: object, doc_number: object, raw_msisdn: object, client: str | None = None) -> bool:
+    """Kiosk login, first step: the ID document presented on the terminal and the number to log in
+    with. A code is sent only when the document is the real-name owner's of that active line; the
+    kiosk answers the same either way (no oracle). Returns whether a code went out (for the ticket)."""
+    from . import auth
+    auth.limit_client(c, "kiosk", client)
+    msisdn = requests.parse_msisdn(raw_msisdn)
+    try:
+        number = validate_document(doc_type, doc_number, "id_document")
+    except InvalidIdentifier as exc:
+        raise InvalidInput(exc.message, {"field": exc.field}) from None
+    with c.uow() as uow:
+        line = uow.repo.line(msisdn)
+        customer = uow.repo.customer(line.customer_id) if line is not None and line.status == LineStatus.ACTIVE else None
+        matched = bool(customer is not None and customer.kind == CustomerKind.PERSON and customer.id_doc_type == doc_type
+                       and c.keyring.matches_digest(customer.id_doc_digest, number))
+    if matched:
+        auth.send_otp(c, msisdn, client=client)
+    return matched
