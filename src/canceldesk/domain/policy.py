@@ -28,6 +28,8 @@ class PolicyPack:
     step_up: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kind → any one of these factors
     deadlines_minutes: dict[str, int] = field(default_factory=dict)
     retention_days: dict[str, int] = field(default_factory=dict)
+    # [save_offer]: allowed (bool), code, text_zh, text_en, kinds — at most one offer per request, beside cancel
+    save_offer: dict = field(default_factory=dict)
 
     def step_up_factors(self, kind: str) -> tuple[str, ...]:
         return self.step_up.get(kind, ())
@@ -50,5 +52,6 @@ def pack_from_dict(data: dict) -> PolicyPack:
         step_up={k: tuple(v) for k, v in d.pop("step_up", {}).items()},
         deadlines_minutes=dict(d.pop("deadlines_minutes", {})),
         retention_days=dict(d.pop("retention_days", {})),
+        save_offer=dict(d.pop("save_offer", {})),
         **d,
     )
