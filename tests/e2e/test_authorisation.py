@@ -511,6 +511,8 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
                                                             _p("POST", f"/enterprise/batches/{NO_BATCH}/resume"),
                                                             pages_enterprise_batch),
     ("GET", "/dashboard"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard"), why_no_objects="aggregates only"),
+    ("GET", "/dashboard/compliance.pdf"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/compliance.pdf"),
+                                               why_no_objects="aggregates; numbers masked"),
     ("GET", "/dashboard/{name}.csv"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/requests.csv"),
                                            why_no_objects="aggregates only"),
     ("MOUNT", "/static"): Case(PUBLIC_PAGE, _p("GET", "/static/app.js"), why_no_objects="static files"),
