@@ -30,6 +30,7 @@ class PolicyPack:
     retention_days: dict[str, int] = field(default_factory=dict)
     # [save_offer]: allowed (bool), code, text_zh, text_en, kinds — at most one offer per request, beside cancel
     save_offer: dict = field(default_factory=dict)
+    suggest_unused_days: int = 30               # the portal marks a subscription unused after this many days
 
     def step_up_factors(self, kind: str) -> tuple[str, ...]:
         return self.step_up.get(kind, ())

@@ -13,7 +13,7 @@ DEFAULT_UNUSED_DAYS = 30
 
 
 def unused_days(c) -> int:
-    return int(getattr(c.pack, "suggest_unused_days", None) or DEFAULT_UNUSED_DAYS)
+    return int(c.pack.suggest_unused_days or DEFAULT_UNUSED_DAYS)
 
 
 def suggestions_for(c, uow, subs_with_products, lang: str = "zh") -> dict[str, list[dict]]:
