@@ -230,7 +230,7 @@ def _execute(c, principal: Principal, pending: dict, lang: str, channel: str = C
                        request={"tracking_no": no, "status": "open"} if no else None)
     if req.status == "awaiting_confirmation":
         try:
-            req = requests.confirm(c, principal, req.tracking_no, None, lang)
+            req = requests.confirm(c, principal, req.tracking_no, None, lang, channel)
         except Forbidden as exc:
             if exc.code not in ("STEP_UP_REQUIRED", "STEP_UP_LOCKED"):
                 raise
