@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from canceldesk.entrypoints.api.app import create_app
 from support import Clock, make_container, noon, seed
-from tests.e2e.test_http_journeys import login
+from web_support import otp_from_outbox
 
 TODAY = date(2026, 11, 12)
 
@@ -20,6 +20,13 @@ def world(tmp_path):
     client = TestClient(create_app(c))
     yield c, client, login(client, "13800138000")
     c.dispose()
+
+
+def login(client, msisdn: str) -> dict:
+    assert client.post("/v1/auth/otp", json={"msisdn": msisdn}).status_code == 202
+    r = client.post("/v1/auth/token", json={"msisdn": msisdn, "otp": otp_from_outbox(client, msisdn)})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
 
 
 def n_requests(c) -> int:
@@ -46,7 +53,7 @@ def test_proposal_then_confirmation_through_the_same_request_handlers(world):
     assert done["request"]["status"] == "completed"
     got = client.get(f"/v1/requests/{done['request']['tracking_no']}", headers=h).json()
     assert (got["kind"], got["subscription_id"], got["channel"]) == ("cancel_renewal", "S-VIDEO", "assistant")
-    assert {t["channel"] for t in got["timeline"]} >= {"assistant"}
+    assert [t["channel"] for t in got["timeline"] if t["to"] in ("submitted", "executing")] == ["assistant", "assistant"]
     again = say(client, h, "确认", first["conversation_id"])
     assert again["request"] is None and again["reply"] == "没有待确认的办理。请先说明要办理什么。"
     assert n_requests(c) == 1
@@ -120,3 +127,17 @@ def test_the_portal_chat_box_proposes_then_confirms(tmp_path):
         [req] = uow.repo.requests_of("C001")
     assert (req.kind, req.subscription_id, req.channel) == ("unsubscribe", "S-13800138000-MEM-MUSIC", "assistant")
     c.dispose()
+
+
+def test_the_same_assistant_serves_other_channels_and_records_theirs(world):
+    from canceldesk.service_layer import assistant
+    from canceldesk.service_layer.principal import Principal
+    c, _client, _h = world
+    me = Principal(kind="subscriber", id="C001", login_msisdn="13800138000")
+    first = assistant.handle(c, me, "退订彩铃", channel="sms")
+    assert first["proposal"]["subscription_id"] == "S-CRBT" and n_requests(c) == 0
+    done = assistant.handle(c, me, "Y", first["conversation_id"], channel="sms")
+    with c.uow() as uow:
+        req = uow.repo.request(done["request"]["tracking_no"])
+    assert (req.kind, req.channel) == ("unsubscribe", "sms")
+    assert {t.channel for t in req.timeline if t.actor.startswith("subscriber")} == {"sms"}  # create and confirm

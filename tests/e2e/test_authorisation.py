@@ -354,6 +354,19 @@ def objects_assistant(w: World) -> None:
     assert counts(w) == before, "the assistant acted without the owner's confirmation"
 
 
+def pages_offer_decision(w: World) -> None:
+    """A save offer is decided only by the person it was made to; anyone else gets the missing answer."""
+    from canceldesk.adapters import insights_store
+    with w.c.uow() as uow:
+        insights_store.add_offer(uow.session, id="00000000-0000-4000-8000-0000000000aa", customer_id="C001",
+                                 subscription_id="S-VIDEO", kind="cancel_renewal", offer="X", status="offered",
+                                 created_at=w.c.now(), decided_at=None)
+        uow.commit()
+    _page_same_as_missing(w, "sub2", "POST", "/offers/00000000-0000-4000-8000-0000000000aa", f"/offers/{NO_BATCH}")
+    with w.c.uow() as uow:
+        assert insights_store.offer(uow.session, "00000000-0000-4000-8000-0000000000aa")["status"] == "offered"
+
+
 # ------------------------------------------------------------------------------------- the table
 
 def _p(method: str, url: str, json=None) -> Callable[[World], Probe]:
@@ -471,6 +484,8 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
                                                        pages_portal_requests),
     ("POST", "/requests/{tracking_no}/complaints"): Case(SUBSCRIBER_PAGE, _p("POST", f"/requests/{T}/complaints",
                                                                              {"text": "x"}), pages_portal_requests),
+    ("POST", "/offers/{offer_id}"): Case(SUBSCRIBER_PAGE, _p("POST", f"/offers/{NO_BATCH}", {"decision": "decline"}),
+                                         pages_offer_decision),
     ("POST", "/assistant"): Case(SUBSCRIBER_PAGE, _p("POST", "/assistant", {"text": "查询"}),
                                  why_no_objects="the API's assistant answers only about the caller's own lines (objects_assistant)"),
     ("GET", "/counter"): Case(COUNTER_PAGE, _p("GET", "/counter"), why_no_objects="a search form"),
@@ -515,6 +530,8 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
                                                             _p("POST", f"/enterprise/batches/{NO_BATCH}/resume"),
                                                             pages_enterprise_batch),
     ("GET", "/dashboard"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard"), why_no_objects="aggregates only"),
+    ("GET", "/dashboard/compliance.pdf"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/compliance.pdf"),
+                                               why_no_objects="aggregates; numbers masked"),
     ("GET", "/dashboard/{name}.csv"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/requests.csv"),
                                            why_no_objects="aggregates only"),
     ("GET", "/kiosk"): Case(PUBLIC_PAGE, _p("GET", "/kiosk"), why_no_objects="a form"),

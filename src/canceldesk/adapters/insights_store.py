@@ -69,3 +69,28 @@ def offer_counts(session, since=None) -> dict[str, int]:
         counts[status] = n
     counts["made"] = sum(v for k, v in counts.items() if k in ("offered", "accepted", "declined"))
     return counts
+
+
+def requests_between(session, start, end) -> list[dict]:
+    r = orm.requests.c
+    q = select(r.kind, r.channel, r.status, r.reason, r.impact, r.created_at, r.completed_at).where(
+        r.created_at >= start, r.created_at < end)
+    return [dict(row) for row in session.execute(q).mappings()]
+
+
+def charged_renewals(session, start, end) -> list[dict]:
+    R = orm.renewals
+    q = (select(R.c.key, R.c.subscription_id, R.c.msisdn, R.c.period_end, R.c.amount, R.c.currency, R.c.charged_at)
+         .where(R.c.status == "charged", R.c.charged_at >= start, R.c.charged_at < end)
+         .order_by(R.c.subscription_id, R.c.period_end))
+    return [dict(row) for row in session.execute(q).mappings()]
+
+
+def reminders_by_key(session, keys: list[str]) -> dict[str, dict]:
+    o = orm.outbox.c
+    out: dict[str, dict] = {}
+    for i in range(0, len(keys), 500):
+        q = select(o.dedup_key, o.created_at, o.sent_at).where(o.dedup_key.in_(keys[i:i + 500]))
+        for row in session.execute(q).mappings():
+            out[row["dedup_key"]] = dict(row)
+    return out

@@ -29,6 +29,8 @@ _RX = {name: lx.compile_all(getattr(lx, name)) for name in
 _MSISDN = re.compile(r"(?<!\d)(?:\+?86|0086)?[\s-]*(1[3-9]\d(?:[\s-]?\d){8})(?!\d)")
 _TAIL = re.compile(r"(?:尾号|末四位|后四位|结尾是|ending(?: in| with)?|ends? (?:in|with)|last (?:four|4)(?: digits)?)\D{0,4}(\d{4})(?!\d)")
 _LATIN_WORD = re.compile(r"[a-z][a-z'-]{3,}")
+_NUMBER_ENDING = r"注销|销户|销号|销掉|销了|不用了|不要了|停用|close|cancel|terminate|shut|disconnect|deactivate"
+_BARE_TAIL = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 
 
 @dataclass(frozen=True)
@@ -106,7 +108,7 @@ def augment(text: str) -> str:
         py = _py(t)
         extra += [w for w, wpy in _pinyin_vocab() if w not in t and wpy in py]
     vocab = _latin_vocab()
-    for word in set(_LATIN_WORD.findall(t)):
+    for word in {w.split("'")[0] for w in _LATIN_WORD.findall(t)}:  # "son's" is "son", never "songs"
         if len(word) < 5 or word in vocab:
             continue
         hit = process.extractOne(word, vocab, scorer=fuzz.ratio, score_cutoff=80)
@@ -136,6 +138,10 @@ def _classify(t: str) -> str:
         return "query" if _any("QUERY", t) else "unknown"
     close, renewal, unsub = _any("CLOSE", t), _any("RENEWAL", t), _any("UNSUBSCRIBE", t)
     query = _any("QUERY", t)
+    if _MSISDN.search(t) and not _names_product(t) and re.search(_NUMBER_ENDING, t):
+        close = True  # "注销15001186420", "my son's number 151… please close it": a number and an ending verb
+    if _any("NEW_SERVICE", t) and not (close or renewal or unsub):
+        return "unknown"  # signing up, topping up, upgrading: canceldesk only ends things
     # "我有哪些自动续费" / "which of my things auto-renew?" ask; they do not act.
     asks_only = query and not unsub and not re.search(r"(别|不要|不想|停|stop|don'?t|do not|no more)", t)
     if close and not _names_product(t):
@@ -146,10 +152,10 @@ def _classify(t: str) -> str:
         return "unsubscribe"
     if close:
         return "close_line"
+    if _any("COMPLAINT_WEAK", t):
+        return "complaint"  # "为什么扣了我两次钱": a grievance, even when phrased as a question
     if query or (renewal and asks_only):
         return "query"
-    if _any("COMPLAINT_WEAK", t):
-        return "complaint"
     return "unknown"
 
 
@@ -173,7 +179,7 @@ def _categories(t: str) -> set[str]:
     out = set()
     for cat, words in lx.CATEGORIES.items():
         for w in words:
-            if (re.search(rf"\b{re.escape(w)}s?\b", t) if w.isascii() else w in t):
+            if (re.search(rf"{lx.ASCII_B}{re.escape(w)}s?{lx.ASCII_B}", t) if w.isascii() else w in t):
                 out.add(cat)
                 break
     return out
@@ -181,7 +187,7 @@ def _categories(t: str) -> set[str]:
 
 def _brands(t: str) -> set[str]:
     return {b for b, aliases in lx.BRANDS.items()
-            if any((re.search(rf"\b{re.escape(a)}", t) if a.isascii() else a in t) for a in aliases)}
+            if any((re.search(rf"{lx.ASCII_B}{re.escape(a)}", t) if a.isascii() else a in t) for a in aliases)}
 
 
 def prices(t: str) -> set[int]:
@@ -229,9 +235,7 @@ def _score(t: str, said_cats: set[str], said_brands: set[str], said_prices: set[
     if said_brands:
         score += 4 if said_brands & brands else -4
     hits = said_cats & cats
-    score += len(hits) * 2 - len(said_cats - cats - {"membership"}) * 3
-    if "membership" in said_cats and "membership" not in cats:
-        score -= 1
+    score += len(hits) * 2 - len(said_cats - cats) * 3
     score += 2 * sum(1 for w in words if w in t)
     if said_prices:
         score += 3 if target.price in said_prices else -3
@@ -262,6 +266,9 @@ def understand(text: str, targets: list[Target], current_msisdn: str | None = No
         return Understanding(intent, note="not_yours")
     if intent not in ("unsubscribe", "cancel_renewal", "close_line"):
         return Understanding(intent, note="not_applicable")
+    if not tails and not named:  # "副卡6689": a bare 4-digit group that is the tail of exactly one own line
+        bare = {l.msisdn for l in own_lines for x in _BARE_TAIL.findall(t) if l.msisdn.endswith(x)}
+        tails = {m[-4:] for m in bare} if len(bare) == 1 else set()
     on_lines = named or {l.msisdn for l in own_lines if any(l.msisdn.endswith(x) for x in tails)}
     if intent == "close_line":
         return _which_line(intent, t, own_lines, on_lines, current_msisdn)

@@ -16,28 +16,30 @@ HUMAN = [r"人工", r"客服", r"真人", r"接线员", r"话务员", r"找个�
 COMPLAINT_STRONG = [r"投诉", r"举报", r"工信部", r"12300", r"申诉", r"消协", r"12315",
                     r"complain", r"\bappeal\b", r"report you", r"ombudsman", r"regulator"]
 COMPLAINT_WEAK = [r"乱扣", r"乱收费", r"坑人", r"被坑", r"骗", r"偷偷", r"私自", r"没经过我同意", r"我没同意",
-                  r"莫名其妙", r"黑心", r"ripped off", r"rip.?off", r"\bscam", r"fraud", r"without my (consent|permission)",
-                  r"never (agreed|signed up|asked)", r"unauthori[sz]ed", r"sneak"]
-CLOSE = [r"销户", r"销号", r"销卡", r"退网", r"拆机", r"(注销|销|停用|作废)(掉|了)?(这个|我的|此|该)?(手机)?(号码|号|卡|手机卡|电话卡|账户)",
+                  r"莫名其妙", r"黑心", r"为什么扣", r"重复扣", r"多扣", r"扣了我?两次", r"退款", r"\brefund", r"ripped off", r"rip.?off", r"\bscam", r"fraud", r"without my (consent|permission)",
+                  r"never (agreed|signed up|asked|ordered|subscribed)", r"unauthori[sz]ed", r"sneak"]
+CLOSE = [r"销户", r"销号", r"销卡", r"退网", r"拆机", r"(注销|销|停用|作废)(掉|了)?(这个|我的|此|该)?(手机|副|主|保号)?(号码|号|卡|手机卡|电话卡|账户)",
+         r"(close|cancel|terminate|deactivate)\s*(掉|了)?.{0,8}(号码|号|卡)",
          r"(号码|这个号|手机号|电话号|号|卡|手机卡|电话卡)(码)?(我)?(不要|不用|不想要|不想用|注销|销)",
          r"不(想|再|打算)?(用|要)(这个|这张|我的|那个)?(号|号码|手机号|卡|手机卡|电话卡)",
-         r"(close|cancel|terminate|deactivate|disconnect|shut ?down|end|kill|get rid of|give up|drop)\b.{0,20}\b(number|line|sim|phone ?number|mobile number|mobile account|phone account|account|contract)\b",
-         r"(number|line|sim)\b.{0,20}\b(closed|terminated|cancell?ed|disconnected|deactivated)",
+         r"(close|cancel|terminate|deactivate|disconnect|shut ?down|end|kill|get rid of|give up|drop)\b.{0,20}\b(number|line|sim|card|phone ?number|mobile number|mobile account|phone account|account|contract)\b",
+         r"(number|line|sim)\b.{0,30}\b(closed|terminated|cancell?ed|disconnected|deactivated)",
          r"(don'?t|do not|no longer) (want|need|use) (this|my|that) (number|line|sim|phone number)",
          r"leave (the|your) network", r"switch(ing)? (carrier|operator)s?"]
 RENEWAL = [r"自动续费", r"续费", r"续订", r"续期", r"续约", r"自动扣费", r"自动扣款", r"连续包月", r"包月",
-           r"(别|不要|不想|别再|不要再|停止|不能再|不许|不准)(再)?(每个?月)?(自动)?(扣|收|续)",
+           r"(别|不要|不想|别再|不要再|停止|不能再|不许|不准)(再)?(每个?月)?(被)?(自动)?(扣|收|续)", r"不(再)?续(了|费|订|约|期)?",
            r"下(个)?(月|期|年)(就)?(别|不要|不再|不)(扣|收|续)", r"到期(就|后)?(别|不|不要)(续|扣)",
            r"auto.?renew", r"\brenew", r"renewal", r"recurring", r"auto.?pay", r"auto.?debit", r"auto.?charg",
            r"(stop|quit|no more|don'?t keep|do not keep) charg", r"(don'?t|do not|never) charge me",
-           r"next (month|year|cycle)", r"billing me every"]
-UNSUBSCRIBE = [r"退订", r"退掉", r"退了", r"退出", r"\btd\b", r"取消", r"关(掉|了|闭|停|一下|上)", r"停(掉|了|止|一下)",
-               r"不(想|再)?要了", r"不要(这个|那个|它)", r"不用了", r"删(掉|了|除)", r"去掉", r"撤(销|掉)", r"注销", r"终止",
+           r"next (month|year|cycle)", r"billing me every",
+           r"(stop|end|cancel|no more)\b.{0,25}\b(monthly|yearly|recurring)\b.{0,20}\b(charge|payment|fee|bill)"]
+UNSUBSCRIBE = [r"退订", r"退(一下|掉|了|出)", r"\btd\b", r"取消", r"关(掉|了|闭|停|一下|上)", r"停(掉|了|止|一下)",
+               r"不(想|再)?要了", r"不要(这个|那个|它)", r"不(想)?要($|[,.!?，。！？ ])", r"不要.{1,10}了", r"不用了", r"删(掉|了|除)", r"去掉", r"撤(销|掉)", r"注销", r"终止",
                r"拿掉", r"干掉", r"解除", r"不想(再)?(用|要|订)", r"不(再)?需要",
                r"unsub", r"\bcancel", r"\bremove", r"turn (it )?off", r"switch (it )?off", r"\bstop\b", r"get rid",
                r"\bend\b", r"\bquit\b", r"opt.?out", r"\bdrop\b", r"\bkill\b", r"deactivate", r"(don'?t|do not) (want|need)",
                r"no longer (want|need|use)", r"take (it|.{1,30}) off", r"\bditch", r"done with"]
-QUERY = [r"查", r"看看", r"看一下", r"有哪些", r"哪些", r"什么业务", r"啥业务", r"都有啥", r"有啥", r"订了什么", r"开了什么",
+QUERY = [r"查", r"看看", r"什么", r"几个", r"多少", r"看一下", r"有哪些", r"哪些", r"什么业务", r"啥业务", r"都有啥", r"有啥", r"订了什么", r"开了什么",
          r"扣了?什么", r"扣(了)?多少", r"多少钱", r"清单", r"明细", r"列(出|一下)", r"是什么", r"有没有",
          r"\blist\b", r"\bshow\b", r"\bwhat\b", r"\bwhich\b", r"how much", r"\bcheck\b", r"\bview\b", r"tell me",
          r"am i paying", r"do i have", r"overview", r"see my"]
@@ -46,7 +48,7 @@ NEW_SERVICE = [r"开通", r"订购", r"办(理)?(一个|个)?(新)", r"充值", 
 NEGATED_ACTION = [r"(不要|别|不用|不想|先别)(帮我)?(取消|退订|关|销)", r"(don'?t|do not|never mind|not) (cancel|unsubscribe|close|stop)"]
 THIRD_PARTY = [r"(我)?(老婆|老公|妻子|丈夫|爸爸|妈妈|爸|妈|父亲|母亲|儿子|女儿|朋友|同事|邻居|别人|他人|室友|男朋友|女朋友|爷爷|奶奶|哥哥|姐姐|弟弟|妹妹)的",
                r"\bmy (wife|husband|mom|mum|mother|dad|father|son|daughter|friend|boss|colleague|neighbou?r|brother|sister|roommate|partner|grandma|grandpa)'?s\b",
-               r"someone else'?s", r"somebody else'?s", r"\b(his|her|their) (number|line|phone|sim|membership|subscription)"]
+               r"(她|他)的(号|号码|手机|卡|会员|业务)", r"someone else'?s", r"somebody else'?s", r"\b(his|her|their) (number|line|phone|sim|membership|subscription)"]
 CONFIRM = {"确认", "是", "是的", "好", "好的", "对", "可以", "行", "没问题", "确定", "嗯", "y", "yes", "ok", "okay",
            "confirm", "confirmed", "sure", "yes please", "go ahead", "do it", "确认办理", "确认退订"}
 DECLINE = {"不", "不用", "不用了", "算了", "不要", "否", "先不", "取消操作", "n", "no", "nope", "never mind", "cancel that"}
@@ -66,7 +68,7 @@ CATEGORIES = {
     "ringtone": ["彩铃", "铃声", "回铃", "ringback", "ring back", "ringtone", "ring tone", "caller tune", "cailing"],
     "cloud": ["云盘", "网盘", "云存储", "云空间", "cloud", "drive", "storage", "yunpan", "wangpan"],
     "news": ["手机报", "报纸", "新闻", "news", "newspaper"],
-    "membership": ["会员", "vip", "membership", "member", "huiyuan"],
+    "membership": ["会员", "年卡", "月卡", "vip", "membership", "member", "huiyuan"],
 }
 # A product name's own words that imply a category (names are matched, never product codes).
 # Brands: the partner names customers use, with nicknames, spellings and romanisations.
@@ -111,8 +113,14 @@ PRICE_PATTERNS = [
     re.compile(r"(?:¥|￥|rmb|cny)\s*(\d+(?:\.\d{1,2})?)"),
     re.compile(r"(\d+(?:\.\d{1,2})?)\s*(?:块钱|块|元|圆|rmb|yuan|kuai|bucks|cny|dollars?)"),
     re.compile(r"([零〇一二两三四五六七八九十百]+)\s*(?:块钱|块|元)"),
+    re.compile(r"(?:每月|每年|一个月|一年|每个月|月费|年费|a month|a year|per month|per year)\s*(\d+(?:\.\d{1,2})?)(?!\d)"),
 ]
 
 
+# `\b` next to a Chinese character is no boundary (both are word characters): "music那个", "td彩铃".
+# Latin words here are bounded by what is not a Latin letter or digit instead.
+ASCII_B = r"(?:(?<![a-z0-9])(?=[a-z0-9])|(?<=[a-z0-9])(?![a-z0-9]))"
+
+
 def compile_all(patterns: list[str]) -> list[re.Pattern]:
-    return [re.compile(p) for p in patterns]
+    return [re.compile(p.replace(r"\b", ASCII_B)) for p in patterns]

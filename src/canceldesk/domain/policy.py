@@ -35,6 +35,9 @@ class PolicyPack:
     def channel(self, name: str) -> "ChannelRules":
         """A channel the pack does not name may start nothing."""
         return self.channels.get(name) or ChannelRules(name=name)
+    # [save_offer]: allowed (bool), code, text_zh, text_en, kinds — at most one offer per request, beside cancel
+    save_offer: dict = field(default_factory=dict)
+    suggest_unused_days: int = 30               # the portal marks a subscription unused after this many days
 
     def step_up_factors(self, kind: str) -> tuple[str, ...]:
         return self.step_up.get(kind, ())
@@ -82,5 +85,6 @@ def pack_from_dict(data: dict) -> PolicyPack:
         deadlines_minutes=dict(d.pop("deadlines_minutes", {})),
         retention_days=dict(d.pop("retention_days", {})),
         channels={k: channel_rules_from_dict(k, v) for k, v in d.pop("channels", {}).items()},
+        save_offer=dict(d.pop("save_offer", {})),
         **d,
     )

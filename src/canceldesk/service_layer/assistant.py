@@ -64,7 +64,9 @@ def _candidate(tg: Target, lang: str) -> dict:
 
 
 def handle(c, principal: Principal, text: object, conversation_id: object = None, confirm: bool = False,
-           lang: str = "zh", current_msisdn: str | None = None) -> dict:
+           lang: str = "zh", current_msisdn: str | None = None, channel: str = CHANNEL) -> dict:
+    """One message of a conversation. `channel` is the channel the text came by (assistant, sms, ivr):
+    it is recorded on the conversation and on every request a confirmation creates."""
     if not principal.is_subscriber:
         raise Forbidden("the assistant answers subscribers about their own lines")
     if text is None:
@@ -87,7 +89,7 @@ def handle(c, principal: Principal, text: object, conversation_id: object = None
         pending = state.pop("pending")
         pending = None
     if pending and (confirm or is_confirmation(text)):
-        out = _execute(c, principal, pending, lang)
+        out = _execute(c, principal, pending, lang, channel)
         state.pop("pending", None)
     elif pending and is_decline(text):
         state.pop("pending", None)
@@ -101,7 +103,7 @@ def handle(c, principal: Principal, text: object, conversation_id: object = None
         out, state = _respond(c, principal, u, targets, state, lang, now)
     cid = conversation_id or str(uuid.uuid4())
     with c.uow() as uow:
-        store.save_conversation(uow.session, id=cid, customer_id=principal.id, channel=CHANNEL,
+        store.save_conversation(uow.session, id=cid, customer_id=principal.id, channel=channel,
                                 state=state, now=now, new=convo is None)
         uow.commit()
     return {"conversation_id": cid, **out}
@@ -215,10 +217,10 @@ def _impact_text(kind: str, what: str, result, lang: str) -> str:
     return text + _t(lang, " 回复“确认”办理，回复“算了”放弃。", " Reply “confirm” to go ahead or “no” to leave it.")
 
 
-def _execute(c, principal: Principal, pending: dict, lang: str) -> dict:
+def _execute(c, principal: Principal, pending: dict, lang: str, channel: str = CHANNEL) -> dict:
     """The caller confirmed: the same create + confirm as the portal's one-step ending."""
     cmd = requests.NewRequest(kind=pending["kind"], msisdn=pending["msisdn"], subscription_id=pending["subscription_id"],
-                              acknowledged_warnings=tuple(pending.get("warnings", ())), channel=CHANNEL, lang=lang,
+                              acknowledged_warnings=tuple(pending.get("warnings", ())), channel=channel, lang=lang,
                               reason="assistant")
     try:
         req, _created = requests.create_request(c, principal, cmd)
@@ -228,7 +230,7 @@ def _execute(c, principal: Principal, pending: dict, lang: str) -> dict:
                        request={"tracking_no": no, "status": "open"} if no else None)
     if req.status == "awaiting_confirmation":
         try:
-            req = requests.confirm(c, principal, req.tracking_no, None, lang)
+            req = requests.confirm(c, principal, req.tracking_no, None, lang, channel)
         except Forbidden as exc:
             if exc.code not in ("STEP_UP_REQUIRED", "STEP_UP_LOCKED"):
                 raise

@@ -401,6 +401,7 @@ class _Writer:
             for r in rows:
                 r["id_doc_digest"] = self.c.keyring.digest(r["id_doc_number"])
         elif rtype == "subscription":
+            usage = {r["id"]: r.pop("usage") for r in rows if "usage" in r}
             for r in rows:
                 r["status"] = "active"
         elif rtype == "line":
@@ -418,6 +419,8 @@ class _Writer:
                     orm.enterprise_admins.c.enterprise_id.in_(list(existing))))
             if admins:
                 self._execute(orm.enterprise_admins.insert(), admins)
+        if rtype == "subscription" and usage:
+            self._usage(usage)
         self.counts[rtype]["updated"] += len(existing)
         self.counts[rtype]["created"] += len(rows) - len(existing)
 
@@ -435,6 +438,12 @@ class _Writer:
                    for m, old in before.items() if m in after and after[m] != old]
         if changed:
             self._execute(orm.line_history.insert(), changed)
+    def _usage(self, usage: dict) -> None:
+        """Usage facts (optional per subscription) replace the ones imported before."""
+        self._execute(orm.subscription_usage.delete().where(orm.subscription_usage.c.subscription_id.in_(list(usage))))
+        rows = [{"subscription_id": k, **v} for k, v in usage.items() if v]
+        if rows:
+            self._execute(orm.subscription_usage.insert(), rows)
 
     def _execute(self, stmt, rows: list[dict] | None = None) -> None:
         try:

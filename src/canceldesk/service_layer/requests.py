@@ -265,8 +265,10 @@ def _check_step_up(c, uow, principal: Principal, req: Request, verification: dic
     stepup.check(c, uow, principal, req, verification)
 
 
-def confirm(c, principal: Principal, tracking_no: str, verification: dict | None = None, lang: str = "zh") -> Request:
+def confirm(c, principal: Principal, tracking_no: str, verification: dict | None = None, lang: str = "zh",
+            channel: str | None = None) -> Request:
     now = c.now()
+    via = channel or principal.channel  # the channel the confirmation came by (sms, ivr, assistant override)
     with c.uow() as uow:
         req = owned_request(uow, principal, tracking_no)
         if req.status != Status.AWAITING_CONFIRMATION:
@@ -283,7 +285,7 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
         result = evaluate(ctx)
         if not result.eligible:
             req.reject_codes = [b.code for b in result.blockers]
-            req.transition(Status.REJECTED, now, principal.actor, principal.channel, ",".join(req.reject_codes))
+            req.transition(Status.REJECTED, now, principal.actor, via, ",".join(req.reject_codes))
             _notify_state(c, uow, req, now, result)
             uow.commit()
             return req
@@ -292,10 +294,10 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
         threshold = c.pack.review_refund_over
         refund = (result.settlement.refund if result.settlement else 0)
         if threshold is not None and refund > threshold:
-            req.transition(Status.IN_REVIEW, now, principal.actor, principal.channel,
+            req.transition(Status.IN_REVIEW, now, principal.actor, via,
                            f"refund {refund} over review threshold {threshold}")
         else:
-            req.transition(Status.EXECUTING, now, principal.actor, principal.channel, "confirmed")
+            req.transition(Status.EXECUTING, now, principal.actor, via, "confirmed")
         _notify_state(c, uow, req, now)
         uow.commit()
     if req.status == Status.EXECUTING:

@@ -100,10 +100,17 @@ def line_overview(c, principal: Principal, msisdn: str, lang: str = "zh",
         subs = sorted(uow.repo.subscriptions_with_products(number),
                       key=lambda sp: (KIND_ORDER.get(sp[1].kind, 9), not sp[0].is_active, sp[1].code))
         open_requests = uow.repo.open_requests_on_line(number)
+        from .insights import offers_for_line, suggestions_for
+        suggestions = suggestions_for(c, uow, subs, lang) if line.is_active else {}
+        offers = offers_for_line(c, uow, principal, subs, lang) if line.is_active else {}
+        if offers:
+            uow.commit()
     products = []
     for sub, product in subs:
         row = _subscription_public(c, sub, product, lang)
         row["endings"] = {}
+        row["suggestions"] = suggestions.get(sub.id, [])
+        row["save_offer"] = offers.get(sub.id)
         if sub.is_active and line.is_active:
             kinds = [k for k in ENDINGS.get(product.kind, ()) if k != "cancel_renewal" or sub.auto_renew]
             if c.pack.offers_withdrawal and product.kind != "plan":

@@ -146,6 +146,15 @@ def end_product(msisdn: str, request: Request, p: Subscriber, form: CheckedForm)
     return redirect(f"/requests/{req.tracking_no}")
 
 
+@router.post("/offers/{offer_id}")
+def save_offer_decision(offer_id: str, request: Request, p: Subscriber, form: CheckedForm):
+    """One click on a save offer: accepted or declined; the cancel button beside it never waited for this."""
+    from canceldesk.service_layer import insights
+    insights.decide_offer(container(request), p, offer_id, str(form.get("decision")) == "accept")
+    msisdn = requests.parse_msisdn(str(form.get("msisdn") or ""))
+    return redirect(f"/lines/{msisdn}")
+
+
 @router.get("/lines/{msisdn}/withdraw/{subscription_id}")
 def withdraw_page(msisdn: str, subscription_id: str, request: Request, p: Subscriber):
     """The withdrawal function (EU): the effect, then the pack's own confirmation button."""
