@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import canceldesk.adapters.orm
 
 revision = "0012"
-down_revision = "0005"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
