@@ -45,6 +45,7 @@ class Container:
     sms_gateway: object | None = None
     email_gateway: object | None = None
     rate_limiter: object | None = None
+    staff_limiter: object | None = None  # per staff account look-ups (service_layer/staffscope.py)
     tasks: dict = field(default_factory=dict)
 
     def uow(self) -> UnitOfWork:
@@ -90,6 +91,7 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
         sms_gateway=SimulatedSmsGateway(engine, faults),
         email_gateway=SimulatedEmailGateway(engine, faults),
         rate_limiter=ratelimit.build(settings),
+        staff_limiter=ratelimit.build_staff(settings),
         clock=clock or utcnow,
     )
     if with_queue:

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     client_rate_window_seconds: int = Field(600, ge=1)
     # "memory" (one process) or redis://HOST:PORT/DB (shared by every worker and machine).
     rate_limit_url: str = "memory"
+    # Per staff account: pre-checks and customer look-ups (a counter serves one person at a time;
+    # bulk probing of arbitrary numbers is refused, audited and shown on the dashboard).
+    staff_lookup_limit: int = Field(15, ge=1)
+    staff_lookup_window_seconds: int = Field(60, ge=1)
     # Session cookie for the pages: Secure unless explicitly turned off (plain-http demo on 127.0.0.1).
     cookie_secure: bool | None = None
     max_body_bytes: int = Field(1_000_000, ge=1024)

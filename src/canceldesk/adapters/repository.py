@@ -38,10 +38,15 @@ class Repository:
         return self.s.get(Line, msisdn)
 
     def lines_of(self, customer_id: str) -> list[Line]:
-        return list(self.s.scalars(select(Line).where(orm.lines.c.customer_id == customer_id).order_by(orm.lines.c.msisdn)))
+        """The lines in service under this customer (closed ones: `lines_reclaimable_by`)."""
+        return list(self.s.scalars(select(Line).where(
+            orm.lines.c.customer_id == customer_id,
+            orm.lines.c.status.not_in((LineStatus.FROZEN, LineStatus.RECYCLABLE))).order_by(orm.lines.c.msisdn)))
 
     def lines_reclaimable_by(self, customer_id: str) -> list[Line]:
+        """Frozen numbers this customer closed and still holds (Line.held_by): not re-issued."""
         return list(self.s.scalars(select(Line).where(orm.lines.c.former_customer_id == customer_id,
+                                                      orm.lines.c.customer_id == customer_id,
                                                       orm.lines.c.status == LineStatus.FROZEN)))
 
     def active_secondaries(self, primary: str) -> list[str]:

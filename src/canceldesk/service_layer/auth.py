@@ -218,8 +218,9 @@ def exchange_otp(c, raw_msisdn: object, otp: object, client: str | None = None,
 
 
 def _enterprise_admin(uow, msisdn: str):
+    from .numbers import live_admin_filter  # a login on a closed or re-issued number has ended
     return uow.session.execute(select(orm.enterprise_admins.c.id, orm.enterprise_admins.c.enterprise_id)
-                               .where(orm.enterprise_admins.c.msisdn == msisdn)
+                               .where(orm.enterprise_admins.c.msisdn == msisdn, live_admin_filter())
                                .order_by(orm.enterprise_admins.c.id).limit(1)).first()
 
 

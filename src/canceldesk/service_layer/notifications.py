@@ -38,6 +38,8 @@ TEMPLATES = {
                          "[canceldesk] Your {name} renews on {date} for {amount}. Reply '取消{serial}' or turn it off in the app."),
     "freeze_ending": ("【canceldesk】号码 {msisdn} 的冻结期将于 {date} 结束，之后无法找回。",
                       "[canceldesk] The freeze on {msisdn} ends on {date}; after that it cannot be reclaimed."),
+    "admin_login_ended": ("【canceldesk】号码 {msisdn} 已销户或已转给他人，其企业管理员权限已终止。请尽快指定新的企业管理员。",
+                          "[canceldesk] {msisdn} was closed or re-issued, so its enterprise admin role has ended. Please name another admin."),
 }
 
 
