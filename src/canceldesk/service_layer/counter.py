@@ -74,6 +74,18 @@ def customer_view(c, principal: Principal, customer_id: str) -> dict:
                 "open_requests": [r for r in recent if r.is_open], "recent_requests": recent}
 
 
+def holds_line(c, principal: Principal, customer_id: str, msisdn: object) -> bool:
+    """Whether this customer holds the number (Line.held_by) — a yes/no, no facts of the line."""
+    _require_agent(principal)
+    try:
+        number = requests.parse_msisdn(msisdn)
+    except InvalidInput:
+        return False
+    with c.uow() as uow:
+        line = uow.repo.line(number)
+        return line is not None and line.held_by(customer_id)
+
+
 def check_identity(c, principal: Principal, customer_id: str, doc_type: object, doc_number: object) -> bool:
     """Record the in-person ID check: does the presented document match the real-name record?
 

@@ -126,7 +126,8 @@ def precheck(c, principal: Principal, kind: object, msisdn: object, subscription
         try:
             line = visible_line(uow, principal, msisdn)
         except NotFound:
-            staffscope.looked_up_now(c, principal, "staff_precheck", mask_msisdn(msisdn), False, kind=kind)
+            staffscope.looked_up(uow, c, principal, "staff_precheck", mask_msisdn(msisdn), False, kind=kind)
+            uow.commit()  # misses are audited too
             raise
         ctx = _context(c, uow, principal, kind, line, subscription_id, in_person_document, lang)
         result = _staff_view(c, uow, principal, ctx, evaluate(ctx), in_person_document)

@@ -35,6 +35,7 @@ def dashboard(request: Request, p: Admin):
     br = reports.deadline_breaches(c, p, days, limit=10)
     why = reports.top_reasons(c, p, days)
     ren = reports.reminders_vs_renewals(c, p, days)
+    refused = reports.refused_lookups(c, p, days)
     def shown(names: dict, code: str) -> str:
         return _(names[code]) if code in names else code
 
@@ -58,7 +59,7 @@ def dashboard(request: Request, p: Admin):
                                    if ren["renewals_recorded"] else None),
     }
     return render(request, "dashboard/index.html", days=days, day_choices=DAY_CHOICES, vol=vol, comp=comp, br=br,
-                  why=why, ren=ren, charts=ch)
+                  why=why, ren=ren, charts=ch, refused=refused)
 
 
 def _cell(value):
