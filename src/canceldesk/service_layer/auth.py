@@ -28,10 +28,10 @@ from canceldesk.domain.model import CustomerKind, LineStatus
 from . import audit
 from .errors import InvalidInput, TooManyRequests, Unauthorized
 from .notifications import render
-from .principal import Principal
+from .principal import ACCOUNT_ROLES, Principal
 
 _hasher = PasswordHasher()
-STAFF_ROLES = ("agent", "reviewer", "admin", "enterprise_admin")
+STAFF_ROLES = ACCOUNT_ROLES  # roles of a password account (principal.ROLES without subscriber)
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_STAFF_PASSWORD = 10

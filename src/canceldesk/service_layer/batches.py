@@ -27,7 +27,7 @@ from canceldesk.domain.model import LineStatus
 
 from . import requests, selfservice
 from .errors import Conflict, InvalidInput, NotFound, ServiceError
-from .principal import Principal
+from .principal import Principal, may
 
 log = logging.getLogger("canceldesk.batches")
 
@@ -43,7 +43,7 @@ RESULT_FILTERS = ("", "eligible", "blocked", "completed", "not_completed")
 
 def _enterprise_of(principal: Principal) -> str:
     """Only an enterprise admin has a fleet; anyone else is told there is nothing here."""
-    if principal.role != "enterprise_admin" or not principal.enterprise_id:
+    if not may(principal, "enterprise") or not principal.enterprise_id:
         raise NotFound("not found")
     return principal.enterprise_id
 

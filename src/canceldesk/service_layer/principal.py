@@ -28,6 +28,7 @@ MAY: dict[str, tuple[str, ...]] = {
     "enterprise": ("enterprise_admin",),                      # the company's lines and batches
 }
 STAFF_ROLES = MAY["staff_pages"]
+ACCOUNT_ROLES = tuple(r for r in ROLES if r != "subscriber")  # roles a staff account (password login) may have
 
 
 def may(who: "Principal | str | None", action: str) -> bool:

@@ -12,13 +12,11 @@ from canceldesk.adapters import orm
 from canceldesk.domain.lifecycle import OPEN, RequestKind, Status
 
 from .errors import Forbidden, InvalidInput
-from .principal import Principal
-
-REPORT_ROLES = ("admin",)
+from .principal import Principal, may
 
 
 def _require_admin(principal: Principal) -> None:
-    if principal.role not in REPORT_ROLES:
+    if not may(principal, "admin"):
         raise Forbidden("the dashboard needs an admin login")
 
 

@@ -22,9 +22,7 @@ from canceldesk.domain.prechecks import PrecheckContext, PrecheckResult, evaluat
 from . import audit, auth, numbers, staffscope, stepup
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .notifications import notify
-from .principal import Principal
-
-STAFF_ROLES = ("agent", "reviewer", "admin")
+from .principal import STAFF_ROLES, Principal, may
 
 
 @dataclass
@@ -323,7 +321,7 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
 
 
 def review(c, principal: Principal, tracking_no: str, approve: bool, reason: str | None) -> Request:
-    if principal.role not in ("reviewer", "admin"):
+    if not may(principal, "review"):
         raise Forbidden("only reviewers decide reviews")
     if not approve and not reason:
         raise InvalidInput("a rejection needs a reason", {"field": "reason"})

@@ -14,6 +14,8 @@ from canceldesk.service_layer import (auth, complaints, counter, customers, esca
 from canceldesk.service_layer.errors import NotFound, ServiceError
 
 from . import labels
+from canceldesk.service_layer.principal import may
+
 from .pages import (HOME_OF_ROLE, CheckedForm, PageRoute, Staff, container, error_text, field_errors, lang_of,
                     redirect, render, safe_next, set_session, tr, cookie_flags)
 from .portal import _client, nonce
@@ -67,7 +69,7 @@ def _id_summary(doc: dict | None) -> dict | None:
 # ---- search and the customer ----------------------------------------------------------------------------
 @router.get("/counter")
 def counter_home(request: Request, p: Staff):
-    if p.role == "reviewer":
+    if not may(p, "counter"):  # a reviewer works the queues
         return redirect("/counter/queues")
     q = escalations.queues(container(request), p, limit=500)
     return render(request, "counter/home.html", errors={}, form={}, counts={k: len(v) for k, v in q.items()},

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Request
 
+from canceldesk.service_layer.principal import may
 from canceldesk.service_layer import batches
 from canceldesk.service_layer.errors import ServiceError
 
@@ -27,7 +28,7 @@ def _int(value, default: int = 1) -> int:
 def enterprise_login(request: Request):
     p = current_principal(request)
     nxt = safe_next(request.query_params.get("next"), "")
-    if p is not None and p.role == "enterprise_admin":
+    if p is not None and may(p, "enterprise"):
         return redirect(nxt or "/enterprise")
     return render(request, "enterprise/login.html", area="enterprise", errors={}, msisdn="", next=nxt,
                   demo_logins=_demo_logins(request))
