@@ -76,7 +76,7 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
     keyring = crypto.KeyRing.from_settings(settings)
     crypto.configure(keyring)
     orm.start_mappers()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout_seconds=settings.db_busy_timeout_seconds)
     if create_schema:
         orm.metadata.create_all(engine)
     sim_metadata.create_all(engine)  # the simulators' own "remote" state

@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # bulk probing of arbitrary numbers is refused, audited and shown on the dashboard).
     staff_lookup_limit: int = Field(15, ge=1)
     staff_lookup_window_seconds: int = Field(60, ge=1)
+    # Reverse proxies whose X-Forwarded-For is believed (`canceldesk serve --forwarded-allow-ips`); none by default.
+    forwarded_allow_ips: str = ""
+    # SQLite: how long a writer waits for the lock before the call answers 503 with Retry-After.
+    db_busy_timeout_seconds: float = Field(30, gt=0, le=600)
     # Session cookie for the pages: Secure unless explicitly turned off (plain-http demo on 127.0.0.1).
     cookie_secure: bool | None = None
     max_body_bytes: int = Field(1_000_000, ge=1024)

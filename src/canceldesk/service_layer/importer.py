@@ -255,7 +255,7 @@ class _LinesSource:
 def _sniff_jsonl(first_line: bytes) -> bool:
     try:
         rec = json.loads(first_line.decode("utf-8-sig"))
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(rec, dict) and isinstance(rec.get("type"), str)
 
@@ -274,6 +274,8 @@ def _parse_document(data: bytes) -> _DocumentSource:
         raise _rejected("", "the document is not UTF-8 encoded text") from None
     except json.JSONDecodeError as exc:
         raise _rejected("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise _rejected("", "the JSON is nested too deeply; a record is an object of plain values") from None
 
 
 # ---- public entry points ---------------------------------------------------------------------
