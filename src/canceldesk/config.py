@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     # bulk probing of arbitrary numbers is refused, audited and shown on the dashboard).
     staff_lookup_limit: int = Field(15, ge=1)
     staff_lookup_window_seconds: int = Field(60, ge=1)
+    # Sessions end after this long without use (the absolute limit, token_ttl_minutes, stays).
+    staff_idle_minutes: int = Field(15, ge=1, le=24 * 60)
+    subscriber_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    # An enterprise batch closing more lines than this needs a fresh SMS code and the count typed back.
+    fleet_step_up_over: int = Field(5, ge=1, le=1000)
     # Reverse proxies whose X-Forwarded-For is believed (`canceldesk serve --forwarded-allow-ips`); none by default.
     forwarded_allow_ips: str = ""
     # SQLite: how long a writer waits for the lock before the call answers 503 with Retry-After.

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, exists, not_, select, update
 
-from canceldesk.adapters import orm
+from canceldesk.adapters import orm, securitystore
 from canceldesk.domain.identifiers import mask_msisdn
 from canceldesk.domain.lifecycle import RequestKind
 from canceldesk.domain.model import LineStatus
@@ -67,10 +67,7 @@ def _live_admin_logins(s, msisdns: list[str]) -> list:
                      .where(ea.c.msisdn.in_(msisdns), not_(gone)).order_by(ea.c.enterprise_id)).all()
 
 
-def live_admin_filter():
-    """A WHERE clause for enterprise_admins rows whose login has not ended (used by auth)."""
-    ea, ended = orm.enterprise_admins, orm.ended_admin_logins
-    return not_(exists().where(and_(ended.c.msisdn == ea.c.msisdn, ended.c.enterprise_id == ea.c.enterprise_id)))
+live_admin_filter = securitystore.live_admin_filter  # enterprise_admins rows whose login has not ended
 
 
 def admin_login_enterprises(uow, msisdn: str) -> list[str]:
@@ -97,13 +94,10 @@ def end_admin_logins_in(s, msisdns: list[str], now, reason: str) -> list[tuple[s
 def announce_ended_admin_logins(uow, ended: list[tuple[str, str]], now, reason: str) -> None:
     """Audit each ended admin login and tell the enterprise's other admins to name another."""
     for msisdn, eid in ended:
-        others = [m for m, _ in uow.session.execute(
-            select(orm.enterprise_admins.c.msisdn, orm.enterprise_admins.c.enterprise_id)
-            .where(orm.enterprise_admins.c.enterprise_id == eid, orm.enterprise_admins.c.msisdn != msisdn,
-                   live_admin_filter())).all()]
+        others = [m for m in securitystore.live_admin_numbers(uow.session, eid) if m != msisdn]
         audit.record(uow, at=now, actor="system:numbers", event="admin_login_ended", subject=f"enterprise:{eid}",
                      details={"admin": mask_msisdn(msisdn), "reason": reason, "other_admins_told": len(others)})
-        for other in sorted(set(others)):
+        for other in others:
             notify(uow.repo, to=other, event="admin_login_ended", ref=None, at=now,
                    dedup=f"admin_login_ended:{eid}:{msisdn}:{other}:{now.isoformat()}", msisdn=mask_msisdn(msisdn))
 

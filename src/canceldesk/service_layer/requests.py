@@ -19,7 +19,7 @@ from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import Line
 from canceldesk.domain.prechecks import PrecheckContext, PrecheckResult, evaluate
 
-from . import audit, auth, numbers, staffscope, stepup
+from . import alerts, audit, auth, numbers, staffscope, stepup
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .notifications import notify
 from .principal import STAFF_ROLES, Principal, may
@@ -210,6 +210,10 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
             uow.session.rollback()
             raise _race_conflict(c, principal, cmd) from None
         _notify_state(c, uow, req, now, result)
+        if req.kind == RequestKind.CLOSE_LINE and req.status != Status.REJECTED:
+            # SIM-swap aware: announced on the owner's other lines too, not only on the number closing
+            alerts.announce(uow, customer_id=req.customer_id, msisdn=req.msisdn, event="closure_requested",
+                            ref=req.tracking_no, at=now, dedup=f"{req.id}:closure_requested")
         uow.commit()
     return req, True
 

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select, update
-
-from canceldesk.adapters import orm
+from canceldesk.adapters import securitystore as store
 from canceldesk.domain.prechecks import Finding, PrecheckResult
 from canceldesk.domain.messages import render
 
@@ -60,20 +58,14 @@ def looked_up_now(c, principal: Principal, event: str, subject: str | None, foun
 
 def remember_verified(uow, principal: Principal, customer_id: str, now) -> None:
     """The staff member matched this customer's document in person (counter check or request)."""
-    t = orm.staff_verifications
-    done = uow.session.execute(update(t).where(t.c.actor == principal.actor, t.c.customer_id == customer_id)
-                               .values(verified_at=now)).rowcount
-    if not done:
-        uow.session.execute(t.insert().values(actor=principal.actor, customer_id=customer_id, verified_at=now))
+    store.remember_verified(uow.session, principal.actor, customer_id, now)
 
 
 def sees_customer(uow, principal: Principal, customer_id: str, now) -> bool:
     """Back office sees every customer; an agent only those verified in person in the last 15 minutes."""
     if may(principal, "any_customer"):
         return True
-    t = orm.staff_verifications
-    at = uow.session.execute(select(t.c.verified_at).where(t.c.actor == principal.actor,
-                                                           t.c.customer_id == customer_id)).scalar()
+    at = store.verified_at(uow.session, principal.actor, customer_id)
     return at is not None and at > now - VERIFIED_FOR
 
 
@@ -92,7 +84,4 @@ def sees_every_store(principal: Principal) -> bool:
 
 def own_store_clause(principal: Principal):
     """SQL for 'requests taken at this agent's store' (Principal.acted_at_own_store), or None."""
-    if sees_every_store(principal):
-        return None
-    store = (principal.store or "").replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return orm.requests.c.requested_by.like(f"agent:%@{store}", escape="\\") if principal.store else orm.requests.c.id.is_(None)
+    return None if sees_every_store(principal) else store.requested_at_store(principal.store)
