@@ -392,15 +392,20 @@ class _Writer:
         self.reissued: list[str] = []
         self.ended_admins: list[tuple[str, str]] = []
 
-    def _reissues(self, rows: list[dict]) -> None:
-        """Numbers this import gives to another customer: their admin logins end in this transaction."""
+    def _authority_changes(self, rows: list[dict], plain: dict) -> None:
+        """In this transaction: numbers given to another customer end their admin logins (re-issue);
+        a changed service password ends the owner's sessions."""
         t = orm.lines.c
-        new_owner = {r["msisdn"]: r["customer_id"] for r in rows}
-        found = self.conn.execute(select(t.msisdn, t.customer_id, t.former_customer_id)
-                                  .where(t.msisdn.in_(list(new_owner)))).all()
-        reissued = sorted(m for m, cid, former in found if new_owner[m] not in (cid, former))
+        new = {r["msisdn"]: r for r in rows}
+        found = self.conn.execute(select(t.msisdn, t.customer_id, t.former_customer_id, t.service_password_hash)
+                                  .where(t.msisdn.in_(list(new)))).all()
+        reissued = sorted(m for m, cid, former, _ in found if new[m]["customer_id"] not in (cid, former))
         self.reissued += reissued
         self.ended_admins += numbers.end_admin_logins_in(self.conn, reissued, self.c.now(), "reissued")
+        for m, cid, _, old_hash in found:  # a hash kept as it was is an unchanged password (_keep_or_hash)
+            if old_hash and new[m]["service_password_hash"] not in (None, old_hash) and new[m]["customer_id"] == cid \
+                    and not verify_service_password(self.c, old_hash, plain[m]):
+                auth.end_sessions_of(self.conn, cid, self.c.now(), subscriber=True)
 
     def add(self, rtype: str, row: dict) -> None:
         buf = self.buffers[rtype]
@@ -433,11 +438,12 @@ class _Writer:
             for r in rows:
                 r["status"] = "active"
         elif rtype == "line":
-            self._reissues(rows)
+            plain = {}
             for r in rows:
-                password = r.pop("service_password")
+                password = plain[r["msisdn"]] = r.pop("service_password")
                 r["service_password_hash"] = None if password is None else self.passwords.get(r["msisdn"])
                 r["currency"], r["version"] = "CNY", 1
+            self._authority_changes(rows, plain)
         self._execute(self._upsert(rtype, rows[0].keys()), rows)
         if rtype == "customer":
             if existing:
