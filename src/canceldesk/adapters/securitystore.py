@@ -59,6 +59,13 @@ def live_admin_filter():
     return not_(exists().where(and_(ended.c.msisdn == ea.c.msisdn, ended.c.enterprise_id == ea.c.enterprise_id)))
 
 
+def live_admin_logins(s, msisdns: list[str]) -> list:
+    """(admin msisdn, enterprise id) of the admin logins on these numbers that have not ended."""
+    ea = orm.enterprise_admins.c
+    return s.execute(select(ea.msisdn, ea.enterprise_id).distinct()
+                     .where(ea.msisdn.in_(msisdns), live_admin_filter()).order_by(ea.enterprise_id)).all()
+
+
 def live_admin_numbers(s, enterprise_id: str) -> list[str]:
     ea = orm.enterprise_admins.c
     return sorted({m for (m,) in s.execute(select(ea.msisdn).where(ea.enterprise_id == enterprise_id,

@@ -19,12 +19,10 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, not_, select, update
+from sqlalchemy import update
 
 from canceldesk.adapters import orm, securitystore
 from canceldesk.domain.identifiers import mask_msisdn
-from canceldesk.domain.lifecycle import RequestKind
-from canceldesk.domain.model import LineStatus
 
 from . import audit
 from .notifications import notify
@@ -34,21 +32,11 @@ RECLAIM_UNDER_WAY = ("in_review", "executing", "failed")
 
 
 def expire_freezes(c, now) -> dict:
-    lines, reqs = orm.lines, orm.requests
-    under_way = select(reqs.c.msisdn).where(reqs.c.kind == RequestKind.RECLAIM, reqs.c.status.in_(RECLAIM_UNDER_WAY))
     with c.uow() as uow:
-        res = uow.session.execute(
-            update(lines).where(lines.c.status == LineStatus.FROZEN, lines.c.frozen_until <= now,
-                                lines.c.msisdn.not_in(under_way))
-            .values(status=LineStatus.RECYCLABLE, version=lines.c.version + 1))
-        recycled = res.rowcount
-        ending = uow.session.execute(select(lines.c.msisdn, lines.c.frozen_until, lines.c.former_customer_id).where(
-            lines.c.status == LineStatus.FROZEN, lines.c.frozen_until > now,
-            lines.c.frozen_until <= now + NOTICE_AHEAD)).all()
+        recycled = len(uow.repo.recycle_expired_freezes(now, RECLAIM_UNDER_WAY))  # frozen → recyclable, with history
         noticed = 0
-        for msisdn, frozen_until, owner in ending:
-            other = uow.session.execute(select(lines.c.msisdn).where(
-                lines.c.customer_id == owner, lines.c.status == LineStatus.ACTIVE).order_by(lines.c.msisdn).limit(1)).scalar()
+        for msisdn, frozen_until, owner in uow.repo.freezes_ending(now, now + NOTICE_AHEAD):
+            other = uow.repo.first_active_line_of(owner)
             if other is None:
                 continue
             day = frozen_until.astimezone(ZoneInfo(c.pack.timezone)).date().isoformat()
@@ -59,21 +47,13 @@ def expire_freezes(c, now) -> dict:
     return {"recyclable": recycled, "freeze_ending_notices": noticed}
 
 
-def _live_admin_logins(s, msisdns: list[str]) -> list:
-    """(admin msisdn, enterprise id) of the admin logins on these numbers that have not ended."""
-    ea, ended = orm.enterprise_admins, orm.ended_admin_logins
-    gone = exists().where(and_(ended.c.msisdn == ea.c.msisdn, ended.c.enterprise_id == ea.c.enterprise_id))
-    return s.execute(select(ea.c.msisdn, ea.c.enterprise_id).distinct()
-                     .where(ea.c.msisdn.in_(msisdns), not_(gone)).order_by(ea.c.enterprise_id)).all()
-
-
 live_admin_filter = securitystore.live_admin_filter  # enterprise_admins rows whose login has not ended
 
 
 def admin_login_enterprises(uow, msisdn: str) -> list[str]:
     """Names of the enterprises this number is an admin login of (for the ADMIN_LOGIN warning)."""
     names = []
-    for _, eid in _live_admin_logins(uow.session, [msisdn]):
+    for eid in uow.repo.admin_logins_on(msisdn):  # a port: the request use cases run without SQL
         customer = uow.repo.customer(eid)
         names.append(customer.name if customer is not None else eid)
     return names
@@ -82,7 +62,7 @@ def admin_login_enterprises(uow, msisdn: str) -> list[str]:
 def end_admin_logins_in(s, msisdns: list[str], now, reason: str) -> list[tuple[str, str]]:
     """End the admin logins bound to these numbers in the caller's transaction (a Session or a
     Connection): record them as ended and revoke their sessions. Returns (msisdn, enterprise)."""
-    ended = _live_admin_logins(s, msisdns) if msisdns else []
+    ended = securitystore.live_admin_logins(s, msisdns) if msisdns else []
     for msisdn, eid in ended:
         s.execute(orm.ended_admin_logins.insert().values(enterprise_id=eid, msisdn=msisdn, ended_at=now, reason=reason))
         s.execute(update(orm.sessions).where(orm.sessions.c.principal_kind == "enterprise_admin",
