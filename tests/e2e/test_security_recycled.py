@@ -165,3 +165,22 @@ def test_reissuing_an_admin_number_ends_the_admin_login(w):
     with w.c.engine.connect() as conn:
         reasons = [r.reason for r in conn.execute(select(orm.ended_admin_logins.c.reason))]
     assert reasons == ["reissued"]
+
+
+def test_the_group_commit_engine_ends_the_admin_login_when_it_freezes_the_number(w):
+    """The freeze step of the worker's engine (service_layer/engine.py) is the same hook as the inline run."""
+    from canceldesk.service_layer import engine
+    _admin_number_as_company_line(w)
+    w.c.enqueue_execution = lambda request_id: None  # accepted requests wait for the engine
+    r = w.client.post("/v1/requests", json={"kind": "close_line", "msisdn": ADMIN_NUMBER,
+                                            "acknowledged_warnings": ["ADMIN_LOGIN"]}, headers=w.h("ea1"))
+    tn = r.json()["tracking_no"]
+    r = w.client.post(f"/v1/requests/{tn}/confirm", json={}, headers=w.h("ea1"))
+    assert (r.status_code, r.json()["status"]) == (200, "executing"), r.text
+    assert w.client.get("/v1/enterprise/lines", headers=w.h("ea1")).status_code == 200  # not yet closed
+    assert engine.drain(w.c) == 1
+    assert w.client.get(f"/v1/requests/{tn}", headers=w.h("ea1")).status_code == 401  # the admin session ended
+    with w.c.engine.connect() as conn:
+        ended = conn.execute(select(orm.ended_admin_logins.c.msisdn, orm.ended_admin_logins.c.reason)).all()
+        status = conn.execute(select(orm.lines.c.status).where(orm.lines.c.msisdn == ADMIN_NUMBER)).scalar_one()
+    assert (ended, status) == ([(ADMIN_NUMBER, "closed")], "frozen")

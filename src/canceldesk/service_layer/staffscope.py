@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from canceldesk.adapters import securitystore as store
+from canceldesk.adapters.ratelimit import RateLimited
 from canceldesk.domain.prechecks import Finding, PrecheckResult
 from canceldesk.domain.messages import render
 
@@ -36,10 +37,11 @@ def spend(c, principal: Principal, what: str) -> None:
         return
     try:
         c.staff_limiter.hit(principal.actor)
-    except TooManyRequests as exc:
+    except RateLimited as exc:  # the limiter (an adapter) raises its own error; this layer answers 429
         audit.record_now(c, actor=principal.actor, event="staff_lookup_refused", subject=None, details={"what": what})
         raise TooManyRequests("too many look-ups from this staff account in a short time; serve the customer in "
-                              "front of you, then try again", exc.details, code="STAFF_RATE_LIMITED") from None
+                              "front of you, then try again", {"retry_after_seconds": exc.retry_after},
+                              code="STAFF_RATE_LIMITED") from None
 
 
 def looked_up(uow, c, principal: Principal, event: str, subject: str | None, found: bool, **details) -> None:
