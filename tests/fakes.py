@@ -29,6 +29,7 @@ class Store:
     receipts: dict[str, dict] = field(default_factory=dict)
     outbox: list[dict] = field(default_factory=list)
     history: list[LineHistoryEntry] = field(default_factory=list)
+    admin_logins: list[tuple[str, str]] = field(default_factory=list)  # (enterprise id, admin number)
     commits: int = 0
 
     def table(self, kind: str) -> dict:
@@ -86,6 +87,9 @@ class InMemoryRepository:
         return [(e, own[e.request_id].tracking_no if e.request_id in own else None,
                  own[e.request_id].customer_id if e.request_id in own else None)
                 for e in self.store.history if e.msisdn == msisdn][:limit]
+
+    def admin_logins_on(self, msisdn: str) -> list[str]:
+        return sorted({eid for eid, m in self.store.admin_logins if m == msisdn})
 
     # RequestRepository -------------------------------------------------------------------------------
     def add(self, obj) -> None:

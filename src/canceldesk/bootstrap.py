@@ -47,6 +47,7 @@ class Container:
     sms_gateway: object | None = None
     email_gateway: object | None = None
     rate_limiter: object | None = None
+    staff_limiter: object | None = None  # per staff account look-ups (service_layer/staffscope.py)
     tasks: dict = field(default_factory=dict)
     engine_lanes: object | None = None  # a worker's service_layer.engine.Engine: queued tasks only wake it
 
@@ -78,7 +79,7 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
     keyring = crypto.KeyRing.from_settings(settings)
     crypto.configure(keyring)
     orm.start_mappers()
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, busy_timeout_seconds=settings.db_busy_timeout_seconds)
     if create_schema:
         orm.metadata.create_all(engine)
     sim_metadata.create_all(engine)  # the simulators' own "remote" state
@@ -93,6 +94,7 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
         sms_gateway=SimulatedSmsGateway(engine, faults),
         email_gateway=SimulatedEmailGateway(engine, faults),
         rate_limiter=ratelimit.build(settings),
+        staff_limiter=ratelimit.build_staff(settings),
         clock=clock or utcnow,
     )
     if with_queue:

@@ -10,6 +10,8 @@ import sys
 
 from pydantic import ValidationError
 
+from canceldesk.service_layer.principal import ACCOUNT_ROLES
+
 
 def _settings(**overrides):
     from canceldesk.config import Settings
@@ -37,14 +39,25 @@ def _safe_url(url: str) -> str:
     return url
 
 
+def proxy_options(forwarded_allow_ips: str | None) -> dict:
+    """uvicorn's proxy settings. Only the listed proxies' X-Forwarded-For is believed; with none
+    listed it is ignored — so a client can never choose the address the per-address limits count."""
+    trusted = ",".join(p.strip() for p in (forwarded_allow_ips or "").split(",") if p.strip())
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
+
+
 def cmd_serve(args) -> int:
     import uvicorn
     from canceldesk.entrypoints.api.app import create_app
     from canceldesk.bootstrap import bootstrap
     s = _settings()
     app = create_app(bootstrap(s))
+    trusted = args.forwarded_allow_ips if getattr(args, "forwarded_allow_ips", None) is not None \
+        else s.forwarded_allow_ips
     uvicorn.run(app, host=args.host or s.host, port=args.port or s.port, workers=1, log_level="warning",
-                access_log=False)
+                access_log=False, **proxy_options(trusted))
     return 0
 
 
@@ -179,6 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the API and portal")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
+    s.add_argument("--forwarded-allow-ips", metavar="IPS",
+                   help="comma-separated addresses of the reverse proxies whose X-Forwarded-For is trusted "
+                        "(default: CANCELDESK_FORWARDED_ALLOW_IPS, else none — the client's own address counts)")
     s.set_defaults(func=cmd_serve)
     w = sub.add_parser("worker", help="run background workers (the queue consumer and scheduled duties)")
     w.add_argument("--workers", type=int, default=2)
@@ -196,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bench)
     st = sub.add_parser("staff", help="create or update a staff user")
     st.add_argument("username")
-    st.add_argument("--role", required=True, choices=["agent", "reviewer", "admin", "enterprise_admin"])
+    st.add_argument("--role", required=True, choices=list(ACCOUNT_ROLES))
     st.add_argument("--name")
     st.add_argument("--store")
     st.add_argument("--enterprise")

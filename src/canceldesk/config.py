@@ -57,6 +57,19 @@ class Settings(BaseSettings):
     client_rate_window_seconds: int = Field(600, ge=1)
     # "memory" (one process) or redis://HOST:PORT/DB (shared by every worker and machine).
     rate_limit_url: str = "memory"
+    # Per staff account: pre-checks and customer look-ups (a counter serves one person at a time;
+    # bulk probing of arbitrary numbers is refused, audited and shown on the dashboard).
+    staff_lookup_limit: int = Field(15, ge=1)
+    staff_lookup_window_seconds: int = Field(60, ge=1)
+    # Sessions end after this long without use (the absolute limit, token_ttl_minutes, stays).
+    staff_idle_minutes: int = Field(15, ge=1, le=24 * 60)
+    subscriber_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    # An enterprise batch closing more lines than this needs a fresh SMS code and the count typed back.
+    fleet_step_up_over: int = Field(5, ge=1, le=1000)
+    # Reverse proxies whose X-Forwarded-For is believed (`canceldesk serve --forwarded-allow-ips`); none by default.
+    forwarded_allow_ips: str = ""
+    # SQLite: how long a writer waits for the lock before the call answers 503 with Retry-After.
+    db_busy_timeout_seconds: float = Field(30, gt=0, le=600)
     # Session cookie for the pages: Secure unless explicitly turned off (plain-http demo on 127.0.0.1).
     cookie_secure: bool | None = None
     max_body_bytes: int = Field(1_000_000, ge=1024)

@@ -38,6 +38,15 @@ def world(tmp_path):
     c.dispose()
 
 
+def second_factor(client, h: dict, batch_id: str, count: int):
+    """More than a handful of lines: the first submit sends a code; submit it with the count typed back."""
+    r = client.post(f"/v1/enterprise/batches/{batch_id}/submit", json={}, headers=h)
+    assert (r.status_code, r.json()["error"]["code"], r.json()["error"]["details"]["count"]) == (
+        403, "FLEET_STEP_UP_REQUIRED", count)
+    return client.post(f"/v1/enterprise/batches/{batch_id}/submit",
+                       json={"otp": otp_from_outbox(client, ADMIN), "confirm_count": count}, headers=h)
+
+
 def bearer(c, client, msisdn: str, as_role: str | None = "enterprise_admin") -> dict:
     auth.send_otp(c, msisdn)
     token = auth.exchange_otp(c, msisdn, otp_from_outbox(client, msisdn), as_role=as_role)["token"]
@@ -62,6 +71,9 @@ def test_batch_of_50_with_3_blocked_ends_partial_with_per_line_results_and_csv(w
     assert r.status_code == 202, r.text
     batch_id = r.json()["id"]
     assert r.headers["location"] == f"/v1/enterprise/batches/{batch_id}"
+    st = client.get(f"/v1/enterprise/batches/{batch_id}", headers=h).json()
+    assert (st["phase"], st["eligible"]) == ("prechecked", 47)  # 47 lines: a fresh code and the count first
+    assert second_factor(client, h, batch_id, 47).status_code == 202
     st = client.get(f"/v1/enterprise/batches/{batch_id}", headers=h).json()
     assert (st["phase"], st["outcome"], st["size"]) == ("submitted", "partial", 50)
     assert (st["eligible"], st["blocked"], st["completed"], st["not_completed"]) == (47, 3, 47, 3)
@@ -92,7 +104,7 @@ def test_two_phases_precheck_then_submit(world):
     b = client.post("/v1/enterprise/batches", json={"msisdns": FLEET[:10]}, headers=h).json()
     st = client.get(f"/v1/enterprise/batches/{b['id']}", headers=h).json()
     assert (st["phase"], st["outcome"], st["eligible"], st["blocked"]) == ("prechecked", None, 9, 1)
-    r = client.post(f"/v1/enterprise/batches/{b['id']}/submit", json={}, headers=h)
+    r = second_factor(client, h, b["id"], 9)
     assert r.status_code == 202
     st = client.get(f"/v1/enterprise/batches/{b['id']}", headers=h).json()
     assert (st["phase"], st["outcome"], st["completed"]) == ("submitted", "partial", 9)

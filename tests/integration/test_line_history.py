@@ -16,7 +16,7 @@ from canceldesk.entrypoints.api.app import create_app
 from canceldesk.service_layer import numbers
 from secworld import MISSING_MSISDN, STAFF_PASSWORD, build_world
 from support import PERSON_ID
-from web_support import staff_login
+from web_support import csrf_of, staff_login
 
 LINE = "13800138000"
 
@@ -88,6 +88,12 @@ def test_the_counter_shows_the_history_where_it_shows_the_line(w):
     no = _close(w)
     staff = TestClient(create_app(w.c))
     staff_login(staff, "agent1", STAFF_PASSWORD)
+    # issue 8: an agent sees a line's facts only with the person in front of the counter (ID checked)
+    home = staff.get("/counter/customers/C001")
+    assert staff.get(f"/counter/customers/C001/lines/{LINE}", follow_redirects=False).status_code == 303
+    ok = staff.post("/counter/customers/C001/idcheck", data={"csrf": csrf_of(home.text), "doc_type": "cn_ric",
+                                                               "doc_number": PERSON_ID})
+    assert "已核验" in ok.text
     page = staff.get(f"/counter/customers/C001/lines/{LINE}")
     assert page.status_code == 200
     section = page.text.split('id="line-history"', 1)[1].split("</section>", 1)[0]

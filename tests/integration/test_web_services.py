@@ -26,7 +26,7 @@ ZHANG = Principal(kind="subscriber", id="C001", login_msisdn="13800138000")
 def c(request, tmp_path):
     clock = Clock(noon(TODAY))
     url = f"sqlite:///{tmp_path}/svc.db" if request.param == "sqlite" else PG_URL
-    container = make_container(url, clock=clock)
+    container = make_container(url, clock=clock, fleet_step_up_over=100)  # the fleet's 2nd factor: test_security_simswap
     importer.import_bytes(container, json.dumps(build_demo_document(TODAY), ensure_ascii=False).encode(), "application/json")
     for s in STAFF:
         auth.create_staff_user(container, s["username"], s["password"], s["role"], s["name"], s["store"])

@@ -142,7 +142,7 @@ def test_documents_are_validated_by_their_type():
 # ---------------------------------------------------------------- masks (screens and logs)
 
 def test_masks_match_domain_md():
-    assert mask_id("11010519491231002X") == "110105********002X"
+    assert mask_id("11010519491231002X") == "110************02X"
     assert mask_msisdn("13800138000") == "138****8000"
 
 

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from canceldesk.service_layer.errors import NotFound
 from canceldesk.adapters import orm
 from canceldesk.adapters.downstream import TransientError, sim_calls
 from canceldesk.domain.execution import backoff_seconds
@@ -335,8 +336,10 @@ def test_reclaim_inside_the_freeze_window_and_recyclable_after_it(world):
     clock.now = frozen_until + timedelta(seconds=1)
     assert numbers.expire_freezes(c, clock.now)["recyclable"] == 1
     assert _line(c, "13800138000").status == "recyclable"
-    late = submit(c, ALICE, "reclaim", "13800138000")
-    assert late.status == "rejected" and late.reject_codes == ["NOT_RECLAIMABLE"]
+    # recycled: the number is nobody's now — the former owner gets what a missing number gets (issue 8)
+    with pytest.raises(NotFound) as late:
+        submit(c, ALICE, "reclaim", "13800138000")
+    assert late.value.message == "no such line"
 
 
 def test_retention_purge_anonymises_after_the_pack_period_with_an_audit_record(world):

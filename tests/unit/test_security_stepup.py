@@ -132,7 +132,7 @@ def test_an_agent_acts_with_a_checked_document_and_the_timeline_names_agent_and_
     assert f"agent:agent1@{STORE_1}" in actors and {t["channel"] for t in done["timeline"]} >= {"counter"}
     checks = [e for e in events(c) if e["event"] == "in_person_id_check"]
     assert [(e["details"]["match"], e["details"]["document_masked"], e["details"]["store"]) for e in checks] == [
-        (False, "310115********1230", STORE_1), (True, "110105********002X", STORE_1)]
+        (False, "310************230", STORE_1), (True, "110************02X", STORE_1)]
     assert all(PERSON_ID not in str(e) and OTHER_ID not in str(e) for e in events(c))
 
 
@@ -196,6 +196,7 @@ def test_a_staff_precheck_is_no_id_oracle_either(world):
                     headers=a)
     assert r.status_code == 429
     clock.advance(minutes=16)
+    a = bearer(staff_login(client, "agent1"))  # 16 idle minutes ended the staff session too (issue 8)
     r = client.post("/v1/prechecks", json={**body, "in_person_document": {"type": "cn_ric", "number": PERSON_ID}},
                     headers=a)
     assert r.status_code == 200 and "NOT_OWNER" not in [b["code"] for b in r.json()["blockers"]]

@@ -7,12 +7,25 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
 
-def make_engine(url: str, pool_size: int = 10) -> Engine:
+BUSY_SQLSTATES = frozenset({"55P03", "57014", "40P01", "40001"})  # lock not available, timeout, deadlock, serialization
+
+
+def is_busy(exc: BaseException) -> bool:
+    """A lock waited past the busy timeout (SQLite "database is locked", PostgreSQL lock/statement
+    timeout, deadlock, serialization failure): nothing was written; the same call may succeed later."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in BUSY_SQLSTATES:
+        return True
+    return "database is locked" in str(orig or exc) or "database table is locked" in str(orig or exc)
+
+
+def make_engine(url: str, pool_size: int = 10, busy_timeout_seconds: float = 30) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, hide_parameters=True,
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_timeout_seconds},
+                               hide_parameters=True,
                                pool_size=pool_size, max_overflow=20)
 
         @event.listens_for(engine, "connect")
@@ -24,7 +37,7 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -4,7 +4,7 @@ What it removes, wherever it appears in a message, its arguments or a traceback:
 
 * mainland mobile numbers (11 digits starting with 1, also written +86 / 0086 / with spaces or
   dashes) → masked like `138****8000`;
-* resident ID numbers (17 digits + check character) → `110105********002X`;
+* resident ID numbers (17 digits + check character) → `110************02X` (identifiers.mask_id);
 * bearer tokens and other long random strings (40+ URL-safe characters), `Bearer …`;
 * `password=…`, `otp: …`, `"token": "…"` and similar key/value pairs → `password=***`;
 * any standalone 6-digit number (what an OTP or a service password looks like) → `******`.
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import re
+
+from canceldesk.domain.identifiers import mask_id
 
 _SEP = r"[ \-]?"
 _MOBILE = re.compile(r"(?<![\dA-Za-z])(?:(?:\+|00)?86[ \-]?)?(1[3-9]\d)" + _SEP + r"(\d{4})" + _SEP + r"(\d{4})(?!\d)")
@@ -35,7 +37,7 @@ def redact(text: str) -> str:
         return text
     text = _BEARER.sub(r"\1***", text)
     text = _SECRET_KV.sub(r"\1***", text)
-    text = _RESIDENT_ID.sub(lambda m: f"{m.group(1)}********{m.group(3)}", text)
+    text = _RESIDENT_ID.sub(lambda m: mask_id(m.group(0)), text)
     text = _MOBILE.sub(lambda m: f"{m.group(1)}****{m.group(3)}", text)
     text = _LONG_TOKEN.sub("***", text)
     text = _SIX_DIGITS.sub("******", text)

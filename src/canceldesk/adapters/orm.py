@@ -259,6 +259,7 @@ sessions = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    Column("last_seen_at", UTCDateTime),  # security 2 (migration 0006): idle sessions end
 )
 
 staff_users = Table(
@@ -406,6 +407,26 @@ duty_runs = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime),
     Column("outcome", JSON),
+)
+
+# security 2 (migration 0006): an admin login bound to a number canceldesk closed or re-issued stays
+# ended even when a later import names the number again; the enterprise must name another admin.
+ended_admin_logins = Table(
+    "ended_admin_logins", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enterprise_id", String(64), nullable=False),
+    Column("msisdn", String(11), nullable=False, index=True),
+    Column("ended_at", UTCDateTime, nullable=False),
+    Column("reason", String(16), nullable=False),  # closed | reissued
+)
+
+# security 2 (migration 0006): which customers a staff member verified in person, and when — an
+# agent sees a customer's lines and requests only after checking their ID in person.
+staff_verifications = Table(
+    "staff_verifications", metadata,
+    Column("actor", String(100), primary_key=True),
+    Column("customer_id", String(64), primary_key=True),
+    Column("verified_at", UTCDateTime, nullable=False),
 )
 
 

@@ -66,6 +66,14 @@ class RedisRateLimiter:
             raise _refuse(retry)
 
 
+def build_staff(settings):
+    """The per-staff-account limit of pre-checks and customer look-ups."""
+    limit, window = settings.staff_lookup_limit, settings.staff_lookup_window_seconds
+    if settings.rate_limit_url.startswith(("redis://", "rediss://")):
+        return RedisRateLimiter(settings.rate_limit_url, limit, window, prefix="canceldesk:staff:")
+    return RateLimiter(limit, window)
+
+
 def build(settings):
     if settings.rate_limit_url.startswith(("redis://", "rediss://")):
         return RedisRateLimiter(settings.rate_limit_url, settings.client_rate_limit,

@@ -10,7 +10,7 @@ from canceldesk.domain.execution import StepRecord
 from canceldesk.domain.lifecycle import OPEN, Request
 from canceldesk.domain.model import LINES, Customer, Line, LineHistoryEntry, LineStatus, Product, Subscription
 
-from . import orm
+from . import orm, securitystore
 
 
 class Repository:
@@ -65,10 +65,15 @@ class Repository:
         return self.s.get(Line, msisdn)
 
     def lines_of(self, customer_id: str) -> list[Line]:
-        return list(self.s.scalars(select(Line).where(orm.lines.c.customer_id == customer_id).order_by(orm.lines.c.msisdn)))
+        """The lines in service under this customer (closed ones: `lines_reclaimable_by`)."""
+        return list(self.s.scalars(select(Line).where(
+            orm.lines.c.customer_id == customer_id,
+            orm.lines.c.status.not_in((LineStatus.FROZEN, LineStatus.RECYCLABLE))).order_by(orm.lines.c.msisdn)))
 
     def lines_reclaimable_by(self, customer_id: str) -> list[Line]:
+        """Frozen numbers this customer closed and still holds (Line.held_by): not re-issued."""
         return list(self.s.scalars(select(Line).where(orm.lines.c.former_customer_id == customer_id,
+                                                      orm.lines.c.customer_id == customer_id,
                                                       orm.lines.c.status == LineStatus.FROZEN)))
 
     def active_secondaries(self, primary: str) -> list[str]:
@@ -105,6 +110,10 @@ class Repository:
         t = orm.lines
         return [tuple(r) for r in self.s.execute(select(t.c.msisdn, t.c.frozen_until, t.c.former_customer_id).where(
             t.c.status == LineStatus.FROZEN, t.c.frozen_until > after, t.c.frozen_until <= until))]
+
+    def admin_logins_on(self, msisdn: str) -> list[str]:
+        """The enterprises this number is an admin login of, while that login has not ended."""
+        return [eid for _, eid in securitystore.live_admin_logins(self.s, [msisdn])]
 
     def first_active_line_of(self, customer_id: str | None) -> str | None:
         t = orm.lines

@@ -105,12 +105,18 @@ def mask_msisdn(msisdn: str | None) -> str:
 
 
 def mask_id(number: str | None) -> str:
-    """`110105********002X` — first 6 and last 4 kept."""
+    """The one mask of an identity document: at most a third of it stays visible, whatever its
+    length — `110************02X` (18), `E1******8` (a 9-character passport), `*****` (5).
+
+    A third, split between the head and the tail (the tail never longer than the head): the
+    trailing characters of a document are an online second factor (`id_last6`), and a short
+    passport must not be shown in full."""
     if not number:
         return ""
-    if len(number) <= 8:
-        return number[:1] + "*" * (len(number) - 1)
-    return number[:6] + "*" * (len(number) - 10) + number[-4:]
+    visible = len(number) // 3
+    tail = visible // 2
+    head = visible - tail
+    return number[:head] + "*" * (len(number) - visible) + (number[-tail:] if tail else "")
 
 
 def mask_name(name: str | None) -> str:

@@ -114,9 +114,15 @@ CATALOGUE: dict[str, tuple[str, str, str, str]] = {
         "Ending the contract before {ends_on} costs an early-termination fee of {amount}.",
         "The fee is deducted in the settlement shown.",
     ),
+    "ADMIN_LOGIN": (
+        "该号码是 {names} 的企业管理员登录号码；销户后其管理员权限终止。",
+        "请先让企业指定另一名管理员；销户后企业的其他管理员会收到通知。",
+        "This number is the enterprise-admin login of {names}; closing it ends that admin role.",
+        "Have the enterprise name another admin first; its other admins are told when the line closes.",
+    ),
 }
 
-WARNING_CODES = frozenset({"BOUND_ACCOUNTS", "GIFT_BALANCE_FORFEIT", "RENEWAL_IMMINENT", "CONTRACT_FEE"})
+WARNING_CODES = frozenset({"BOUND_ACCOUNTS", "GIFT_BALANCE_FORFEIT", "RENEWAL_IMMINENT", "CONTRACT_FEE", "ADMIN_LOGIN"})
 
 
 def render(code: str, lang: str = "zh", **params) -> tuple[str, str]:

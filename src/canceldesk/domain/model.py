@@ -150,6 +150,16 @@ class Line:
     def is_active(self) -> bool:
         return self.status == LineStatus.ACTIVE
 
+    def held_by(self, customer_id: str | None) -> bool:
+        """Whose number this is, as a key of authority: the owner while it is in service; the
+        former owner only while it is frozen (to reclaim it); nobody once it is recyclable — and a
+        number re-issued to someone else is theirs alone (the importer clears the former owner)."""
+        if not customer_id or self.status == LineStatus.RECYCLABLE:
+            return False
+        if self.status == LineStatus.FROZEN:
+            return customer_id == self.former_customer_id == self.customer_id
+        return customer_id == self.customer_id
+
     def transition(self, to: LineStatus | str, at: datetime, actor: str, channel: str,
                    request_id: str | None = None, reason: str | None = None) -> LineHistoryEntry:
         """The one way a line's status changes: checked against LINE_TRANSITIONS, recorded in its history."""

@@ -48,6 +48,7 @@ class PrecheckContext:
     open_request_tracking_no: str | None = None
     active_secondary_lines: list[str] = field(default_factory=list)
     lang: str = "zh"
+    admin_login_of: list[str] = field(default_factory=list)  # enterprises this number is an admin login of
 
 
 @dataclass
@@ -196,6 +197,9 @@ def _check_close_line(ctx: PrecheckContext, today: date, block, warn) -> Settlem
     if line.bindings:
         names = _list_sep(ctx.lang).join(str(b.get("name", "")) for b in line.bindings)
         warn("BOUND_ACCOUNTS", {"bindings": line.bindings}, names=names)
+    if ctx.admin_login_of:
+        names = _list_sep(ctx.lang).join(ctx.admin_login_of)
+        warn("ADMIN_LOGIN", {"enterprises": list(ctx.admin_login_of)}, names=names)
     if line.gift_balance > 0:
         warn("GIFT_BALANCE_FORFEIT", {"amount": line.gift_balance}, amount=line.gift_balance)
     imminent = [p.name(ctx.lang) for s, p in ctx.subscriptions

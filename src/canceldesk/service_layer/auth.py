@@ -29,13 +29,14 @@ from canceldesk.domain.model import CustomerKind, LineStatus
 from . import audit
 from .errors import InvalidInput, TooManyRequests, Unauthorized
 from .notifications import render
-from .principal import Principal
+from .principal import ACCOUNT_ROLES, Principal
 
 _hasher = PasswordHasher()
-STAFF_ROLES = ("agent", "reviewer", "admin", "enterprise_admin")
+STAFF_ROLES = ACCOUNT_ROLES  # roles of a password account (principal.ROLES without subscriber)
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 MIN_STAFF_PASSWORD = 10
+VOID_CHANNEL = "void"  # an outbox row that is never sent (service_layer/delivery.py)
 
 
 def hash_password(password: str) -> str:
@@ -165,13 +166,14 @@ def send_otp(c, raw_msisdn: object, client: str | None = None) -> None:
             expires_at=now + timedelta(seconds=c.settings.otp_ttl_seconds), failed_attempts=0))
         text = render("otp", code=code)
         deliverable = _principal_for_msisdn(uow, msisdn) is not None
-        if deliverable:
-            # Through the outbox and the SMS gateway like every message; commit wakes the deliverer.
-            uow.repo.add_message(dedup_key=f"otp:{msisdn}:{now.timestamp()}:{secrets.token_hex(4)}", channel="sms",
-                                 to=msisdn, event="otp", ref=None, text=text, at=now)
+        # Through the outbox either way — the same insert, the same commit, the same wake-up of the
+        # deliverer — so known and unknown numbers answer in the same time. For a number nobody can
+        # log in with the row goes to the "void" channel: no code, no SMS (delivery drops it).
+        uow.repo.add_message(dedup_key=f"otp:{msisdn}:{now.timestamp()}:{secrets.token_hex(4)}",
+                             channel="sms" if deliverable else VOID_CHANNEL, to=msisdn if deliverable else "-",
+                             event="otp" if deliverable else "otp_void", ref=None,
+                             text=text if deliverable else "-" * len(text), at=now)
         uow.commit()
-    if not deliverable:
-        c.enqueue_delivery()  # the same wake-up for a number nobody can log in with (timing)
 
 
 def _otp_code(otp: object) -> str:
@@ -223,8 +225,9 @@ def exchange_otp(c, raw_msisdn: object, otp: object, client: str | None = None,
 
 
 def _enterprise_admin(uow, msisdn: str):
+    from .numbers import live_admin_filter  # a login on a closed or re-issued number has ended
     return uow.session.execute(select(orm.enterprise_admins.c.id, orm.enterprise_admins.c.enterprise_id)
-                               .where(orm.enterprise_admins.c.msisdn == msisdn)
+                               .where(orm.enterprise_admins.c.msisdn == msisdn, live_admin_filter())
                                .order_by(orm.enterprise_admins.c.id).limit(1)).first()
 
 
@@ -298,6 +301,8 @@ def authenticate(c, token: str | None) -> Principal:
             orm.sessions.c.token_hash == token_hash(token))).mappings().first()
         if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
             raise invalid
+        if _idle_too_long(c, uow, row, now):
+            raise Unauthorized("the session ended after a while without use; log in again", code="SESSION_IDLE")
         if row["principal_kind"] == "subscriber":
             return Principal(kind="subscriber", id=row["principal_id"], login_msisdn=row["login_msisdn"])
         if row["principal_kind"] == "enterprise_admin" and row["login_msisdn"]:
@@ -312,6 +317,38 @@ def authenticate(c, token: str | None) -> Principal:
             raise Unauthorized("this staff account is disabled", code="SESSION_INVALID")
         return Principal(kind="staff", id=staff["username"], role=staff["role"], store=staff["store"],
                          enterprise_id=staff["enterprise_id"], display_name=staff["display_name"])
+
+
+IDLE_WRITE_EVERY = timedelta(seconds=60)  # how often a busy session's last use is written
+
+
+def _idle_too_long(c, uow, row, now) -> bool:
+    """Sessions end when nobody is there: staff (and enterprise admins) after
+    CANCELDESK_STAFF_IDLE_MINUTES (15), subscribers after CANCELDESK_SUBSCRIBER_IDLE_MINUTES (30); the
+    absolute limit (token TTL) stays. The last use is written at most once a minute."""
+    minutes = c.settings.subscriber_idle_minutes if row["principal_kind"] == "subscriber" \
+        else c.settings.staff_idle_minutes
+    last = row["last_seen_at"] or row["created_at"]
+    if now - last > timedelta(minutes=minutes):
+        uow.session.execute(update(orm.sessions).where(orm.sessions.c.token_hash == row["token_hash"])
+                            .values(revoked_at=now))
+        uow.commit()
+        return True
+    if now - last >= IDLE_WRITE_EVERY:
+        uow.session.execute(update(orm.sessions).where(orm.sessions.c.token_hash == row["token_hash"])
+                            .values(last_seen_at=now))
+        uow.commit()
+    return False
+
+
+def end_sessions_of(s, principal_id: str, now, subscriber: bool) -> int:
+    """A changed password (or service password) ends that person's sessions (in the caller's
+    transaction): a subscriber's (customer id), or a staff account's password logins (username)."""
+    t = orm.sessions.c
+    who = (t.principal_kind == "subscriber") if subscriber else \
+        ((t.principal_kind != "subscriber") & t.login_msisdn.is_(None))
+    return s.execute(update(orm.sessions).where(who, t.principal_id == principal_id, t.revoked_at.is_(None))
+                     .values(revoked_at=now)).rowcount
 
 
 def logout(c, token: str | None) -> None:
@@ -344,11 +381,14 @@ def create_staff_user(c, username: str, password: str, role: str, display_name: 
         raise InvalidInput("an enterprise admin belongs to an enterprise: give --enterprise")
     with c.uow() as uow:
         s = uow.session
-        exists = s.execute(select(orm.staff_users.c.username).where(orm.staff_users.c.username == username)).first()
+        exists = s.execute(select(orm.staff_users.c.username, orm.staff_users.c.password_hash)
+                           .where(orm.staff_users.c.username == username)).first()
         values = dict(password_hash=hash_password(password), role=role, store=store, enterprise_id=enterprise_id,
                       display_name=display_name, disabled=False)
         if exists:
             s.execute(update(orm.staff_users).where(orm.staff_users.c.username == username).values(**values))
+            if not verify_password(exists.password_hash, password):  # a new password ends the old sessions
+                end_sessions_of(s, username, c.now(), subscriber=False)
         else:
             s.execute(orm.staff_users.insert().values(username=username, **values))
         audit.record(uow, at=c.now(), actor="system:cli", event="staff_user_saved", subject=f"staff:{username}",

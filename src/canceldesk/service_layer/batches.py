@@ -28,9 +28,9 @@ from canceldesk.domain.batch import derive_outcome as derive_outcome  # re-expor
 from canceldesk.domain.lifecycle import Status
 from canceldesk.domain.model import LineStatus
 
-from . import requests, selfservice
-from .errors import Conflict, InvalidInput, NotFound, ServiceError
-from .principal import Principal
+from . import fleetguard, requests, selfservice
+from .errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
+from .principal import Principal, may
 
 log = logging.getLogger("canceldesk.batches")
 
@@ -44,7 +44,7 @@ RESULT_FILTERS = ("", "eligible", "blocked", "completed", "not_completed")
 
 def _enterprise_of(principal: Principal) -> str:
     """Only an enterprise admin has a fleet; anyone else is told there is nothing here."""
-    if principal.role != "enterprise_admin" or not principal.enterprise_id:
+    if not may(principal, "enterprise") or not principal.enterprise_id:
         raise NotFound("not found")
     return principal.enterprise_id
 
@@ -200,8 +200,10 @@ def run_prechecks(c, principal: Principal, batch_id: str, lang: str = "zh") -> N
         raise
 
 
-def submit(c, principal: Principal, batch_id: str, acknowledged_warnings: object = ()) -> dict:
-    """Accept the pre-checked batch for closing; the caller then runs `run_submit` (in the background)."""
+def submit(c, principal: Principal, batch_id: str, acknowledged_warnings: object = (), otp: object = None,
+           confirm_count: object = None) -> dict:
+    """Accept the pre-checked batch for closing; the caller then runs `run_submit` (in the background).
+    More than a handful of lines needs a fresh code to the admin and the count typed back (fleetguard)."""
     if not isinstance(acknowledged_warnings, (list, tuple)) or len(acknowledged_warnings) > 20 or \
             not all(isinstance(w, str) for w in acknowledged_warnings):
         raise InvalidInput("acknowledged_warnings is a list of warning codes", {"field": "acknowledged_warnings"})
@@ -214,12 +216,16 @@ def submit(c, principal: Principal, batch_id: str, acknowledged_warnings: object
             raise Conflict(f"this batch is '{batch['phase']}'", {"phase": batch["phase"]}, code="INVALID_STATE")
         it = orm.batch_items.c
         needed = set()
+        eligible = 0
         for (warnings,) in uow.session.execute(select(it.warnings).where(it.batch_id == batch_id, it.eligible.is_(True))):
             needed.update(w["code"] for w in warnings or [])
+            eligible += 1
         missing = sorted(needed - set(acked))
         if missing:
             raise InvalidInput("acknowledge these warnings first (acknowledged_warnings)", {"missing": missing},
                                code="WARNINGS_NOT_ACKNOWLEDGED")
+        if not resumable:
+            fleetguard.check(c, uow, principal, batch_id, eligible, otp, confirm_count)
         if not _move(uow, batch_id, batch["phase"], BatchPhase.SUBMITTING, now, acknowledged_warnings=acked):
             raise Conflict("this batch was submitted at the same moment by another click", code="INVALID_STATE")
         uow.commit()
@@ -384,7 +390,7 @@ def run_all(c, principal: Principal, batch_id: str, acknowledged_warnings=(), la
     run_prechecks(c, principal, batch_id, lang)
     try:
         submit(c, principal, batch_id, list(acknowledged_warnings))
-    except InvalidInput as exc:
+    except (InvalidInput, Forbidden) as exc:  # warnings to acknowledge, or a fleet needing its second factor
         log.info("batch %s stays pre-checked: %s", batch_id, exc.message)
         return
     run_submit(c, principal, batch_id, lang)

@@ -15,10 +15,10 @@ from sqlalchemy import select, update
 
 from canceldesk.adapters import orm
 
-from . import audit
+from . import audit, staffscope
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .principal import Principal
-from .requests import STAFF_ROLES, owned_request
+from .principal import Principal, may
+from .requests import owned_request
 
 KINDS = ("complaint", "appeal")
 MAX_TEXT = 2000
@@ -85,15 +85,16 @@ def for_request(c, principal: Principal, tracking_no: str) -> list[Complaint]:
 
 
 def open_queue(c, principal: Principal, limit: int = 200) -> list[Complaint]:
-    """Staff: open complaints and appeals, oldest first."""
-    if principal.role not in STAFF_ROLES:
+    """Staff: open complaints and appeals, oldest first (an agent: those of its own store's requests)."""
+    if not may(principal, "staff_pages"):
         raise Forbidden("staff only")
+    store = staffscope.own_store_clause(principal)
     with c.uow() as uow:
-        return _rows(uow, [orm.complaints.c.status == "open"], limit=limit)
+        return _rows(uow, [orm.complaints.c.status == "open"] + ([store] if store is not None else []), limit=limit)
 
 
 def resolve(c, principal: Principal, reference: str, resolution: object) -> None:
-    if principal.role not in STAFF_ROLES:
+    if not may(principal, "staff_pages"):
         raise Forbidden("staff only")
     if not isinstance(resolution, str) or not resolution.strip():
         raise InvalidInput("write the answer the subscriber will read", {"field": "resolution"}, code="TEXT_REQUIRED")
@@ -101,10 +102,13 @@ def resolve(c, principal: Principal, reference: str, resolution: object) -> None
         raise InvalidInput(f"at most {MAX_TEXT} characters", {"field": "resolution"}, code="TEXT_TOO_LONG")
     now = c.now()
     with c.uow() as uow:
-        row = uow.session.execute(select(orm.complaints.c.status).where(
-            orm.complaints.c.reference == str(reference)[:32])).first()
+        row = uow.session.execute(select(orm.complaints.c.status, orm.requests.c.requested_by)
+                                  .join(orm.requests, orm.requests.c.id == orm.complaints.c.request_id)
+                                  .where(orm.complaints.c.reference == str(reference)[:32])).first()
         if row is None:
             raise NotFound("no such complaint")
+        if not (staffscope.sees_every_store(principal) or principal.acted_at_own_store(row.requested_by)):
+            raise Forbidden("this complaint is about another store's request")
         if row.status != "open":
             raise Conflict("this complaint is already resolved", code="INVALID_STATE")
         uow.session.execute(update(orm.complaints).where(orm.complaints.c.reference == reference).values(

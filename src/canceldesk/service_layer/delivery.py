@@ -68,6 +68,9 @@ def deliver(c, limit: int = BATCH, lane: str | None = None) -> Delivered:
         if time.monotonic() - started > 0.8 * hold:  # our claim runs out: leave the rest to others
             released.append(msg.id)
             continue
+        if msg.channel == "void":  # written only so that every OTP request does the same work (auth.send_otp)
+            sent.append(msg.id)
+            continue
         gateway = c.email_gateway if msg.channel == "email" and c.email_gateway else c.sms_gateway
         try:
             gateway.send(msg.to, msg.text, key=f"outbox:{msg.id}")

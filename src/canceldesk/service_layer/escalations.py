@@ -26,6 +26,7 @@ from canceldesk.domain.lifecycle import Request, Status
 
 from .errors import Conflict, Forbidden, InvalidInput
 from .notifications import notify
+from .principal import may
 
 log = logging.getLogger("canceldesk.escalations")
 
@@ -136,14 +137,17 @@ def mark_unqueued(c, request_id: str) -> None:
         uow.commit()
 
 
-def queue(c, now, limit: int = 500) -> list[dict]:
-    """Escalated requests still open, oldest request first, each with its age and latest escalation."""
+def queue(c, now, limit: int = 500, keep=None) -> list[dict]:
+    """Escalated requests still open, oldest request first, each with its age and latest escalation
+    (`keep(request)`: only those, e.g. an agent's own store's)."""
     from .requests import request_public
     with c.uow() as uow:
         rows = durable.open_escalations(uow.session, limit)
         out = []
         for row in rows:
             req = uow.repo.request_by_id(row["request_id"])
+            if keep is not None and not keep(req):
+                continue
             item = request_public(req, uow.repo.steps(req.id))
             item["escalation"] = {"reason": row["reason"], "level": row["level"], "step": row["step"],
                                   "detail": row["detail"], "since": row["created_at"].isoformat(),
@@ -153,26 +157,25 @@ def queue(c, now, limit: int = 500) -> list[dict]:
         return out
 
 
-STAFF = ("agent", "reviewer", "admin")
-DECIDERS = ("reviewer", "admin")
-
-
 def queues(c, principal, limit: int = 200) -> dict[str, list[dict]]:
     """The staff queues, oldest first: `review` (waiting for a person's decision) and
-    `escalations` (failed, or past the promised time — see `queue`)."""
+    `escalations` (failed, or past the promised time — see `queue`). A store-bound agent sees
+    only its own store's requests in either (reviewers and admins see every store)."""
     from .requests import request_public
-    if principal.role not in STAFF:
+    if not may(principal, "staff_pages"):
         raise Forbidden("staff only")
+    keep = None if may(principal, "review") else (lambda r: principal.acted_at_own_store(r.requested_by))
     with c.uow() as uow:
-        review = [request_public(r) for r in uow.repo.requests_in_status([Status.IN_REVIEW], limit=limit)]
-    return {"review": review, "escalations": queue(c, c.now(), limit)}
+        review = [request_public(r) for r in uow.repo.requests_in_status([Status.IN_REVIEW], limit=limit)
+                  if keep is None or keep(r)]
+    return {"review": review, "escalations": queue(c, c.now(), limit, keep)}
 
 
 def retry(c, principal, tracking_no: str) -> Request:
     """Staff: run a failed request again from its failed step (fresh attempts); the step log keeps
     what was already done, so nothing acts twice."""
     from .requests import owned_request
-    if principal.role not in STAFF:
+    if not may(principal, "retry"):
         raise Forbidden("only staff retry escalated requests")
     now = c.now()
     with c.uow() as uow:
@@ -195,7 +198,7 @@ def close_failed(c, principal, tracking_no: str, reason: str) -> Request:
     """Staff: a failed request that cannot be finished is closed as rejected, with the reason the
     subscriber reads."""
     from .requests import owned_request
-    if principal.role not in DECIDERS:
+    if not may(principal, "review"):
         raise Forbidden("only reviewers and admins close escalated requests")
     reason = (reason or "").strip()
     if not reason:

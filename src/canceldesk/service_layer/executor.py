@@ -34,7 +34,7 @@ from canceldesk.domain.model import LineStatus, SubscriptionStatus
 from canceldesk.domain.prechecks import local_today, midnight
 from canceldesk.domain.settlement import installment_fee, settle_refund_payment, settlement_for
 
-from . import escalations, receipts
+from . import escalations, numbers, receipts
 from .notifications import notify
 
 log = logging.getLogger("canceldesk.executor")
@@ -349,6 +349,7 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
         line.status, line.closed_at = LineStatus.FROZEN, now
         line.frozen_until = now + timedelta(days=c.pack.freeze_days)
         line.former_customer_id = line.customer_id
+        numbers.end_admin_logins(uow, line.msisdn, now)  # a closed number is no admin login any more
         return {"frozen_until": line.frozen_until.isoformat()}
     if step == Step.RESTORE_NUMBER:
         line = run.line

@@ -554,6 +554,9 @@ def iter_jsonl(stream: Iterable[bytes], problems: Problems, only: str | None = N
             problems.add(f"line {lineno}", f"is not valid JSON ({exc.msg} at column {exc.colno}); "
                                            "each line must be one complete JSON object")
             continue
+        except RecursionError:
+            problems.add(f"line {lineno}", "is nested too deeply; each line is one object of plain values")
+            continue
         if not isinstance(rec, dict):
             problems.add(f"line {lineno}", "must be a JSON object like {\"type\": \"line\", ...}")
             continue

@@ -58,13 +58,13 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import and_, case, literal_column, or_, select
+from sqlalchemy import and_, case, literal_column, null, or_, select
 from sqlalchemy.exc import StatementError
 
 from canceldesk.adapters import orm
 from canceldesk.adapters.crypto import key_id_of
 
-from . import auth
+from . import audit, auth, numbers
 from .errors import Conflict, InvalidInput
 from .import_validation import (RANK, TYPES, Problems, Record, Validator, iter_document, iter_jsonl)
 
@@ -255,7 +255,7 @@ class _LinesSource:
 def _sniff_jsonl(first_line: bytes) -> bool:
     try:
         rec = json.loads(first_line.decode("utf-8-sig"))
-    except ValueError:
+    except (ValueError, RecursionError):
         return False
     return isinstance(rec, dict) and isinstance(rec.get("type"), str)
 
@@ -274,6 +274,8 @@ def _parse_document(data: bytes) -> _DocumentSource:
         raise _rejected("", "the document is not UTF-8 encoded text") from None
     except json.JSONDecodeError as exc:
         raise _rejected("", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise _rejected("", "the JSON is nested too deeply; a record is an object of plain values") from None
 
 
 # ---- public entry points ---------------------------------------------------------------------
@@ -335,10 +337,25 @@ def _write(c, source, passes: list, passwords: "_PasswordHashing", started: floa
             if trusted.problems:
                 raise ImportRejected.from_problems(trusted.problems)
         result: dict = {t + "s": dict(writer.counts[t]) for t in TYPES}
+    if writer.reissued:
+        _announce_reissues(c, writer)
     result["seconds"] = round(time.perf_counter() - started, 3)
     log.info("import done in %.1f s: %s", result["seconds"],
              ", ".join(f"{k} +{v['created']}/~{v['updated']}" for k, v in result.items() if k != "seconds"))
+    if writer.reissued:
+        result["reissued"] = len(writer.reissued)
     return result
+
+
+def _announce_reissues(c, writer: "_Writer") -> None:
+    from canceldesk.domain.identifiers import mask_msisdn
+    with c.uow() as uow:
+        now = c.now()
+        for m in writer.reissued:
+            audit.record(uow, at=now, actor="system:import", event="number_reissued", subject=mask_msisdn(m),
+                         details={"former_authority_cleared": True})
+        numbers.announce_ended_admin_logins(uow, writer.ended_admins, now, "reissued")
+        uow.commit()
 
 
 _KEY_COLUMNS = {"product": orm.products.c.code, "customer": orm.customers.c.id, "line": orm.lines.c.msisdn,
@@ -372,6 +389,23 @@ class _Writer:
             raise RuntimeError(f"import does not support the {name} database")
         self._insert = insert
         self._statements: dict[str, object] = {}
+        self.reissued: list[str] = []
+        self.ended_admins: list[tuple[str, str]] = []
+
+    def _authority_changes(self, rows: list[dict], plain: dict) -> None:
+        """In this transaction: numbers given to another customer end their admin logins (re-issue);
+        a changed service password ends the owner's sessions."""
+        t = orm.lines.c
+        new = {r["msisdn"]: r for r in rows}
+        found = self.conn.execute(select(t.msisdn, t.customer_id, t.former_customer_id, t.service_password_hash)
+                                  .where(t.msisdn.in_(list(new)))).all()
+        reissued = sorted(m for m, cid, former, _ in found if new[m]["customer_id"] not in (cid, former))
+        self.reissued += reissued
+        self.ended_admins += numbers.end_admin_logins_in(self.conn, reissued, self.c.now(), "reissued")
+        for m, cid, _, old_hash in found:  # a hash kept as it was is an unchanged password (_keep_or_hash)
+            if old_hash and new[m]["service_password_hash"] not in (None, old_hash) and new[m]["customer_id"] == cid \
+                    and not verify_service_password(self.c, old_hash, plain[m]):
+                auth.end_sessions_of(self.conn, cid, self.c.now(), subscriber=True)
 
     def add(self, rtype: str, row: dict) -> None:
         buf = self.buffers[rtype]
@@ -405,10 +439,12 @@ class _Writer:
             for r in rows:
                 r["status"] = "active"
         elif rtype == "line":
+            plain = {}
             for r in rows:
-                password = r.pop("service_password")
+                password = plain[r["msisdn"]] = r.pop("service_password")
                 r["service_password_hash"] = None if password is None else self.passwords.get(r["msisdn"])
                 r["currency"], r["version"] = "CNY", 1
+            self._authority_changes(rows, plain)
         before = self._line_statuses(keys) if rtype == "line" and existing else {}
         self._execute(self._upsert(rtype, rows[0].keys()), rows)
         if before:
@@ -471,10 +507,13 @@ class _Writer:
             # recyclable while the feed still names its former owner (stale data, not a re-issue).
             # Literal SQL, not bound parameters, in the SET clause of an executemany.
             t = orm.lines.c
-            kept = or_(t.status == literal_column("'frozen'"),
-                       and_(t.status == literal_column("'recyclable'"),
-                            or_(ex.customer_id == t.customer_id, ex.customer_id == t.former_customer_id)))
+            # A number given to another customer is a re-issue: every old authority on it ends
+            # (former owner, freeze, admin logins — see _reissues), and it takes the feed's status.
+            same_owner = or_(ex.customer_id == t.customer_id, ex.customer_id == t.former_customer_id)
+            kept = and_(t.status.in_((literal_column("'frozen'"), literal_column("'recyclable'"))), same_owner)
             set_["status"] = case((kept, t.status), else_=ex.status)
+            for col in ("former_customer_id", "closed_at", "frozen_until"):
+                set_[col] = case((same_owner, t[col]), else_=null())
             set_["version"] = t.version + literal_column("1")
         if rtype == "subscription" and "auto_renew" in set_:
             # A renewal the subscriber stopped here stays stopped: a stale CRM feed must never switch it

@@ -38,6 +38,14 @@ TEMPLATES = {
                          "[canceldesk] Your {name} renews on {date} for {amount}. Reply '取消{serial}' or turn it off in the app."),
     "freeze_ending": ("【canceldesk】号码 {msisdn} 的冻结期将于 {date} 结束，之后无法找回。",
                       "[canceldesk] The freeze on {msisdn} ends on {date}; after that it cannot be reclaimed."),
+    "admin_login_ended": ("【canceldesk】号码 {msisdn} 已销户或已转给他人，其企业管理员权限已终止。请尽快指定新的企业管理员。",
+                          "[canceldesk] {msisdn} was closed or re-issued, so its enterprise admin role has ended. Please name another admin."),
+    "fleet_closure": ("【canceldesk】企业管理员 {admin} 已确认批量销户 {count} 个号码（批次 {ref}）。如非授权操作，请立即联系客服。",
+                      "[canceldesk] Enterprise admin {admin} confirmed closing {count} lines (batch {ref}). If this was not authorised, call us now."),
+    "closure_requested": ("【canceldesk】您名下号码 {msisdn} 的销户申请 {ref} 已提交。如非本人操作，请立即撤回申请并联系客服。",
+                          "[canceldesk] A request {ref} to close your number {msisdn} was made. If this was not you, withdraw it and call us now."),
+    "step_up_locked_elsewhere": ("【canceldesk】您名下号码 {msisdn} 的身份验证连续失败，{kind}功能已锁定。如非本人操作，请立即联系客服。",
+                                 "[canceldesk] Repeated failed identity checks on your number {msisdn}: {kind} is locked. If this was not you, call us now."),
 }
 
 

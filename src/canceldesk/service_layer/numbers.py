@@ -1,4 +1,13 @@
-"""Scheduled duty: the freeze window of closed numbers (冻结期).
+"""Numbers as keys of authority, and the freeze window of closed numbers (冻结期).
+
+A number is not an identity forever. When canceldesk closes a line, or an import re-issues a
+number to another customer, every enterprise-admin login bound to that number ends
+(`end_admin_logins`): its sessions are revoked, a row in `ended_admin_logins` keeps it ended even
+when a later import names the number again, the audit log says so and the enterprise's other admins
+are told (the enterprise must name another admin). The pre-check of closing such a number warns
+ADMIN_LOGIN and names the enterprise (`admin_login_enterprises`).
+
+Scheduled duty: the freeze window.
 
 A closed number is `frozen` for the pack's freeze days; inside the window its former owner may
 `reclaim` it (a request kind: restore_number, issue_receipt). A week before the window ends the
@@ -10,8 +19,12 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import update
+
+from canceldesk.adapters import orm, securitystore
 from canceldesk.domain.identifiers import mask_msisdn
 
+from . import audit
 from .notifications import notify
 
 NOTICE_AHEAD = timedelta(days=7)
@@ -32,3 +45,45 @@ def expire_freezes(c, now) -> dict:
             noticed += 1
         uow.commit()
     return {"recyclable": recycled, "freeze_ending_notices": noticed}
+
+
+live_admin_filter = securitystore.live_admin_filter  # enterprise_admins rows whose login has not ended
+
+
+def admin_login_enterprises(uow, msisdn: str) -> list[str]:
+    """Names of the enterprises this number is an admin login of (for the ADMIN_LOGIN warning)."""
+    names = []
+    for eid in uow.repo.admin_logins_on(msisdn):  # a port: the request use cases run without SQL
+        customer = uow.repo.customer(eid)
+        names.append(customer.name if customer is not None else eid)
+    return names
+
+
+def end_admin_logins_in(s, msisdns: list[str], now, reason: str) -> list[tuple[str, str]]:
+    """End the admin logins bound to these numbers in the caller's transaction (a Session or a
+    Connection): record them as ended and revoke their sessions. Returns (msisdn, enterprise)."""
+    ended = securitystore.live_admin_logins(s, msisdns) if msisdns else []
+    for msisdn, eid in ended:
+        s.execute(orm.ended_admin_logins.insert().values(enterprise_id=eid, msisdn=msisdn, ended_at=now, reason=reason))
+        s.execute(update(orm.sessions).where(orm.sessions.c.principal_kind == "enterprise_admin",
+                                             orm.sessions.c.login_msisdn == msisdn,
+                                             orm.sessions.c.revoked_at.is_(None)).values(revoked_at=now))
+    return [(m, e) for m, e in ended]
+
+
+def announce_ended_admin_logins(uow, ended: list[tuple[str, str]], now, reason: str) -> None:
+    """Audit each ended admin login and tell the enterprise's other admins to name another."""
+    for msisdn, eid in ended:
+        others = [m for m in securitystore.live_admin_numbers(uow.session, eid) if m != msisdn]
+        audit.record(uow, at=now, actor="system:numbers", event="admin_login_ended", subject=f"enterprise:{eid}",
+                     details={"admin": mask_msisdn(msisdn), "reason": reason, "other_admins_told": len(others)})
+        for other in others:
+            notify(uow.repo, to=other, event="admin_login_ended", ref=None, at=now,
+                   dedup=f"admin_login_ended:{eid}:{msisdn}:{other}:{now.isoformat()}", msisdn=mask_msisdn(msisdn))
+
+
+def end_admin_logins(uow, msisdn: str, now, reason: str = "closed") -> int:
+    """The executor's hook when it freezes a closed number."""
+    ended = end_admin_logins_in(uow.session, [msisdn], now, reason)
+    announce_ended_admin_logins(uow, ended, now, reason)
+    return len(ended)

@@ -2,13 +2,39 @@
 
 Roles: `subscriber` (OTP login, their own lines), `agent` (counter staff, bound to one store),
 `reviewer` (decides requests in review), `admin` (back office), `enterprise_admin` (the lines of
-one enterprise). Which role may call which endpoint is decided once, in
-entrypoints/api/deps.py; which *objects* a role may see is decided in the service layer
-(requests.visible_line / owned_request), using the helpers here.
+one enterprise). Which role may do what is the one table `MAY` below — the API's dependencies
+(entrypoints/api/deps.py), the pages' areas and templates, and the use cases all read it; which
+*objects* a role may see is decided in the service layer (requests.visible_line / owned_request,
+staffscope), using the helpers here.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+ROLES = ("subscriber", "agent", "reviewer", "admin", "enterprise_admin")
+
+# The one roles table: action -> the roles that may do it.
+MAY: dict[str, tuple[str, ...]] = {
+    "own_lines": ("subscriber",),                             # their lines (every one under their identity)
+    "request": ("subscriber", "agent", "enterprise_admin"),   # ask to end something and confirm it
+    "precheck": ("subscriber", "agent", "enterprise_admin", "reviewer", "admin"),
+    "read_requests": ("subscriber", "agent", "enterprise_admin", "reviewer", "admin"),
+    "counter": ("agent", "admin"),                            # look customers up, check an ID in person
+    "staff_pages": ("agent", "reviewer", "admin"),            # the counter console; a staff account
+    "retry": ("agent", "reviewer", "admin"),                  # run a failed request again (own store for agents)
+    "review": ("reviewer", "admin"),                          # review queue, escalations and complaints of every store
+    "any_customer": ("admin",),                               # customers nobody verified in person here
+    "admin": ("admin",),                                      # import, dashboard and reports
+    "enterprise": ("enterprise_admin",),                      # the company's lines and batches
+}
+STAFF_ROLES = MAY["staff_pages"]
+ACCOUNT_ROLES = tuple(r for r in ROLES if r != "subscriber")  # roles a staff account (password login) may have
+
+
+def may(who: "Principal | str | None", action: str) -> bool:
+    """Whether this principal (or role) may do `action` (a key of MAY)."""
+    role = who if isinstance(who, str) or who is None else who.role
+    return role in MAY[action]
 
 
 @dataclass(frozen=True)

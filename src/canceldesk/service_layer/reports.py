@@ -12,13 +12,11 @@ from canceldesk.adapters import orm
 from canceldesk.domain.lifecycle import OPEN, RequestKind, Status
 
 from .errors import Forbidden, InvalidInput
-from .principal import Principal
-
-REPORT_ROLES = ("admin",)
+from .principal import Principal, may
 
 
 def _require_admin(principal: Principal) -> None:
-    if principal.role not in REPORT_ROLES:
+    if not may(principal, "admin"):
         raise Forbidden("the dashboard needs an admin login")
 
 
@@ -147,6 +145,20 @@ def reminders_vs_renewals(c, principal: Principal, days: int = 30) -> dict:
             "renewals_recorded": recorded,
             "by_day": [{"day": d.isoformat(), "reminders_sent": reminders.get(d, 0),
                         "renewals_charged": renewed.get(d, 0) if recorded else None} for d in day_list]}
+
+
+def refused_lookups(c, principal: Principal, days: int = 30) -> list[dict]:
+    """Staff accounts whose pre-checks or customer look-ups were refused for bulk probing
+    (audit event `staff_lookup_refused`, see staffscope): most refusals first."""
+    _require_admin(principal)
+    start, _days = window(c, days)
+    a = orm.audit_log.c
+    with c.uow() as uow:
+        rows = uow.session.execute(select(a.actor, func.count(), func.max(a.at))
+                                   .where(a.event == "staff_lookup_refused", a.at >= start)
+                                   .group_by(a.actor).order_by(func.count().desc(), a.actor)).all()
+    return [{"actor": actor, "refusals": n, "latest": latest.isoformat() if latest else None}
+            for actor, n, latest in rows]
 
 
 def table(c, principal: Principal, name: str, days: int = 30) -> tuple[list[str], list[list]]:

@@ -13,18 +13,16 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from canceldesk.domain.errors import IntegrityConflict
-from canceldesk.domain.identifiers import InvalidIdentifier, normalize_msisdn, validate_document
+from canceldesk.domain.identifiers import InvalidIdentifier, mask_msisdn, normalize_msisdn, validate_document
 from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import Line
 from canceldesk.domain.prechecks import PrecheckContext, PrecheckResult, evaluate
 
-from . import audit, auth, stepup
+from . import alerts, audit, auth, numbers, staffscope, stepup
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .notifications import notify
 from .ports import UnitOfWork
-from .principal import Principal
-
-STAFF_ROLES = ("agent", "reviewer", "admin")
+from .principal import STAFF_ROLES, Principal, may
 
 
 @dataclass
@@ -63,10 +61,10 @@ def visible_line(uow: UnitOfWork, principal: Principal, msisdn: str) -> Line:
     if line is None:
         raise NotFound("no such line")
     if principal.is_subscriber:
-        if principal.id not in (line.customer_id, line.former_customer_id):
+        if not line.held_by(principal.id):  # a recycled or re-issued number is not the former owner's
             raise NotFound("no such line")
     elif principal.role == "enterprise_admin":
-        if line.customer_id != principal.enterprise_id:
+        if not line.held_by(principal.enterprise_id):
             raise NotFound("no such line")
     elif principal.role not in STAFF_ROLES:
         raise NotFound("no such line")
@@ -115,18 +113,40 @@ def _context(c, uow, principal: Principal, kind: str, line: Line, subscription_i
     return PrecheckContext(
         kind=kind, line=line, subscriptions=subs, pack=c.pack, now=c.now(), subscription_id=subscription_id,
         actor_may_end=_may_end(c, uow, principal, line, doc), open_request_tracking_no=open_no,
-        active_secondary_lines=uow.repo.active_secondaries(line.msisdn) if kind == "close_line" else [], lang=lang)
+        active_secondary_lines=uow.repo.active_secondaries(line.msisdn) if kind == "close_line" else [], lang=lang,
+        admin_login_of=numbers.admin_login_enterprises(uow, line.msisdn) if kind == "close_line" else [])
 
 
 def precheck(c, principal: Principal, kind: object, msisdn: object, subscription_id: str | None = None,
              lang: str = "zh", in_person_document: dict | None = None) -> PrecheckResult:
     kind, msisdn = parse_kind(kind), parse_msisdn(msisdn)
+    staffscope.spend(c, principal, "precheck")  # per staff account; subscribers are limited by login
     with c.uow() as uow:
-        line = visible_line(uow, principal, msisdn)
-        result = evaluate(_context(c, uow, principal, kind, line, subscription_id, in_person_document, lang))
-        if in_person_document and not principal.is_subscriber:
-            uow.commit()  # the in-person check was counted (auth.count_id_check)
+        try:
+            line = visible_line(uow, principal, msisdn)
+        except NotFound:
+            staffscope.looked_up(uow, c, principal, "staff_precheck", mask_msisdn(msisdn), False, kind=kind)
+            uow.commit()  # misses are audited too
+            raise
+        ctx = _context(c, uow, principal, kind, line, subscription_id, in_person_document, lang)
+        result = _staff_view(c, uow, principal, ctx, evaluate(ctx), in_person_document)
+        staffscope.looked_up(uow, c, principal, "staff_precheck", mask_msisdn(msisdn), True, kind=kind,
+                             in_person=bool(in_person_document and ctx.actor_may_end))
+        uow.commit()  # the in-person check was counted (auth.count_id_check) and the look-up audited
         return result
+
+
+def _staff_view(c, uow, principal: Principal, ctx: PrecheckContext, result: PrecheckResult,
+                doc: dict | None) -> PrecheckResult:
+    """Staff without the person's matching document learn NOT_OWNER and nothing else (no arrears,
+    contract or balance of an arbitrary number); with it, the agent has verified the customer."""
+    if not staffscope.is_staff(principal):
+        return result
+    if not ctx.actor_may_end:
+        return staffscope.not_owner_only(result, ctx.lang)
+    if doc:
+        staffscope.remember_verified(uow, principal, ctx.line.customer_id, c.now())
+    return result
 
 
 def _body_hash(cmd: NewRequest) -> str:
@@ -158,7 +178,7 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
                 return existing, False
         line = visible_line(uow, principal, cmd.msisdn)
         ctx = _context(c, uow, principal, cmd.kind, line, cmd.subscription_id, cmd.in_person_document, cmd.lang)
-        result = evaluate(ctx)
+        result = _staff_view(c, uow, principal, ctx, evaluate(ctx), cmd.in_person_document)
         if ctx.open_request_tracking_no:
             raise Conflict(f"another open request {ctx.open_request_tracking_no} already covers this",
                            {"tracking_no": ctx.open_request_tracking_no}, code="OPEN_REQUEST")
@@ -192,6 +212,10 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
             raise _race_conflict(c, principal, cmd) from None
         if not (cmd.confirm_follows and req.status == Status.AWAITING_CONFIRMATION):
             _notify_state(c, uow, req, now, result)
+        if req.kind == RequestKind.CLOSE_LINE and req.status != Status.REJECTED:
+            # SIM-swap aware: announced on the owner's other lines too, not only on the number closing
+            alerts.announce(uow, customer_id=req.customer_id, msisdn=req.msisdn, event="closure_requested",
+                            ref=req.tracking_no, at=now, dedup=f"{req.id}:closure_requested")
         uow.commit()
     return req, True
 
@@ -248,8 +272,7 @@ def owned_request(uow, principal: Principal, tracking_no: str) -> Request:
         if not principal.acted_at_own_store(req.requested_by):  # counter requests stay with their store
             raise NotFound("no such request")
     elif principal.role == "enterprise_admin":
-        line = uow.repo.line(req.msisdn)
-        if line is None or line.customer_id != principal.enterprise_id:
+        if req.customer_id != principal.enterprise_id:  # the enterprise's own requests, not the number's
             raise NotFound("no such request")
     elif principal.role not in STAFF_ROLES:
         raise NotFound("no such request")
@@ -306,7 +329,7 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
 
 
 def review(c, principal: Principal, tracking_no: str, approve: bool, reason: str | None) -> Request:
-    if principal.role not in ("reviewer", "admin"):
+    if not may(principal, "review"):
         raise Forbidden("only reviewers decide reviews")
     if not approve and not reason:
         raise InvalidInput("a rejection needs a reason", {"field": "reason"})

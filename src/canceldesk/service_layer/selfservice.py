@@ -10,7 +10,8 @@ from canceldesk.domain.lifecycle import Request, Status
 from canceldesk.domain.model import LineStatus
 
 from . import requests
-from .principal import Principal
+from .errors import NotFound
+from .principal import Principal, may
 
 # Which ways of ending a product the self-service pages offer. A plan ends with the line itself.
 ENDINGS = {"plan": (), "vas": ("unsubscribe",), "membership": ("cancel_renewal", "unsubscribe")}
@@ -43,19 +44,39 @@ def line_history(c, principal: Principal, msisdn: str) -> list[dict]:
     """
     number = requests.parse_msisdn(msisdn)
     with c.uow() as uow:
-        line = requests.visible_line(uow, principal, number)
         rows = uow.repo.line_history(number)
-    if principal.role in requests.STAFF_ROLES:
+        line = _readable_line(uow, principal, number, rows)
+    if may(principal, "staff_pages"):
         return [{**e.as_dict(), "tracking_no": no} for e, no, _owner in rows]
-    me = principal.enterprise_id if principal.role == "enterprise_admin" else principal.id
-    rows = _ownership_period(rows, former=line.customer_id != me or line.status == LineStatus.RECYCLABLE)
+    me = _me(principal)
+    rows = _ownership_period(rows, former=line.customer_id != me or line.status == LineStatus.RECYCLABLE, me=me)
     return [{**e.as_dict(with_actor=False), "request_id": e.request_id if owner == me else None,
              "tracking_no": no if owner == me else None} for e, no, owner in rows]
 
 
-def _ownership_period(rows: list, former: bool) -> list:
+def _me(principal: Principal) -> str | None:
+    return principal.enterprise_id if principal.role == "enterprise_admin" else principal.id
+
+
+def _readable_line(uow, principal: Principal, number: str, rows: list):
+    """Who may read a line's history: whoever may see the line now (requests.visible_line), and a
+    former owner. A recycled or re-issued number is no key of authority (Line.held_by), but the
+    owner's own time with it stays theirs to read — only up to its return to the pool."""
+    try:
+        return requests.visible_line(uow, principal, number)
+    except NotFound:
+        line, me = uow.repo.line(number), _me(principal)
+        if may(principal, "staff_pages") or line is None or not me:
+            raise
+        if me not in (line.customer_id, line.former_customer_id) and all(owner != me for *_, owner in rows):
+            raise
+        return line
+
+
+def _ownership_period(rows: list, former: bool, me: str | None = None) -> list:
     """Split at each return to the pool: the current owner gets the period since the last one, a
-    former owner (or the owner of a number now in the pool) the period that ended with it."""
+    former owner (or the owner of a number now in the pool) the period that ended with it — the
+    last ended period holding one of their own requests, when one does (never a later owner's)."""
     periods: list[list] = [[]]
     for row in rows:
         periods[-1].append(row)
@@ -63,7 +84,8 @@ def _ownership_period(rows: list, former: bool) -> list:
             periods.append([])
     if former:
         ended = [p for p in periods if p and p[-1][0].to_status == LineStatus.RECYCLABLE]
-        return ended[-1] if ended else periods[-1]
+        mine = [p for p in ended if any(owner == me for *_, owner in p)]
+        return (mine or ended or periods)[-1]
     return periods[-1]
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from canceldesk.domain.identifiers import id_last6, mask_msisdn
 
-from . import audit, auth
+from . import alerts, audit, auth
 from .errors import Forbidden
 from .notifications import notify
 from .principal import Principal
@@ -69,10 +69,15 @@ def check(c, uow, principal: Principal, req, verification: dict | None) -> None:
     audit.record(uow, at=now, actor=principal.actor, event="step_up_failed", subject=req.tracking_no,
                  details={"factors": tried, "kind": req.kind})
     if newly_locked:
-        audit.record(uow, at=now, actor=principal.actor, event="step_up_locked", subject=req.tracking_no,
-                     details={"factors": newly_locked, "kind": req.kind, "notified": mask_msisdn(req.msisdn)})
         notify(uow.repo, to=req.msisdn, event="step_up_locked", ref=req.tracking_no, at=now,
                dedup=f"{req.id}:step_up_locked:{now.timestamp()}", kind=req.kind)
+        # SIM-swap aware: the number itself may be the attacker's card — tell every other line too
+        elsewhere = alerts.announce(uow, customer_id=req.customer_id, msisdn=req.msisdn, event="step_up_locked_elsewhere",
+                                    ref=req.tracking_no, at=now, dedup=f"{req.id}:step_up_locked:{now.timestamp()}",
+                                    kind=req.kind)
+        audit.record(uow, at=now, actor=principal.actor, event="step_up_locked", subject=req.tracking_no,
+                     details={"factors": newly_locked, "kind": req.kind, "notified": mask_msisdn(req.msisdn),
+                              "also_notified": elsewhere})
     uow.commit()
     raise Forbidden("the identity check failed", {**details, "locked": locked + newly_locked},
                     code="STEP_UP_FAILED")

@@ -7,9 +7,11 @@ import time
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from canceldesk import __version__
+from canceldesk.adapters.db import is_busy
 from canceldesk.bootstrap import Container, bootstrap
 from canceldesk.domain.transitions import IllegalTransition
 from canceldesk.service_layer.errors import ServiceError
@@ -20,6 +22,9 @@ from .routers import admin, auth, enterprise, lines, ops, requests, staff
 from .routers import assistant as assistant_router
 
 log = logging.getLogger("canceldesk.api")
+
+RETRY_AFTER_SECONDS = 2
+
 
 def error(status: int, code: str, message: str, details=None) -> JSONResponse:
     # Headers here too: a 500 is answered outside the middleware that adds them to everything else.
@@ -62,7 +67,25 @@ def create_app(container: Container | None = None) -> FastAPI:
     async def _http(_: Request, exc: StarletteHTTPException):
         code = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
                 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
-        return error(exc.status_code, code, str(exc.detail))
+        detail = str(exc.detail)
+        if detail == "There was an error parsing the body":  # FastAPI's words for bad or too deeply nested JSON
+            detail = "the body is not JSON we can read (malformed, or nested too deeply); send one plain JSON object"
+        return error(exc.status_code, code, detail)
+
+    @app.exception_handler(OperationalError)
+    async def _database(request: Request, exc: OperationalError):
+        if is_busy(exc):  # a lock held past the busy timeout: say so, and when to come back
+            log.warning("database busy on %s %s", request.method, request.url.path)
+            busy = error(503, "BUSY", "the service is busy right now and nothing was changed; try again in a moment")
+            busy.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return busy
+        log.error("database error %s on %s %s", type(getattr(exc, "orig", exc)).__name__, request.method,
+                  request.url.path)
+        return error(500, "INTERNAL", "something went wrong on our side; the request was not lost — try again or ask staff")
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(_: Request, exc: RecursionError):
+        return error(400, "BAD_REQUEST", "the body is nested too deeply; send plain JSON objects")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

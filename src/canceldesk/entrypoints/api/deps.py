@@ -18,6 +18,7 @@ from fastapi import Depends, Header, Request
 from canceldesk.bootstrap import Container
 from canceldesk.service_layer import auth
 from canceldesk.service_layer.errors import Forbidden
+from canceldesk.service_layer.principal import MAY
 from canceldesk.service_layer.principal import Principal
 
 SESSION_COOKIE = "cd_session"
@@ -81,17 +82,21 @@ def require_roles(*roles: str):
     return check
 
 
+def require(action: str):
+    """The roles the one roles table (service_layer/principal.MAY) allows for `action`."""
+    return require_roles(*MAY[action])
+
+
 # subscriber: a real-name person logged in by SMS code
-CurrentSubscriber = Annotated[Principal, Depends(require_roles("subscriber"))]
+CurrentSubscriber = Annotated[Principal, Depends(require("own_lines"))]
 # who may ask to end something and confirm it: the person, the counter (in person), the enterprise
-CurrentRequester = Annotated[Principal, Depends(require_roles("subscriber", "agent", "enterprise_admin"))]
-CurrentAdmin = Annotated[Principal, Depends(require_roles("admin"))]
-CurrentStaff = Annotated[Principal, Depends(require_roles("agent", "reviewer", "admin"))]
-CurrentAgent = Annotated[Principal, Depends(require_roles("agent"))]
+CurrentRequester = Annotated[Principal, Depends(require("request"))]
+CurrentAdmin = Annotated[Principal, Depends(require("admin"))]
+CurrentStaff = Annotated[Principal, Depends(require("staff_pages"))]
 # the counter: agents (store-bound) and back-office admins look customers up and check IDs
-CurrentCounterStaff = Annotated[Principal, Depends(require_roles("agent", "admin"))]
-CurrentReviewer = Annotated[Principal, Depends(require_roles("reviewer", "admin"))]
-CurrentEnterpriseAdmin = Annotated[Principal, Depends(require_roles("enterprise_admin"))]
+CurrentCounterStaff = Annotated[Principal, Depends(require("counter"))]
+CurrentReviewer = Annotated[Principal, Depends(require("review"))]
+CurrentEnterpriseAdmin = Annotated[Principal, Depends(require("enterprise"))]
 
 
 def get_lang(accept_language: Annotated[str | None, Header(max_length=200)] = None) -> str:

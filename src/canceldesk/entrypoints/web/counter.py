@@ -9,10 +9,13 @@ import time
 from fastapi import APIRouter, Request
 
 from canceldesk.domain.identifiers import mask_id
-from canceldesk.service_layer import auth, complaints, counter, customers, escalations, requests, selfservice
+from canceldesk.service_layer import (auth, complaints, counter, customers, escalations, requests, selfservice,
+                                      staffscope)
 from canceldesk.service_layer.errors import NotFound, ServiceError
 
 from . import labels
+from canceldesk.service_layer.principal import may
+
 from .pages import (HOME_OF_ROLE, CheckedForm, PageRoute, Staff, container, error_text, field_errors, lang_of,
                     redirect, render, safe_next, set_session, tr, cookie_flags)
 from .portal import _client, nonce
@@ -66,7 +69,7 @@ def _id_summary(doc: dict | None) -> dict | None:
 # ---- search and the customer ----------------------------------------------------------------------------
 @router.get("/counter")
 def counter_home(request: Request, p: Staff):
-    if p.role == "reviewer":
+    if not may(p, "counter"):  # a reviewer works the queues
         return redirect("/counter/queues")
     q = escalations.queues(container(request), p, limit=500)
     return render(request, "counter/home.html", errors={}, form={}, counts={k: len(v) for k, v in q.items()},
@@ -105,7 +108,9 @@ def _customer_page(request: Request, p, customer_id: str, status: int = 200, err
 
 @router.get("/counter/customers/{customer_id}")
 def customer_page(customer_id: str, request: Request, p: Staff):
-    return _customer_page(request, p, customer_id)
+    page = _customer_page(request, p, customer_id)
+    staffscope.looked_up_now(container(request), p, "customer_viewed", customer_id, True)
+    return page
 
 
 @router.post("/counter/customers/{customer_id}/idcheck")
@@ -137,8 +142,9 @@ def clear_id_check(customer_id: str, request: Request, p: Staff, form: CheckedFo
 
 
 def _owned_line(request: Request, p, customer_id: str, msisdn: str) -> dict:
-    view = counter.customer_view(container(request), p, customer_id)
-    if not any(l["msisdn"] == msisdn for l in view["lines"]):
+    c = container(request)
+    view = counter.customer_view(c, p, customer_id)
+    if not counter.holds_line(c, p, view["id"], msisdn):
         raise NotFound("no such line for this customer")
     return view
 
@@ -147,6 +153,8 @@ def _owned_line(request: Request, p, customer_id: str, msisdn: str) -> dict:
 def customer_line(customer_id: str, msisdn: str, request: Request, p: Staff):
     c = container(request)
     cu = _owned_line(request, p, customer_id, msisdn)
+    if not cu["verified_in_person"]:  # an agent sees a line's facts with the person in front of it
+        return redirect(f"/counter/customers/{customer_id}")
     doc = _checked_document(request, p, customer_id)
     view = selfservice.line_overview(c, p, msisdn, lang_of(request), in_person_document=doc)
     return render(request, "counter/line.html", cu=cu, view=view, line=view["line"], idcheck=_id_summary(doc),

@@ -35,6 +35,7 @@ def dashboard(request: Request, p: Admin):
     br = reports.deadline_breaches(c, p, days, limit=10)
     why = reports.top_reasons(c, p, days)
     ren = reports.reminders_vs_renewals(c, p, days)
+    refused = reports.refused_lookups(c, p, days)
     from canceldesk.service_layer import insights
     offers = insights.offer_counts(c, reports.window(c, days)[0])
     from canceldesk.service_layer import analytics
@@ -63,7 +64,7 @@ def dashboard(request: Request, p: Admin):
                                    if ren["renewals_recorded"] else None),
     }
     return render(request, "dashboard/index.html", days=days, day_choices=DAY_CHOICES, vol=vol, comp=comp, br=br,
-                  why=why, ren=ren, charts=ch, offers=offers, cmp=cmp, proof=proof)
+                  why=why, ren=ren, charts=ch, refused=refused, offers=offers, cmp=cmp, proof=proof)
 
 
 def _cell(value):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Request
 
+from canceldesk.service_layer.principal import may
 from canceldesk.service_layer import batches
 from canceldesk.service_layer.errors import ServiceError
 
@@ -27,7 +28,7 @@ def _int(value, default: int = 1) -> int:
 def enterprise_login(request: Request):
     p = current_principal(request)
     nxt = safe_next(request.query_params.get("next"), "")
-    if p is not None and p.role == "enterprise_admin":
+    if p is not None and may(p, "enterprise"):
         return redirect(nxt or "/enterprise")
     return render(request, "enterprise/login.html", area="enterprise", errors={}, msisdn="", next=nxt,
                   demo_logins=_demo_logins(request))
@@ -79,7 +80,7 @@ def _batch_page(request: Request, p, batch_id: str, status: int = 200, errors: d
     st = batches.status(c, p, batch_id)
     res = batches.results(c, p, batch_id, show=show, page=_int(qp.get("page")), size=PAGE_SIZE)
     return render(request, "enterprise/batch.html", status=status, b=st, res=res, show=show,
-                  filters=labels.RESULT_FILTERS, errors=errors or {})
+                  filters=labels.RESULT_FILTERS, errors=errors or {}, step_up_over=c.settings.fleet_step_up_over)
 
 
 @router.get("/enterprise/batches/{batch_id}")
@@ -91,7 +92,9 @@ def batch_page(batch_id: str, request: Request, p: EnterpriseAdmin):
 def submit_batch(batch_id: str, request: Request, p: EnterpriseAdmin, form: CheckedForm, background: BackgroundTasks):
     c = container(request)
     try:
-        batches.submit(c, p, batch_id, [str(w)[:40] for w in form.getlist("ack")[:20]])
+        count = str(form.get("confirm_count") or "").strip()[:6]
+        batches.submit(c, p, batch_id, [str(w)[:40] for w in form.getlist("ack")[:20]],
+                       otp=str(form.get("otp") or "")[:12] or None, confirm_count=int(count) if count.isdigit() else count or None)
     except ServiceError as exc:
         if exc.status == 404:
             raise

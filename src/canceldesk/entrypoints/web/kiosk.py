@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from canceldesk.domain.identifiers import DOCUMENT_TYPES
 from canceldesk.service_layer import auth, channels, requests
 from canceldesk.service_layer.errors import ServiceError
+from canceldesk.service_layer.principal import may
 
 from .pages import (KIOSK_COOKIE, CheckedForm, PageRoute, clear_session, container, cookie_flags, field_errors,
                     kiosk_mark, redirect, render, set_session, tr)
@@ -73,7 +74,7 @@ def kiosk_verify(request: Request, form: CheckedForm):
     except ServiceError as exc:
         return render(request, "kiosk/code.html", status=422, msisdn=msisdn, ticket=ticket,
                       errors=field_errors(request, exc, "otp"))
-    if login["role"] != "subscriber":
+    if not may(login["role"], "own_lines"):  # the kiosk is the portal: the one roles table decides
         auth.logout(c, login["token"])
         return redirect("/kiosk")
     response = redirect("/")

@@ -21,7 +21,7 @@ from canceldesk.domain.identifiers import mask_msisdn
 from canceldesk.domain.transitions import IllegalTransition
 from canceldesk.service_layer import auth
 from canceldesk.service_layer.errors import Forbidden, NotFound, ServiceError, Unauthorized
-from canceldesk.service_layer.principal import Principal
+from canceldesk.service_layer.principal import MAY, Principal, may
 
 from . import labels
 from .i18n import DEFAULT, LANGS, N_, translations
@@ -34,12 +34,12 @@ KIOSK_COOKIE = "cd_kiosk"   # a session started on a store's self-service termin
 KIOSK_IDLE_SECONDS = 60     # a kiosk logs out and clears the screen after this long without a touch
 CURRENCY_SIGNS = {"CNY": "¥", "EUR": "€", "USD": "$"}
 
-# Which roles may use which area, and where each area's login is.
+# Which roles may use which area (the one roles table, service_layer/principal.MAY), and where each area's login is.
 AREAS = {
-    "portal": (("subscriber",), "/"),
-    "counter": (("agent", "reviewer", "admin"), "/staff/login"),
-    "enterprise": (("enterprise_admin",), "/enterprise/login"),
-    "dashboard": (("admin",), "/staff/login"),
+    "portal": (MAY["own_lines"], "/"),
+    "counter": (MAY["staff_pages"], "/staff/login"),
+    "enterprise": (MAY["enterprise"], "/enterprise/login"),
+    "dashboard": (MAY["admin"], "/staff/login"),
 }
 HOME_OF_ROLE = {"subscriber": "/", "agent": "/counter", "reviewer": "/counter/queues", "admin": "/dashboard",
                 "enterprise_admin": "/enterprise"}
@@ -112,7 +112,7 @@ def _env(lang: str) -> Environment:
     env.install_gettext_translations(translations(lang), newstyle=True)
     env.filters.update(money=money, local=local_time, day=local_day, age=age, mask=mask_msisdn,
                        urlq=lambda s: quote(str(s), safe=""))
-    env.globals.update(L=labels, lang_names={"zh": "中文", "en": "English"})
+    env.globals.update(L=labels, lang_names={"zh": "中文", "en": "English"}, may=may)
     return env
 
 

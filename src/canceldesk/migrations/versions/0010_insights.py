@@ -1,7 +1,7 @@
 """assistant and insights: conversations, subscription usage facts, save offers
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0008
 """
 from alembic import op
 import sqlalchemy as sa

@@ -1,7 +1,7 @@
 """line history: every change of a line's status, append-only
 
 Revision ID: 0012
-Revises: 0005
+Revises: 0010
 """
 from alembic import op
 import sqlalchemy as sa

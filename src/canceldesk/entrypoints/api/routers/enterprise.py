@@ -32,6 +32,9 @@ class BatchCreate(Strict):
 
 class BatchSubmit(Strict):
     acknowledged_warnings: list[str] = Field(default_factory=list, max_length=20)
+    otp: str | None = Field(None, max_length=12, description="more than a handful of lines: the code sent to your admin number")
+    confirm_count: int | None = Field(None, ge=0, le=batches.MAX_LINES,
+                                      description="more than a handful of lines: the number of lines, typed back")
 
 
 def _csrf_if_cookie(request: Request, c) -> None:
@@ -65,7 +68,7 @@ def create_batch(body: BatchCreate, p: CurrentEnterpriseAdmin, c: ContainerDep, 
 def submit_batch(batch_id: str, body: BatchSubmit, p: CurrentEnterpriseAdmin, c: ContainerDep, request: Request, lang: Lang,
                  background: BackgroundTasks):
     _csrf_if_cookie(request, c)
-    b = batches.submit(c, p, batch_id, body.acknowledged_warnings)
+    b = batches.submit(c, p, batch_id, body.acknowledged_warnings, body.otp, body.confirm_count)
     background.add_task(batches.run_submit, c, p, batch_id, lang)
     return JSONResponse(status_code=202, content=b)
 
