@@ -328,3 +328,48 @@ def test_conversation_state_is_purged_after_a_day_idle(sqlite_world):
     clock.advance(days=1, minutes=1)
     assert channels.purge_state(c, clock.now) == {"conversations": 1}
     assert channels.load_conversation(c, f"sms:{ME}") is None
+
+
+# ---- free text goes to the assistant (issue 12b) ---------------------------------------------------
+def test_free_text_is_understood_proposed_and_confirmed_with_y_on_the_sms_channel(sqlite_world):
+    c, client, _ = sqlite_world
+    send(client, "帮我把视频会员的自动续费关了")
+    assert last_reply(client) == ("【canceldesk】将取消 视频会员 ¥15.00/月 的自动续费：不再扣费，权益可用到 2026-12-07。\n"
+                                  "回复Y确认，10分钟内有效；回复N放弃。")
+    with c.uow() as uow:  # nothing is done until the subscriber confirms
+        video = next(s for s, p in uow.repo.subscriptions_with_products(ME) if p.name_zh == "视频会员")
+        assert video.auto_renew is True
+    send(client, "Y")
+    done = last_reply(client)
+    assert done.startswith("【canceldesk】单号CD20261112") and done.endswith("：取消自动续费，已办结。回复单号可查询进度。")
+    tracking = done.split("单号")[1][:18]
+    with c.uow() as uow:
+        req = uow.repo.request(tracking)
+        assert (req.kind, req.channel, req.status, req.msisdn) == ("cancel_renewal", "sms", "completed", ME)
+        assert req.timeline[0].channel == "sms"
+        video = next(s for s, p in uow.repo.subscriptions_with_products(ME) if p.name_zh == "视频会员")
+        assert video.auto_renew is False
+    send(client, "Y")  # a second Y confirms nothing more
+    assert last_reply(client) == "【canceldesk】没有待确认的操作，或确认已超过10分钟。发送0000重新开始。"
+
+
+def test_free_text_naming_someone_elses_number_is_refused_and_n_declines(sqlite_world):
+    c, client, _ = sqlite_world
+    send(client, f"帮我把{OTHER}销户")
+    assert last_reply(client) == ("【canceldesk】我只能办理您本人实名名下的号码和业务（139****9000 不在您名下）。"
+                                  "如需办理他人的号码，请机主本人登录办理，或携带机主证件到营业厅。")
+    send(client, "Y")
+    assert last_reply(client) == "【canceldesk】没有待确认的操作，或确认已超过10分钟。发送0000重新开始。"
+    send(client, "stop renewing my video membership")
+    assert last_reply(client) == ("[canceldesk] This stops the auto-renewal of Video membership ¥15.00/month: no further "
+                                  "charge, benefits last until 2026-12-07.\nReply Y to confirm within 10 minutes, or N to cancel.")
+    send(client, "N")
+    assert last_reply(client) == "[canceldesk] Cancelled; nothing was changed."
+    send(client, "Y")
+    assert last_reply(client) == "[canceldesk] There is nothing to confirm (or the 10 minutes passed). Send 0000 to start again."
+
+
+def test_closing_a_line_by_free_text_sms_is_not_offered(sqlite_world):
+    _, client, _ = sqlite_world
+    send(client, "我不想用这个号了，帮我销户")
+    assert last_reply(client) == "【canceldesk】这项办理不能通过此渠道完成，请在App、营业厅或拨打客服电话办理。"

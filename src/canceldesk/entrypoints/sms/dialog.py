@@ -9,6 +9,7 @@ from canceldesk.domain.lifecycle import Status
 from canceldesk.service_layer import channels
 from canceldesk.service_layer.errors import ServiceError
 
+from . import free_text
 from .commands import Command, parse
 from .texts import KIND, PERIOD, STATUS, money, t
 
@@ -76,6 +77,10 @@ def _answer(c, principal, msisdn: str, cmd: Command, state: dict, lang: str, mes
         if item is None:
             return t("not_found", lang, ref=cmd.target), None
         return _preview(c, principal, msisdn, "cancel_renewal", [item.subscription_id], state, lang, now, rules), None
+    if cmd.name == "confirm" and free_text.awaits_confirmation(state) and "pending" not in state:
+        return free_text.confirm(c, principal, msisdn, state, lang, rules)
+    if cmd.name == "decline" and free_text.awaits_confirmation(state) and "pending" not in state:
+        return free_text.decline(c, principal, msisdn, state, lang, rules), None
     if cmd.name == "confirm":
         return _confirm(c, principal, msisdn, state, lang, now, message_id)
     if cmd.name == "decline":
@@ -91,6 +96,10 @@ def _answer(c, principal, msisdn: str, cmd: Command, state: dict, lang: str, mes
                  status=STATUS[lang].get(req.status, req.status)), req.tracking_no
     if cmd.name == "language":
         return t("help", lang), None
+    if cmd.target == "unknown" and cmd.text.strip():  # free text: the assistant first
+        said = free_text.answer(c, principal, msisdn, cmd.text, state, lang, rules)
+        if said is not None:
+            return said
     if cmd.target == "unknown":  # what we could not read is said first, then the help text
         return t("unknown", lang) + t("help", lang).split("】", 1)[-1].split("] ", 1)[-1], None
     return t("help", lang), None
@@ -138,6 +147,7 @@ def _preview(c, principal, msisdn, kind, sub_ids, state, lang, now, rules) -> st
         ok.append(sub_id)
         warnings += [w.code for w in result.warnings if w.code not in warnings]
     if ok:
+        state.pop("assistant", None)  # the newest proposal is the one a `Y` confirms
         state["pending"] = {"kind": kind, "items": ok, "warnings": warnings,
                             "until": (now + timedelta(minutes=rules.confirm_valid_minutes)).isoformat()}
         lines.append(t("preview_foot", lang))
