@@ -373,3 +373,28 @@ def test_closing_a_line_by_free_text_sms_is_not_offered(sqlite_world):
     _, client, _ = sqlite_world
     send(client, "我不想用这个号了，帮我销户")
     assert last_reply(client) == "【canceldesk】这项办理不能通过此渠道完成，请在App、营业厅或拨打客服电话办理。"
+
+
+def test_0000_marks_what_could_be_stopped_neutrally_and_within_one_long_sms(sqlite_world):
+    from canceldesk.adapters import insights_store
+    c, client, _ = sqlite_world
+    with c.uow() as uow:
+        subs = {p.name_zh: s.id for s, p in uow.repo.subscriptions_with_products(ME)}
+        insights_store.upsert_usage(uow.session, subs["彩铃"], {"last_used_on": date(2026, 9, 1)})
+        insights_store.upsert_usage(uow.session, subs["视频会员"], {"last_used_on": date(2026, 11, 11),
+                                                                   "previous_price": 1200})
+        uow.commit()
+    send(client, "0000")
+    listing = last_reply(client).splitlines()
+    assert listing[1] == ("1.彩铃 ¥5.00/月，退订后用到2026-11-30，不退费；自动续费中，回复“取消1”可停止续费"
+                          "（提示：近72天未使用，停用每月约省¥5.00）")
+    assert listing[2] == "2.流量加油包 ¥10.00/月，退订立即生效，按未使用天数退费"  # nothing to suggest: no mark
+    assert listing[3].endswith("回复“取消3”可停止续费（提示：价格由¥12.00调为¥15.00，停用每月约省¥15.00）")
+    assert len("\n".join(listing)) <= 536
+    send(client, "EN")
+    send(client, "0000")
+    en = last_reply(client)
+    assert en.splitlines()[1].endswith("reply '取消1' to stop it (note: unused for 72 days; stopping saves about ¥5.00/month)")
+    # the English list is longer: the last mark would not fit one long SMS, so the app is named instead
+    assert en.splitlines()[3].endswith("reply '取消3' to stop it")
+    assert en.splitlines()[-1] == "More suggestions in the app." and len(en) <= 536

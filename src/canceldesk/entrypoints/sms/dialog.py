@@ -14,6 +14,7 @@ from .commands import Command, parse
 from .texts import KIND, PERIOD, STATUS, money, t
 
 CHANNEL = "sms"
+SMS_MAX_CHARS = 536   # a long SMS of 8 segments of 67 UCS-2 characters: the `0000` list stays within it
 
 
 def _key(msisdn: str) -> str:
@@ -122,7 +123,45 @@ def _list(c, principal, msisdn, state, lang, now, rules) -> str:
         out.append(t("list_item", lang, n=i.serial, name=i.name, price=money(i.price),
                      period=PERIOD[lang].get(i.period, i.period), effect=effect, renew=renew))
     out.append(t("list_foot", lang))
-    return "\n".join(out)
+    return _with_marks(out, items, lang)
+
+
+def _mark(item, items, lang: str) -> str:
+    """One short, neutral note on an item of the `0000` list: why it could be stopped, and the saving."""
+    serial = {i.subscription_id: i.serial for i in items}
+    why = []
+    for sg in item.suggestions:
+        d = sg.get("details") or {}
+        if sg["reason"] == "unused":
+            why.append(t("mark_unused", lang, days=d.get("days")))
+        elif sg["reason"] == "duplicate":
+            others = [serial[x] for x in d.get("with", ()) if x in serial]
+            why.append(t("mark_duplicate", lang, n="、".join(map(str, others)) if lang == "zh" else ", ".join(map(str, others)))
+                       if others else t("mark_duplicate_other", lang))
+        elif sg["reason"] == "price_rise":
+            why.append(t("mark_price_rise", lang, old=money(d.get("previous_price", 0)), new=money(item.price)))
+        elif sg["reason"] == "renews_after_trial":
+            why.append(t("mark_renews_after_trial", lang, date=item.period_end.isoformat(), price=money(item.price)))
+    if not why:
+        return ""
+    return t("mark", lang, why=("、" if lang == "zh" else "; ").join(why),
+             saving=money(max(sg["saving_per_month"] for sg in item.suggestions)))
+
+
+def _with_marks(lines: list[str], items, lang: str) -> str:
+    """The list with its suggestions marked, item by item, as long as the whole stays one long SMS."""
+    head, body, foot = lines[0], list(lines[1:-1]), lines[-1]
+    dropped = False
+    for n, item in enumerate(items):
+        mark = _mark(item, items, lang)
+        if not mark:
+            continue
+        candidate = body[:n] + [body[n] + mark] + body[n + 1:]
+        if len("\n".join([head, *candidate, foot, t("marks_more", lang)])) <= SMS_MAX_CHARS:
+            body = candidate
+        else:
+            dropped = True
+    return "\n".join([head, *body, foot] + ([t("marks_more", lang)] if dropped else []))
 
 
 def _preview(c, principal, msisdn, kind, sub_ids, state, lang, now, rules) -> str:
