@@ -398,3 +398,20 @@ def test_0000_marks_what_could_be_stopped_neutrally_and_within_one_long_sms(sqli
     # the English list is longer: the last mark would not fit one long SMS, so the app is named instead
     assert en.splitlines()[3].endswith("reply '取消3' to stop it")
     assert en.splitlines()[-1] == "More suggestions in the app." and len(en) <= 536
+
+
+def test_two_things_named_at_once_are_asked_one_at_a_time_and_a_serial_answers(sqlite_world):
+    c, client, _ = sqlite_world
+    send(client, "彩铃和视频会员都退了")
+    assert last_reply(client) == "【canceldesk】一次办理一项，先办理哪一个？1. 彩铃 ¥5.00/月；2. 视频会员 ¥15.00/月（回复序号或名称）"
+    send(client, "2")  # answers the assistant's question, not a 0000 list
+    assert last_reply(client) == ("【canceldesk】将退订 视频会员 ¥15.00/月：可用到 2026-12-07，退款 ¥0.00。\n"
+                                  "回复Y确认，10分钟内有效；回复N放弃。")
+    send(client, "Y")
+    done = last_reply(client)
+    assert done.startswith("【canceldesk】单号CD20261112") and done.endswith("：退订，已办结。回复单号可查询进度。")
+    with c.uow() as uow:
+        req = uow.repo.request(done.split("单号")[1][:18])
+        assert (req.kind, req.channel) == ("unsubscribe", "sms")
+        ring = next(s for s, p in uow.repo.subscriptions_with_products(ME) if p.name_zh == "彩铃")
+        assert ring.is_active  # only the one chosen was ended

@@ -178,6 +178,8 @@ def _respond(c, principal: Principal, u: Understanding, targets: list[Target], s
         names = "；".join(f"{i}. {_label(tg, lang)}" for i, tg in enumerate(listed, 1))
         head = _t(lang, "没找到完全对应的业务，您是指哪一个？", "I could not find that exactly — which one do you mean? ") \
             if u.note == "no_match" else _t(lang, "您是指哪一个？", "Which one do you mean? ")
+        if u.note == "several":
+            head = _t(lang, "一次办理一项，先办理哪一个？", "One at a time — which one first? ")
         return _answer(u.intent, head + names + _t(lang, "（回复序号或名称）", " (reply with the number or the name)"),
                        candidates=[_candidate(tg, lang) for tg in listed]), state
     if may_start is not None and not may_start(_kind_for(u.intent, u.target)):

@@ -61,6 +61,10 @@ def _answer(c, principal, msisdn: str, cmd: Command, state: dict, lang: str, mes
     rules = channels.rules(c, CHANNEL)
     if cmd.name == "list":
         return _list(c, principal, msisdn, state, lang, now, rules), None
+    if cmd.name == "serials" and len(cmd.serials) == 1 and free_text.asked_which(state):
+        said = free_text.answer(c, principal, msisdn, str(cmd.serials[0]), state, lang, rules)
+        if said is not None:
+            return said
     if cmd.name == "serials":
         if not _valid(state, "list_until", now):
             return t("list_needed", lang), None
@@ -109,6 +113,7 @@ def _answer(c, principal, msisdn: str, cmd: Command, state: dict, lang: str, mes
 def _list(c, principal, msisdn, state, lang, now, rules) -> str:
     items = channels.paid_services(c, principal, msisdn, lang)
     state.pop("pending", None)
+    state.pop("assistant", None)  # serials now answer this list
     state["list"] = [i.subscription_id for i in items]
     state["list_until"] = (now + timedelta(minutes=rules.list_valid_minutes)).isoformat()
     if not items:

@@ -36,6 +36,11 @@ def _sms_text(out: dict, lang: str) -> str:
     return ("[canceldesk] " if lang == "en" else "【canceldesk】") + reply
 
 
+def asked_which(state: dict) -> bool:
+    """The assistant asked "which one?" last: a bare serial answers it (not the `0000` list)."""
+    return bool((state.get("assistant") or {}).get("asked"))
+
+
 def awaits_confirmation(state: dict) -> bool:
     return bool((state.get("assistant") or {}).get("pending"))
 
@@ -45,7 +50,8 @@ def answer(c, principal, msisdn: str, text: str, state: dict, lang: str, rules) 
     out = _ask(c, principal, msisdn, text, state, lang, rules)
     proposal = out.get("proposal")
     pending = bool(proposal and proposal["impact"].get("eligible") and not out.get("refused"))
-    state["assistant"] = {"cid": out["conversation_id"], "pending": pending}
+    asked = bool(out.get("candidates")) and proposal is None and out["intent"] != "query"
+    state["assistant"] = {"cid": out["conversation_id"], "pending": pending, "asked": asked}
     if out["intent"] == "unknown" and not proposal and not out.get("candidates"):
         return None
     if pending:
