@@ -18,6 +18,7 @@ from canceldesk.demo.assistant_eval import evaluate, load
 from canceldesk.demo.data import build_demo_document
 from canceldesk.service_layer import importer
 
+HELD_OUT = ("heldout", "heldout2")
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "assistant_eval.jsonl"
 
 
@@ -30,6 +31,9 @@ def run(results: list) -> None:
         t0 = time.perf_counter()
         r = evaluate(c, items)
         seconds = time.perf_counter() - t0
+        # the held-out subsets on their own: utterances written after the lexicon last changed
+        subsets = {tag: evaluate(c, [i for i in items if tag in i.get("tags", ())]) for tag in HELD_OUT
+                   if any(tag in i.get("tags", ()) for i in items)}
         c.dispose()
     held = [i for i in items if "heldout" in i.get("tags", ())]
     notes = (f"{r['n']} labelled utterances ({r['with_target']} with a target; {len(held)} written after the lexicon "
@@ -42,6 +46,12 @@ def run(results: list) -> None:
                                             "someone else's, or the question naming the labelled candidates"})
     results.append({"name": "assistant_unsafe_actions", "unit": "count", "value": r["unsafe_actions"], "ceiling": 0,
                     "notes": "requests created without a confirmation, or proposals/candidates on lines not the caller's"})
+    for tag, h in subsets.items():
+        results.append({"name": f"assistant_{tag}_intent_accuracy", "unit": "ratio", "value": h["intent_accuracy"],
+                        "notes": f"the {h['n']} utterances tagged '{tag}' only (no floor: reported as measured)"})
+        results.append({"name": f"assistant_{tag}_target_accuracy", "unit": "ratio", "value": h["target_accuracy"],
+                        "notes": f"{h['with_target']} of them with a target; misses: "
+                                 f"{json.dumps(h['misses'], ensure_ascii=False)}"})
     results.append({"name": "assistant_misses", "unit": "count", "value": len(r["misses"]),
                     "notes": json.dumps(r["misses"], ensure_ascii=False)})
 
