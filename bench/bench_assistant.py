@@ -19,6 +19,10 @@ from canceldesk.demo.data import build_demo_document
 from canceldesk.service_layer import importer
 
 HELD_OUT = ("heldout", "heldout2")
+# A subset is held out only until it is first measured; what changed after reading its misses makes
+# later figures on it no longer held-out. The first measurements, as they were:
+FIRST_MEASURED = {"heldout": "intent 0.929, target 0.943 (before issue 12b's general fixes)",
+                  "heldout2": "intent 0.925, target 0.9375, unsafe 0 (commit 7109412, before any change made after it)"}
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "assistant_eval.jsonl"
 
 
@@ -48,7 +52,8 @@ def run(results: list) -> None:
                     "notes": "requests created without a confirmation, or proposals/candidates on lines not the caller's"})
     for tag, h in subsets.items():
         results.append({"name": f"assistant_{tag}_intent_accuracy", "unit": "ratio", "value": h["intent_accuracy"],
-                        "notes": f"the {h['n']} utterances tagged '{tag}' only (no floor: reported as measured)"})
+                        "notes": f"the {h['n']} utterances tagged '{tag}' only (no floor: reported as measured); "
+                                 f"first measured: {FIRST_MEASURED.get(tag, 'now')}"})
         results.append({"name": f"assistant_{tag}_target_accuracy", "unit": "ratio", "value": h["target_accuracy"],
                         "notes": f"{h['with_target']} of them with a target; misses: "
                                  f"{json.dumps(h['misses'], ensure_ascii=False)}"})

@@ -96,3 +96,10 @@ def test_several_things_named_at_once_are_asked_one_at_a_time():
     u = understand("cancel the ringback tone and the cloud drive", MINE)
     assert (u.note, [c.subscription_id for c in u.candidates]) == ("several", ["S-R", "S-C"])
     assert understand("腾讯视频和咪咕音乐哪个便宜", MINE).intent == "query"   # a comparison is no ending
+
+
+def test_line_words_with_an_ending_verb_close_a_line_never_a_product():
+    u = understand("副号都销掉吧", MINE + [Target("13800138001", is_secondary=True)])
+    assert (u.intent, u.target.msisdn) == ("close_line", "13800138001")
+    assert classify("别帮我续音乐了") == "cancel_renewal"
+    assert classify("在哪里可以查我的扣费") == "query"

@@ -153,8 +153,9 @@ def _classify(t: str) -> str:
         return "query" if _any("QUERY", t) else "unknown"
     close, renewal, unsub = _any("CLOSE", t), _any("RENEWAL", t), _any("UNSUBSCRIBE", t)
     query = _any("QUERY", t)
-    if _MSISDN.search(t) and not _names_product(t) and re.search(_NUMBER_ENDING, t):
-        close = True  # "注销15001186420", "my son's number 151… please close it": a number and an ending verb
+    if ((_MSISDN.search(t) or _any("SECONDARY_WORDS", t) or _any("PRIMARY_WORDS", t))
+            and not _names_product(t) and re.search(_NUMBER_ENDING, t)):
+        close = True  # "副卡全部注销": a word for a line (or a number) and an ending verb
     if _any("NEW_SERVICE", t) and not (close or renewal or unsub):
         return "unknown"  # signing up, topping up, upgrading: canceldesk only ends things
     # "我有哪些自动续费" / "which of my things auto-renew?" ask; they do not act.

@@ -27,7 +27,7 @@ CLOSE = [r"销户", r"销号", r"销卡", r"退网", r"拆机", r"(注销|销|�
          r"(don'?t|do not|no longer) (want|need|use) (this|my|that) (number|line|sim|phone number)",
          r"leave (the|your) network", r"switch(ing)? (carrier|operator)s?"]
 RENEWAL = [r"自动续费", r"续费", r"续订", r"续期", r"续约", r"自动扣费", r"自动扣款", r"连续包月", r"包月",
-           r"(别|不要|不想|别再|不要再|停止|不能再|不许|不准)(再)?(每个?月)?(被)?(自动)?(扣|收|续)", r"不(再)?续(了|费|订|约|期)?",
+           r"(别|不要|不想|别再|不要再|停止|不能再|不许|不准)(再)?(给我|帮我|替我)?(再)?(每个?月)?(被)?(自动)?(扣|收|续)", r"不(再)?续(了|费|订|约|期)?",
            r"下(个)?(月|期|年)(就)?(别|不要|不再|不)(扣|收|续)", r"到期(就|后)?(别|不|不要)(续|扣)",
            r"auto.?renew", r"\brenew", r"renewal", r"recurring", r"auto.?pay", r"auto.?debit", r"auto.?charg",
            r"(stop|quit|no more|don'?t keep|do not keep) charg", r"(don'?t|do not|never) charge me",
@@ -44,7 +44,7 @@ UNSUBSCRIBE = [r"退订", r"退(一下|掉|了|出)", r"\btd\b", r"取消", r"�
                r"(关|退|停|撤|删)(吗|嘛|么|呢|不)", r"(能|可以|能不能|可不可以)(帮我)?(把.{0,12})?(关|退|停|撤|删|去掉|取消)",
                # the disposal construction: "给我去了", "帮我撤了", "把…去了"
                r"(给|帮)我(去|撤|退|停|关|删|拿|除|免|砍|弄)(了|掉)", r"(把|将).{1,20}(去|撤|拿|除|砍|弄)(了|掉)"]
-QUERY = [r"查", r"看看", r"哪个", r"哪一个", r"什么", r"几个", r"多少", r"看一下", r"有哪些", r"哪些", r"什么业务", r"啥业务", r"都有啥", r"有啥", r"订了什么", r"开了什么",
+QUERY = [r"查", r"看看", r"哪个", r"哪一个", r"(在)?哪(里|儿)?(能|可以)?(看|查|找)", r"看(到|见)", r"什么", r"几个", r"多少", r"看一下", r"有哪些", r"哪些", r"什么业务", r"啥业务", r"都有啥", r"有啥", r"订了什么", r"开了什么",
          r"扣了?什么", r"扣(了)?多少", r"多少钱", r"清单", r"明细", r"列(出|一下)", r"是什么", r"有没有",
          r"\blist\b", r"\bshow\b", r"\bwhat\b", r"\bwhich\b", r"how much", r"\bcheck\b", r"\bview\b", r"tell me",
          r"am i paying", r"do i have", r"overview", r"see my"]
