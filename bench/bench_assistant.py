@@ -22,7 +22,9 @@ HELD_OUT = ("heldout", "heldout2")
 # A subset is held out only until it is first measured; what changed after reading its misses makes
 # later figures on it no longer held-out. The first measurements, as they were:
 FIRST_MEASURED = {"heldout": "intent 0.929, target 0.943 (before issue 12b's general fixes)",
-                  "heldout2": "intent 0.925, target 0.9375, unsafe 0 (commit 7109412, before any change made after it)"}
+                  "heldout2": "37 new utterances: intent 34/37 = 0.919, target 30/32 = 0.9375, unsafe 0 (commit 7109412, "
+                              "before any change made after it; 3 more had duplicated older ones and were replaced "
+                              "by 3 new ones, first measured 3/3 after the fixes)"}
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "assistant_eval.jsonl"
 
 
