@@ -12,6 +12,7 @@ from canceldesk.service_layer.errors import NotFound
 from .texts import KIND, STATUS, t
 
 CHANNEL = "sms"
+SMS_MAX_CHARS = 536   # as the `0000` list (dialog.SMS_MAX_CHARS): 8 segments of 67 UCS-2 characters
 _HINTS = {"zh": " 回复“确认”办理，回复“算了”放弃。", "en": " Reply “confirm” to go ahead or “no” to leave it."}
 
 
@@ -33,7 +34,11 @@ def _sms_text(out: dict, lang: str) -> str:
     hint = _HINTS["en" if lang == "en" else "zh"]
     if reply.endswith(hint):  # the SMS way to confirm: Y / N, as for every other SMS proposal
         reply = reply[: -len(hint)] + "\n" + t("preview_foot", lang)
-    return ("[canceldesk] " if lang == "en" else "【canceldesk】") + reply
+    body = ("[canceldesk] " if lang == "en" else "【canceldesk】") + reply
+    if len(body) > SMS_MAX_CHARS:  # one long SMS at most: the rest is in the app
+        more = t("marks_more", lang).replace("停用建议", "内容") if lang != "en" else "More in the app."
+        body = body[: SMS_MAX_CHARS - len(more) - 1] + "…" + more
+    return body
 
 
 def asked_which(state: dict) -> bool:
