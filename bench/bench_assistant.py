@@ -18,6 +18,13 @@ from canceldesk.demo.assistant_eval import evaluate, load
 from canceldesk.demo.data import build_demo_document
 from canceldesk.service_layer import importer
 
+HELD_OUT = ("heldout", "heldout2")
+# A subset is held out only until it is first measured; what changed after reading its misses makes
+# later figures on it no longer held-out. The first measurements, as they were:
+FIRST_MEASURED = {"heldout": "intent 0.929, target 0.943 (before issue 12b's general fixes)",
+                  "heldout2": "37 new utterances: intent 34/37 = 0.919, target 30/32 = 0.9375, unsafe 0 (commit 7109412, "
+                              "before any change made after it; 3 more had duplicated older ones and were replaced "
+                              "by 3 new ones, first measured 3/3 after the fixes)"}
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "assistant_eval.jsonl"
 
 
@@ -30,6 +37,9 @@ def run(results: list) -> None:
         t0 = time.perf_counter()
         r = evaluate(c, items)
         seconds = time.perf_counter() - t0
+        # the held-out subsets on their own: utterances written after the lexicon last changed
+        subsets = {tag: evaluate(c, [i for i in items if tag in i.get("tags", ())]) for tag in HELD_OUT
+                   if any(tag in i.get("tags", ()) for i in items)}
         c.dispose()
     held = [i for i in items if "heldout" in i.get("tags", ())]
     notes = (f"{r['n']} labelled utterances ({r['with_target']} with a target; {len(held)} written after the lexicon "
@@ -42,6 +52,13 @@ def run(results: list) -> None:
                                             "someone else's, or the question naming the labelled candidates"})
     results.append({"name": "assistant_unsafe_actions", "unit": "count", "value": r["unsafe_actions"], "ceiling": 0,
                     "notes": "requests created without a confirmation, or proposals/candidates on lines not the caller's"})
+    for tag, h in subsets.items():
+        results.append({"name": f"assistant_{tag}_intent_accuracy", "unit": "ratio", "value": h["intent_accuracy"],
+                        "notes": f"the {h['n']} utterances tagged '{tag}' only (no floor: reported as measured); "
+                                 f"first measured: {FIRST_MEASURED.get(tag, 'now')}"})
+        results.append({"name": f"assistant_{tag}_target_accuracy", "unit": "ratio", "value": h["target_accuracy"],
+                        "notes": f"{h['with_target']} of them with a target; misses: "
+                                 f"{json.dumps(h['misses'], ensure_ascii=False)}"})
     results.append({"name": "assistant_misses", "unit": "count", "value": len(r["misses"]),
                     "notes": json.dumps(r["misses"], ensure_ascii=False)})
 

@@ -108,7 +108,7 @@ def test_silence_and_wrong_keys_repeat_twice_then_the_agent(lite):
     assert says(first)[0] == "没有收到您的按键。" and says(first)[1].startswith("查询和退订付费业务请按1")
     second = call.press("7")
     assert says(second)[0] == "输入有误。"
-    third = call.press(speech="我要退订彩铃")  # speech is not understood yet: no input
+    third = call.press(speech="今天天气怎么样")  # speech the assistant cannot act on counts as no input
     assert says(third) == ["多次未能识别您的按键，正在为您转接人工服务。"]
     assert third.find("Dial").text == DEMO_IVR_AGENT_NUMBER
 
@@ -230,3 +230,37 @@ def test_a_request_left_by_the_phone_is_confirmed_in_the_api_with_each_channel_r
     assert seen["channel"] == "ivr"
     assert [(t["to"], t["channel"]) for t in seen["timeline"]][:4] == [
         ("submitted", "ivr"), ("checked", "ivr"), ("awaiting_confirmation", "ivr"), ("executing", "app")]
+
+
+# ---- speech goes to the assistant (issue 12b) ------------------------------------------------------
+TOP_SENIOR = "人工服务请按0。查询和退订付费业务请按1，取消自动续费请按2，办理销户请按3，For English press 9。"
+
+
+def test_speech_naming_an_own_service_leads_into_its_confirm_menu(lite):
+    c, client = lite
+    call = Call(client, SENIOR)
+    call.press()
+    twiml = call.press(speech="退订彩铃")
+    assert says(twiml) == ["退订彩铃后，权益保留至2026-11-30，不退费。", "确认请按1，返回请按2。"]
+    with c.uow() as uow:  # nothing is done until the caller presses 1
+        ring = next(s for s, p in uow.repo.subscriptions_with_products("13800138000") if p.name_zh == "彩铃")
+        assert ring.is_active and ring.auto_renew
+    twiml = call.press("1")
+    spoken = says(twiml)
+    assert spoken[0].startswith("已受理，单号 C D 2 0 2 6 1 1 1 2") and spoken[1:] == [TOP_SENIOR]
+    tracking = spoken[0].split("单号 ")[1].rstrip("。").replace(" ", "")
+    with c.uow() as uow:
+        req = uow.repo.request(tracking)
+        assert (req.kind, req.channel, req.msisdn) == ("unsubscribe", "ivr", "13800138000")
+
+
+def test_speech_that_names_someone_elses_number_is_treated_as_before_and_2_goes_back(lite):
+    _, client = lite
+    call = Call(client, SENIOR)
+    call.press()
+    twiml = call.press(speech="把13900139000销户")
+    assert says(twiml) == ["没有收到您的按键。", TOP_SENIOR]
+    twiml = call.press(speech="取消视频会员自动续费")
+    assert says(twiml) == ["取消自动续费视频会员后，权益保留至2026-12-06，不退费。", "确认请按1，返回请按2。"]
+    twiml = call.press("2")
+    assert says(twiml) == [TOP_SENIOR]

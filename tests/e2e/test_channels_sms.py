@@ -328,3 +328,90 @@ def test_conversation_state_is_purged_after_a_day_idle(sqlite_world):
     clock.advance(days=1, minutes=1)
     assert channels.purge_state(c, clock.now) == {"conversations": 1}
     assert channels.load_conversation(c, f"sms:{ME}") is None
+
+
+# ---- free text goes to the assistant (issue 12b) ---------------------------------------------------
+def test_free_text_is_understood_proposed_and_confirmed_with_y_on_the_sms_channel(sqlite_world):
+    c, client, _ = sqlite_world
+    send(client, "帮我把视频会员的自动续费关了")
+    assert last_reply(client) == ("【canceldesk】将取消 视频会员 ¥15.00/月 的自动续费：不再扣费，权益可用到 2026-12-07。\n"
+                                  "回复Y确认，10分钟内有效；回复N放弃。")
+    with c.uow() as uow:  # nothing is done until the subscriber confirms
+        video = next(s for s, p in uow.repo.subscriptions_with_products(ME) if p.name_zh == "视频会员")
+        assert video.auto_renew is True
+    send(client, "Y")
+    done = last_reply(client)
+    assert done.startswith("【canceldesk】单号CD20261112") and done.endswith("：取消自动续费，已办结。回复单号可查询进度。")
+    tracking = done.split("单号")[1][:18]
+    with c.uow() as uow:
+        req = uow.repo.request(tracking)
+        assert (req.kind, req.channel, req.status, req.msisdn) == ("cancel_renewal", "sms", "completed", ME)
+        assert req.timeline[0].channel == "sms"
+        video = next(s for s, p in uow.repo.subscriptions_with_products(ME) if p.name_zh == "视频会员")
+        assert video.auto_renew is False
+    send(client, "Y")  # a second Y confirms nothing more
+    assert last_reply(client) == "【canceldesk】没有待确认的操作，或确认已超过10分钟。发送0000重新开始。"
+
+
+def test_free_text_naming_someone_elses_number_is_refused_and_n_declines(sqlite_world):
+    c, client, _ = sqlite_world
+    send(client, f"帮我把{OTHER}销户")
+    assert last_reply(client) == ("【canceldesk】我只能办理您本人实名名下的号码和业务（139****9000 不在您名下）。"
+                                  "如需办理他人的号码，请机主本人登录办理，或携带机主证件到营业厅。")
+    send(client, "Y")
+    assert last_reply(client) == "【canceldesk】没有待确认的操作，或确认已超过10分钟。发送0000重新开始。"
+    send(client, "stop renewing my video membership")
+    assert last_reply(client) == ("[canceldesk] This stops the auto-renewal of Video membership ¥15.00/month: no further "
+                                  "charge, benefits last until 2026-12-07.\nReply Y to confirm within 10 minutes, or N to cancel.")
+    send(client, "N")
+    assert last_reply(client) == "[canceldesk] Cancelled; nothing was changed."
+    send(client, "Y")
+    assert last_reply(client) == "[canceldesk] There is nothing to confirm (or the 10 minutes passed). Send 0000 to start again."
+
+
+def test_closing_a_line_by_free_text_sms_is_not_offered(sqlite_world):
+    _, client, _ = sqlite_world
+    send(client, "我不想用这个号了，帮我销户")
+    assert last_reply(client) == "【canceldesk】这项办理不能通过此渠道完成，请在App、营业厅或拨打客服电话办理。"
+
+
+def test_0000_marks_what_could_be_stopped_neutrally_and_within_one_long_sms(sqlite_world):
+    from canceldesk.adapters import insights_store
+    c, client, _ = sqlite_world
+    with c.uow() as uow:
+        subs = {p.name_zh: s.id for s, p in uow.repo.subscriptions_with_products(ME)}
+        insights_store.upsert_usage(uow.session, subs["彩铃"], {"last_used_on": date(2026, 9, 1)})
+        insights_store.upsert_usage(uow.session, subs["视频会员"], {"last_used_on": date(2026, 11, 11),
+                                                                   "previous_price": 1200})
+        uow.commit()
+    send(client, "0000")
+    listing = last_reply(client).splitlines()
+    assert listing[1] == ("1.彩铃 ¥5.00/月，退订后用到2026-11-30，不退费；自动续费中，回复“取消1”可停止续费"
+                          "（提示：近72天未使用，停用每月约省¥5.00）")
+    assert listing[2] == "2.流量加油包 ¥10.00/月，退订立即生效，按未使用天数退费"  # nothing to suggest: no mark
+    assert listing[3].endswith("回复“取消3”可停止续费（提示：价格由¥12.00调为¥15.00，停用每月约省¥15.00）")
+    assert len("\n".join(listing)) <= 536
+    send(client, "EN")
+    send(client, "0000")
+    en = last_reply(client)
+    assert en.splitlines()[1].endswith("reply '取消1' to stop it (note: unused for 72 days; stopping saves about ¥5.00/month)")
+    # the English list is longer: the last mark would not fit one long SMS, so the app is named instead
+    assert en.splitlines()[3].endswith("reply '取消3' to stop it")
+    assert en.splitlines()[-1] == "More suggestions in the app." and len(en) <= 536
+
+
+def test_two_things_named_at_once_are_asked_one_at_a_time_and_a_serial_answers(sqlite_world):
+    c, client, _ = sqlite_world
+    send(client, "彩铃和视频会员都退了")
+    assert last_reply(client) == "【canceldesk】一次办理一项，先办理哪一个？1. 彩铃 ¥5.00/月；2. 视频会员 ¥15.00/月（回复序号或名称）"
+    send(client, "2")  # answers the assistant's question, not a 0000 list
+    assert last_reply(client) == ("【canceldesk】将退订 视频会员 ¥15.00/月：可用到 2026-12-07，退款 ¥0.00。\n"
+                                  "回复Y确认，10分钟内有效；回复N放弃。")
+    send(client, "Y")
+    done = last_reply(client)
+    assert done.startswith("【canceldesk】单号CD20261112") and done.endswith("：退订，已办结。回复单号可查询进度。")
+    with c.uow() as uow:
+        req = uow.repo.request(done.split("单号")[1][:18])
+        assert (req.kind, req.channel) == ("unsubscribe", "sms")
+        ring = next(s for s, p in uow.repo.subscriptions_with_products(ME) if p.name_zh == "彩铃")
+        assert ring.is_active  # only the one chosen was ended

@@ -16,6 +16,7 @@ def test_the_evaluation_set_is_large_and_varied():
     assert intents == {"unsubscribe", "cancel_renewal", "close_line", "query", "complaint", "human", "unknown"}
     assert sum(i["target"] == "refuse" for i in items) >= 10 and sum(i["target"] == "ask" for i in items) >= 20
     assert len({(i["caller"], i["text"]) for i in items}) == len(items), "each utterance once per caller"
+    assert sum("heldout" in i["tags"] for i in items) == 42 and sum("heldout2" in i["tags"] for i in items) == 40
 
 
 def test_floors_intent_target_and_no_unsafe_action(tmp_path):

@@ -62,3 +62,44 @@ def test_prices_and_confirmations():
     assert prices("十五元的那个") == {1500}
     assert prices("the ¥88 one") == {8800}
     assert [is_confirmation(w) for w in ("确认", "ＹＥＳ", "好的。", "no", "取消")] == [True, True, True, False, False]
+
+
+# ---- general understanding (issue 12b): question forms, disposal constructions, topics, several things ----
+@pytest.mark.parametrize("text,intent,target", [
+    ("音乐会员能不能帮我关", "unsubscribe", "S-M"),            # a question that asks for the ending
+    ("云盘可以退吗", "unsubscribe", "S-C"),
+    ("十五块的腾讯会员帮我撤了", "unsubscribe", "S-V"),          # the disposal construction 帮我X了
+    ("把咪咕给砍了", "unsubscribe", "S-M"),
+    ("视屏会员退订", "unsubscribe", "S-V"),                     # fuzzy pinyin: ping ~ pin
+    ("打电话别人听到的那个音乐停掉", "unsubscribe", "S-R"),        # a description of the ringback tone
+    ("音乐会员下个月又要扣费了", "cancel_renewal", "S-M"),        # an upcoming charge: stop the renewal
+])
+def test_general_forms_are_understood(text, intent, target):
+    u = understand(text, MINE)
+    assert (u.intent, u.note, u.target.subscription_id) == (intent, "clear", target)
+
+
+@pytest.mark.parametrize("text", ["帮我查快递", "北京今天多少度", "what time is it", "查一下明天的航班"])
+def test_questions_about_other_things_are_out_of_scope(text):
+    assert classify(text) == "unknown"
+
+
+@pytest.mark.parametrize("text", ["我开了哪些业务", "每个月都扣我什么钱", "what do I have", "我的彩铃多少钱一个月"])
+def test_questions_about_my_services_stay_queries(text):
+    assert classify(text) == "query"
+
+
+def test_several_things_named_at_once_are_asked_one_at_a_time():
+    u = understand("彩铃和视频会员都退了", MINE)
+    assert (u.intent, u.note, u.target) == ("unsubscribe", "several", None)
+    assert [c.subscription_id for c in u.candidates] == ["S-R", "S-V"]
+    u = understand("cancel the ringback tone and the cloud drive", MINE)
+    assert (u.note, [c.subscription_id for c in u.candidates]) == ("several", ["S-R", "S-C"])
+    assert understand("腾讯视频和咪咕音乐哪个便宜", MINE).intent == "query"   # a comparison is no ending
+
+
+def test_line_words_with_an_ending_verb_close_a_line_never_a_product():
+    u = understand("副号都销掉吧", MINE + [Target("13800138001", is_secondary=True)])
+    assert (u.intent, u.target.msisdn) == ("close_line", "13800138001")
+    assert classify("别帮我续音乐了") == "cancel_renewal"
+    assert classify("在哪里可以查我的扣费") == "query"

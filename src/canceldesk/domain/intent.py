@@ -25,7 +25,7 @@ ENDABLE_KINDS = ("vas", "membership")
 
 _RX = {name: lx.compile_all(getattr(lx, name)) for name in
        ("HUMAN", "COMPLAINT_STRONG", "COMPLAINT_WEAK", "CLOSE", "RENEWAL", "UNSUBSCRIBE", "QUERY", "NEW_SERVICE",
-        "NEGATED_ACTION", "THIRD_PARTY", "THIS_NUMBER", "PRIMARY_WORDS", "SECONDARY_WORDS", "KEEP_NUMBER_WORDS")}
+        "NEGATED_ACTION", "THIRD_PARTY", "QUERY_TOPIC", "THIS_NUMBER", "PRIMARY_WORDS", "SECONDARY_WORDS", "KEEP_NUMBER_WORDS")}
 _MSISDN = re.compile(r"(?<!\d)(?:\+?86|0086)?[\s-]*(1[3-9]\d(?:[\s-]?\d){8})(?!\d)")
 _TAIL = re.compile(r"(?:尾号|末四位|后四位|结尾是|ending(?: in| with)?|ends? (?:in|with)|last (?:four|4)(?: digits)?)\D{0,4}(\d{4})(?!\d)")
 _LATIN_WORD = re.compile(r"[a-z][a-z'-]{3,}")
@@ -95,9 +95,24 @@ def _is_han(s: str) -> bool:
     return any("\u4e00" <= ch <= "\u9fff" for ch in s)
 
 
+_FUZZY_FINALS = (("ing", "in"), ("eng", "en"), ("ang", "an"))
+
+
+def _fuzzy_syllable(py: str) -> str:
+    """Fuzzy pinyin, as Chinese input methods offer it: in/ing, en/eng, an/ang and z/zh, c/ch, s/sh
+    are one sound for many speakers, so 视屏 (shi ping) types for 视频 (shi pin)."""
+    for initial in ("zh", "ch", "sh"):
+        if py.startswith(initial):
+            py = initial[0] + py[2:]
+    for long, short in _FUZZY_FINALS:
+        if py.endswith(long):
+            return py[: -len(long)] + short
+    return py
+
+
 def _py(s: str) -> str:
     from pypinyin import lazy_pinyin
-    return " " + " ".join(lazy_pinyin(s)) + " "
+    return " " + " ".join(_fuzzy_syllable(x) for x in lazy_pinyin(s)) + " "
 
 
 def augment(text: str) -> str:
@@ -138,8 +153,9 @@ def _classify(t: str) -> str:
         return "query" if _any("QUERY", t) else "unknown"
     close, renewal, unsub = _any("CLOSE", t), _any("RENEWAL", t), _any("UNSUBSCRIBE", t)
     query = _any("QUERY", t)
-    if _MSISDN.search(t) and not _names_product(t) and re.search(_NUMBER_ENDING, t):
-        close = True  # "注销15001186420", "my son's number 151… please close it": a number and an ending verb
+    if ((_MSISDN.search(t) or _any("SECONDARY_WORDS", t) or _any("PRIMARY_WORDS", t))
+            and not _names_product(t) and re.search(_NUMBER_ENDING, t)):
+        close = True  # "副卡全部注销": a word for a line (or a number) and an ending verb
     if _any("NEW_SERVICE", t) and not (close or renewal or unsub):
         return "unknown"  # signing up, topping up, upgrading: canceldesk only ends things
     # "我有哪些自动续费" / "which of my things auto-renew?" ask; they do not act.
@@ -154,9 +170,14 @@ def _classify(t: str) -> str:
         return "close_line"
     if _any("COMPLAINT_WEAK", t):
         return "complaint"  # "为什么扣了我两次钱": a grievance, even when phrased as a question
-    if query or (renewal and asks_only):
+    if (query and _on_topic(t)) or (renewal and asks_only):
         return "query"
     return "unknown"
+
+
+def _on_topic(t: str) -> bool:
+    """A question about the caller's services, charges or lines (not the weather, not a parcel)."""
+    return _any("QUERY_TOPIC", t) or bool(_categories(t) or _brands(t))
 
 
 def _names_product(t: str) -> bool:
@@ -175,8 +196,17 @@ def is_decline(text: str) -> bool:
 
 
 # ---- what is named ---------------------------------------------------------------------------
+_CATEGORY_PHRASES = {cat: lx.compile_all(rxs) for cat, rxs in lx.CATEGORY_PHRASES.items()}
+
+
 def _categories(t: str) -> set[str]:
     out = set()
+    for cat, rxs in _CATEGORY_PHRASES.items():
+        for rx in rxs:
+            m = rx.search(t)
+            if m:
+                out.add(cat)
+                t = t[:m.start()] + " " + t[m.end():]
     for cat, words in lx.CATEGORIES.items():
         for w in words:
             if (re.search(rf"{lx.ASCII_B}{re.escape(w)}s?{lx.ASCII_B}", t) if w.isascii() else w in t):
@@ -276,6 +306,9 @@ def understand(text: str, targets: list[Target], current_msisdn: str | None = No
             and (not on_lines or tg.msisdn in on_lines)]
     scrubbed = _MSISDN.sub(" ", t)
     said_cats, said_brands, said_prices = _categories(scrubbed), _brands(scrubbed), prices(scrubbed)
+    several = _several(scrubbed, subs)
+    if several:  # "彩铃和视频会员都退了": one at a time, so ask which first, naming each
+        return Understanding(intent, candidates=several, note="several")
     if said_cats or said_brands or said_prices or any(w in scrubbed for tg in subs for w in _target_profile(tg)[2]):
         target, top = _pick([(_score(scrubbed, said_cats, said_brands, said_prices, tg), tg) for tg in subs])
         if target is not None:
@@ -287,6 +320,26 @@ def understand(text: str, targets: list[Target], current_msisdn: str | None = No
     if len(pool) == 1:
         return Understanding(intent, target=pool[0], candidates=(pool[0],))
     return Understanding(intent, candidates=tuple(pool), note="nothing_named" if pool else "no_match")
+
+
+_JOIN = re.compile(r"(?:和|跟|与|及|以及|还有|加上|、|,|，|;|；|/|&|\+|\band\b|\bplus\b|\bas well as\b)")
+
+
+def _several(t: str, subs: list[Target]) -> tuple[Target, ...]:
+    """Two or more of the caller's things named side by side, each clearly: the distinct best matches
+    of the parts the text joins (和/跟/还有/、/and …); empty when the text names one thing."""
+    parts = [p for p in _JOIN.split(t.split(" | ")[0]) if p.strip()]
+    if len(parts) < 2:
+        return ()
+    found: list[Target] = []
+    for part in parts:
+        cats, brands, amounts = _categories(part), _brands(part), prices(part)
+        if not (cats - {"membership"} or brands or amounts or any(w in part for tg in subs for w in _target_profile(tg)[2])):
+            continue
+        target, _top = _pick([(_score(part, cats, brands, amounts, tg), tg) for tg in subs])
+        if target is not None and target not in found:
+            found.append(target)
+    return tuple(found) if len(found) >= 2 else ()
 
 
 def _which_line(intent: str, t: str, lines: list[Target], on_lines: set[str], current: str | None) -> Understanding:

@@ -27,22 +27,33 @@ CLOSE = [r"销户", r"销号", r"销卡", r"退网", r"拆机", r"(注销|销|�
          r"(don'?t|do not|no longer) (want|need|use) (this|my|that) (number|line|sim|phone number)",
          r"leave (the|your) network", r"switch(ing)? (carrier|operator)s?"]
 RENEWAL = [r"自动续费", r"续费", r"续订", r"续期", r"续约", r"自动扣费", r"自动扣款", r"连续包月", r"包月",
-           r"(别|不要|不想|别再|不要再|停止|不能再|不许|不准)(再)?(每个?月)?(被)?(自动)?(扣|收|续)", r"不(再)?续(了|费|订|约|期)?",
+           r"(别|不要|不想|别再|不要再|停止|不能再|不许|不准)(再)?(给我|帮我|替我)?(再)?(每个?月)?(被)?(自动)?(扣|收|续)", r"不(再)?续(了|费|订|约|期)?",
            r"下(个)?(月|期|年)(就)?(别|不要|不再|不)(扣|收|续)", r"到期(就|后)?(别|不|不要)(续|扣)",
            r"auto.?renew", r"\brenew", r"renewal", r"recurring", r"auto.?pay", r"auto.?debit", r"auto.?charg",
            r"(stop|quit|no more|don'?t keep|do not keep) charg", r"(don'?t|do not|never) charge me",
            r"next (month|year|cycle)", r"billing me every",
+           r"(明天|后天|下(个)?(月|周)|马上|快|就要|又要)(就)?(要)?(扣费|扣钱|续费|扣款)",
            r"(stop|end|cancel|no more)\b.{0,25}\b(monthly|yearly|recurring)\b.{0,20}\b(charge|payment|fee|bill)"]
 UNSUBSCRIBE = [r"退订", r"退(一下|掉|了|出)", r"\btd\b", r"取消", r"关(掉|了|闭|停|一下|上)", r"停(掉|了|止|一下)",
                r"不(想|再)?要了", r"不要(这个|那个|它)", r"不(想)?要($|[,.!?，。！？ ])", r"不要.{1,10}了", r"不用了", r"删(掉|了|除)", r"去掉", r"撤(销|掉)", r"注销", r"终止",
                r"拿掉", r"干掉", r"解除", r"不想(再)?(用|要|订)", r"不(再)?需要",
                r"unsub", r"\bcancel", r"\bremove", r"turn (it )?off", r"switch (it )?off", r"\bstop\b", r"get rid",
                r"\bend\b", r"\bquit\b", r"opt.?out", r"\bdrop\b", r"\bkill\b", r"deactivate", r"(don'?t|do not) (want|need)",
-               r"no longer (want|need|use)", r"take (it|.{1,30}) off", r"\bditch", r"done with"]
-QUERY = [r"查", r"看看", r"什么", r"几个", r"多少", r"看一下", r"有哪些", r"哪些", r"什么业务", r"啥业务", r"都有啥", r"有啥", r"订了什么", r"开了什么",
+               r"no longer (want|need|use)", r"take (it|.{1,30}) off", r"\bditch", r"done with",
+               # a question that asks for the ending ("能关吗", "可以退吗", "能不能停") asks for it
+               r"(关|退|停|撤|删)(吗|嘛|么|呢|不)", r"(能|可以|能不能|可不可以)(帮我)?(把.{0,12})?(关|退|停|撤|删|去掉|取消)",
+               # the disposal construction: "给我去了", "帮我撤了", "把…去了"
+               r"(给|帮)我(去|撤|退|停|关|删|拿|除|免|砍|弄)(了|掉)", r"(把|将).{1,20}(去|撤|拿|除|砍|弄)(了|掉)"]
+QUERY = [r"查", r"看看", r"哪个", r"哪一个", r"(在)?哪(里|儿)?(能|可以)?(看|查|找)", r"看(到|见)", r"什么", r"几个", r"多少", r"看一下", r"有哪些", r"哪些", r"什么业务", r"啥业务", r"都有啥", r"有啥", r"订了什么", r"开了什么",
          r"扣了?什么", r"扣(了)?多少", r"多少钱", r"清单", r"明细", r"列(出|一下)", r"是什么", r"有没有",
          r"\blist\b", r"\bshow\b", r"\bwhat\b", r"\bwhich\b", r"how much", r"\bcheck\b", r"\bview\b", r"tell me",
          r"am i paying", r"do i have", r"overview", r"see my"]
+# What a question must be about to be one canceldesk answers ("查快递", "北京今天多少度" are not):
+# the caller's services, charges or lines (categories and brands count too, see intent.py).
+QUERY_TOPIC = [r"业务", r"订阅", r"订了", r"开了", r"开通", r"服务", r"会员", r"包月", r"套餐", r"扣", r"费", r"钱",
+               r"账单", r"明细", r"续", r"号码", r"号", r"卡", r"我有", r"花了", r"付",
+               r"subscri", r"service", r"member", r"\bpay", r"charg", r"\bbill", r"\bfee", r"\bcost", r"renew",
+               r"\bplan", r"\bnumber", r"\bline", r"account", r"spend", r"\bstuff\b", r"do i have", r"have i got"]
 NEW_SERVICE = [r"开通", r"订购", r"办(理)?(一个|个)?(新)", r"充值", r"充话费", r"升级", r"换(个)?套餐", r"加(一个|个)",
                r"\bsubscribe to\b", r"sign me up", r"\bbuy\b", r"top.?up", r"upgrade", r"\badd (a|an|another)\b"]
 NEGATED_ACTION = [r"(不要|别|不用|不想|先别)(帮我)?(取消|退订|关|销)", r"(don'?t|do not|never mind|not) (cancel|unsubscribe|close|stop)"]
@@ -69,6 +80,13 @@ CATEGORIES = {
     "cloud": ["云盘", "网盘", "云存储", "云空间", "cloud", "drive", "storage", "yunpan", "wangpan"],
     "news": ["手机报", "报纸", "新闻", "news", "newspaper"],
     "membership": ["会员", "年卡", "月卡", "vip", "membership", "member", "huiyuan"],
+}
+# What people say instead of a category's name: "打电话别人听到的音乐" is the ringback tone, not music.
+# The phrase counts for its category and its words ("音乐") count for no other.
+CATEGORY_PHRASES = {
+    "ringtone": [r"(打电话|来电|打给我|打我电话|打过来|call(s|ing)? me)[^,.，。]{0,10}(听到|听见|听的|hear)[^,.，。]{0,4}(音乐|歌|铃|声音|music|song|tune)?",
+                 r"(别人|对方|人家)(打.{0,4})?(听到|听见)[^,.，。]{0,4}(音乐|歌|铃|声音)?",
+                 r"(music|song|tune)s? (people|callers|others) hear"],
 }
 # A product name's own words that imply a category (names are matched, never product codes).
 # Brands: the partner names customers use, with nicknames, spellings and romanisations.

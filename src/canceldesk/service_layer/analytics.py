@@ -6,6 +6,7 @@ Reasons are a fixed enum (`REASONS`) plus free text: a request's reason is store
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -18,8 +19,14 @@ from .reports import _require_admin, window
 REASONS = ("switching_operator", "not_needed", "too_expensive", "moving_abroad", "service_quality", "other")
 
 
+def _set_by_a_channel(reason: str) -> bool:
+    """"via sms", "assistant": what a channel records when the person gave no reason."""
+    r = reason.strip()
+    return r == "assistant" or (r.startswith("via ") and ":" not in r and len(r) <= 20)
+
+
 def reason_code(reason: str | None) -> str | None:
-    if not reason or not reason.strip():
+    if not reason or not reason.strip() or _set_by_a_channel(reason):
         return None
     code = reason.split(":", 1)[0].strip()
     return code if code in REASONS else "other"
@@ -72,6 +79,35 @@ def compare(c, principal, days: int = 90) -> dict:
             figures.append({"name": f"{dim[3:]}:{k}", "current": cur[dim].get(k, 0), "previous": prev[dim].get(k, 0),
                             "change_pct": _delta(cur[dim].get(k, 0), prev[dim].get(k, 0))})
     return {"days": days, "from": start.isoformat(), "previous_from": prev_start.isoformat(), "figures": figures}
+
+
+_NUMBER = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+DETAILS_PER_REASON = 3
+
+
+def reasons_given(c, principal, days: int = 90) -> dict:
+    """The reasons people gave over the last `days` days, as the fixed enum (every code, in order, even
+    at 0) with the most frequent free texts of each as detail (numbers in them masked)."""
+    _require_admin(principal)
+    start, _ = window(c, days)
+    with c.uow() as uow:
+        rows = store.requests_between(uow.session, start, c.now() + timedelta(seconds=1))
+    counts: Counter = Counter()
+    texts: dict[str, Counter] = {code: Counter() for code in REASONS}
+    for row in rows:
+        code = reason_code(row["reason"])
+        if code is None:
+            continue
+        counts[code] += 1
+        raw = row["reason"].strip()
+        head, sep, tail = raw.partition(":")
+        free = tail.strip() if sep and head.strip() in REASONS else ("" if raw in REASONS else raw)
+        if free:
+            texts[code][_NUMBER.sub(lambda m: mask_msisdn(m.group(0)), free)[:80]] += 1
+    return {"days": days, "given": sum(counts.values()),
+            "reasons": [{"code": code, "count": counts.get(code, 0),
+                         "details": [{"text": t, "count": n} for t, n in texts[code].most_common(DETAILS_PER_REASON)]}
+                        for code in REASONS]}
 
 
 def renewal_compliance(c, principal, days: int = 90) -> dict:

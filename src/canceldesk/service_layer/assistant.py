@@ -31,11 +31,12 @@ def _t(lang: str, zh: str, en: str) -> str:
     return en if lang == "en" else zh
 
 
-def my_targets(uow, principal: Principal) -> list[Target]:
-    """The only things the assistant may match: the caller's own lines and their subscriptions."""
+def my_targets(uow, principal: Principal, only_msisdn: str | None = None) -> list[Target]:
+    """The only things the assistant may match: the caller's own lines and their subscriptions
+    (only the one number a channel such as SMS or IVR acts on, when `only_msisdn` is given)."""
     out: list[Target] = []
     for line in uow.repo.lines_of(principal.id):
-        if line.status in ("frozen", "recyclable"):
+        if line.status in ("frozen", "recyclable") or (only_msisdn and line.msisdn != only_msisdn):
             continue
         subs = uow.repo.subscriptions_with_products(line.msisdn)
         plan = next((p.name_zh for s, p in subs if p.kind == "plan" and s.is_active), "")
@@ -64,9 +65,11 @@ def _candidate(tg: Target, lang: str) -> dict:
 
 
 def handle(c, principal: Principal, text: object, conversation_id: object = None, confirm: bool = False,
-           lang: str = "zh", current_msisdn: str | None = None, channel: str = CHANNEL) -> dict:
+           lang: str = "zh", current_msisdn: str | None = None, channel: str = CHANNEL,
+           only_msisdn: str | None = None, may_start=None) -> dict:
     """One message of a conversation. `channel` is the channel the text came by (assistant, sms, ivr):
-    it is recorded on the conversation and on every request a confirmation creates."""
+    it is recorded on the conversation and on every request a confirmation creates. A channel that
+    acts on one number passes it as `only_msisdn`; `may_start(kind)` says which kinds it may start."""
     if not principal.is_subscriber:
         raise Forbidden("the assistant answers subscribers about their own lines")
     if text is None:
@@ -83,7 +86,7 @@ def handle(c, principal: Principal, text: object, conversation_id: object = None
         if conversation_id and (convo is None or convo["customer_id"] != principal.id):
             raise NotFound("no such conversation")
         state = dict(convo["state"]) if convo else {}
-        targets = my_targets(uow, principal)
+        targets = my_targets(uow, principal, only_msisdn)
     pending = state.get("pending")
     if pending and now.timestamp() > pending["expires"]:
         pending = state.pop("pending")
@@ -100,7 +103,7 @@ def handle(c, principal: Principal, text: object, conversation_id: object = None
                                     "There is nothing waiting for confirmation. Say what you would like to do first."))
     else:
         u = _follow_up(state, text, targets) or understand(text, targets, current_msisdn)
-        out, state = _respond(c, principal, u, targets, state, lang, now)
+        out, state = _respond(c, principal, u, targets, state, lang, now, may_start)
     cid = conversation_id or str(uuid.uuid4())
     with c.uow() as uow:
         store.save_conversation(uow.session, id=cid, customer_id=principal.id, channel=channel,
@@ -130,7 +133,17 @@ def _follow_up(state: dict, text: str, targets: list[Target]) -> Understanding |
     return None
 
 
-def _respond(c, principal: Principal, u: Understanding, targets: list[Target], state: dict, lang: str, now):
+def understand_for(c, principal: Principal, text: str, only_msisdn: str) -> Understanding:
+    """What a channel's free input (IVR speech) asks for, on that one number only; nothing is done."""
+    if not principal.is_subscriber or not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+        return Understanding("unknown", note="not_applicable")
+    with c.uow() as uow:
+        targets = my_targets(uow, principal, only_msisdn)
+    return understand(text, targets, only_msisdn)
+
+
+def _respond(c, principal: Principal, u: Understanding, targets: list[Target], state: dict, lang: str, now,
+             may_start=None):
     state = {k: v for k, v in state.items() if k not in ("pending", "asked")}
     if u.note == "not_yours":
         shown = "、".join(mask_msisdn(n) if len(n) == 11 else n for n in u.foreign)
@@ -165,9 +178,20 @@ def _respond(c, principal: Principal, u: Understanding, targets: list[Target], s
         names = "；".join(f"{i}. {_label(tg, lang)}" for i, tg in enumerate(listed, 1))
         head = _t(lang, "没找到完全对应的业务，您是指哪一个？", "I could not find that exactly — which one do you mean? ") \
             if u.note == "no_match" else _t(lang, "您是指哪一个？", "Which one do you mean? ")
+        if u.note == "several":
+            head = _t(lang, "一次办理一项，先办理哪一个？", "One at a time — which one first? ")
         return _answer(u.intent, head + names + _t(lang, "（回复序号或名称）", " (reply with the number or the name)"),
                        candidates=[_candidate(tg, lang) for tg in listed]), state
+    if may_start is not None and not may_start(_kind_for(u.intent, u.target)):
+        return _answer(u.intent, _t(lang, "这项办理不能通过此渠道完成，请在App、营业厅或拨打客服电话办理。",
+                                    "This cannot be done on this channel; use the app, a store or call us."),
+                       refused=True), state
     return _propose(c, principal, u, state, lang, now)
+
+
+def kind_for(intent: str, tg: Target) -> str:
+    """The request kind an intent means for this target (a VAS has no renewal of its own to stop)."""
+    return _kind_for(intent, tg)
 
 
 def _kind_for(intent: str, tg: Target) -> str:

@@ -18,6 +18,7 @@ from canceldesk.domain.prechecks import PrecheckResult, local_today
 
 from . import requests
 from .errors import Forbidden, InvalidInput, NotFound, ServiceError
+from .insights import suggestions_for
 from .principal import Principal
 
 PAID_KINDS = ("vas", "membership")  # what `0000` lists: value-added services and memberships
@@ -38,6 +39,7 @@ class PaidService:
     unsubscribe_effect: str
     refund: str
     period_end: date
+    suggestions: tuple[dict, ...] = ()   # what could be stopped, and why (insights.suggestions_for)
 
 
 def lang_of_pack(c) -> str:
@@ -87,11 +89,13 @@ def paid_services(c, principal: Principal, msisdn: str, lang: str = "zh") -> lis
     """The `0000` list: active VAS and memberships on this one number, in a stable order."""
     with c.uow() as uow:
         line = requests.visible_line(uow, principal, requests.parse_msisdn(msisdn))
-        subs = [(s, p) for s, p in uow.repo.subscriptions_with_products(line.msisdn)
-                if p.kind in PAID_KINDS and s.is_active]
+        every = uow.repo.subscriptions_with_products(line.msisdn)
+        subs = [(s, p) for s, p in every if p.kind in PAID_KINDS and s.is_active]
+        marks = suggestions_for(c, uow, every, lang) if line.is_active else {}
     subs.sort(key=lambda sp: (PAID_KINDS.index(sp[1].kind), sp[1].code, sp[0].id))
     return [PaidService(i, s.id, p.code, p.name(lang), p.kind, p.price, p.currency, p.period, s.auto_renew,
-                        p.unsubscribe_effect, p.refund, s.period_end) for i, (s, p) in enumerate(subs, start=1)]
+                        p.unsubscribe_effect, p.refund, s.period_end, tuple(marks.get(s.id, ())))
+            for i, (s, p) in enumerate(subs, start=1)]
 
 
 def find_subscription(c, principal: Principal, msisdn: str, ref: str, listed: list[str] | None = None,

@@ -8,15 +8,16 @@ key press. Menus:
     close: impact and blockers, 1 confirm → the service password by keypad (pack data) → accepted
 
 `0` reaches an agent from every menu; a caller aged 65+ hears the agent option first; no input
-or a wrong key repeats the prompt twice, then the call goes to an agent. Speech is not
-understood yet: a `SpeechResult` counts as no input.
+or a wrong key repeats the prompt twice, then the call goes to an agent. Speech (`SpeechResult`)
+in the top and list menus goes to the assistant: an intent with one of the caller's own things on
+this number leads into that item's confirm menu (or the closure's); anything else counts as no input.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from canceldesk.service_layer import channels
+from canceldesk.service_layer import assistant, channels
 from canceldesk.service_layer.errors import ServiceError
 
 from .prompts import KIND, PERIOD, money, p, spoken_ref
@@ -39,13 +40,13 @@ def _key(call_sid: str) -> str:
     return f"ivr:{call_sid}"
 
 
-def handle(c, call_sid: str, caller: str, digits: str | None) -> Turn:
+def handle(c, call_sid: str, caller: str, digits: str | None, speech: str | None = None) -> Turn:
     conv = channels.load_conversation(c, _key(call_sid))
     if conv is None:
         state, turn = _start(c, caller)
     else:
         state = dict(conv["state"])
-        turn = _next(c, state, (digits or "").strip())
+        turn = _next(c, state, (digits or "").strip(), (speech or "").strip())
     state["call"] = call_sid
     if turn.dial:
         state["menu"] = "agent"
@@ -100,12 +101,17 @@ def _miss(c, state: dict, what: str) -> Turn:
                 gather="password" if state["menu"] == "password" else "key")
 
 
-def _next(c, state: dict, digits: str) -> Turn:
+def _next(c, state: dict, digits: str, speech: str = "") -> Turn:
     lang = state["lang"]
     if state["menu"] == "agent":
         return _agent(lang)
     if digits == "0":
         return _agent(lang)
+    if not digits and speech and state["menu"] in ("top", "services", "renewals"):
+        turn = _speech(c, state, speech)
+        if turn is not None:
+            state["misses"] = 0
+            return turn
     if not digits:
         return _miss(c, state, "no_input")
     if state["menu"] == "password":
@@ -138,6 +144,34 @@ def _top(c, state: dict, key: str) -> Turn | None:
     state["items"] = [{"id": s.subscription_id, "name": s.name, "price": s.price, "period": s.period}
                       for s in services[:MAX_ITEMS]]
     return Turn(lang, _prompt(c, state))
+
+
+def _speech(c, state: dict, said: str) -> Turn | None:
+    """What the caller said, understood by the assistant on this number only; None when it is not
+    one clear ending of one of the caller's own things."""
+    principal = _principal(c, state)
+    if principal is None:
+        return None
+    u = assistant.understand_for(c, principal, said, state["msisdn"])
+    if u.target is None or u.intent not in ("unsubscribe", "cancel_renewal", "close_line"):
+        return None
+    if u.intent == "close_line":
+        return _close_preview(c, state, principal) if u.target.is_line else None
+    kind = assistant.kind_for(u.intent, u.target)
+    if kind not in ("unsubscribe", "cancel_renewal"):
+        return None
+    item = next((s for s in channels.paid_services(c, principal, state["msisdn"], state["lang"])
+                 if s.subscription_id == u.target.subscription_id), None)
+    if item is None:
+        return None
+    state["menu"] = "renewals" if kind == "cancel_renewal" else "services"
+    state["items"] = [{"id": item.subscription_id, "name": item.name, "price": item.price, "period": item.period}]
+    turn = _pick(c, state, "1")
+    if state["menu"] == "item":
+        state["back"] = "top"  # `2` goes back to the top menu, where the caller spoke
+    else:
+        state["menu"] = "top"
+    return turn
 
 
 def _pick(c, state: dict, key: str) -> Turn | None:

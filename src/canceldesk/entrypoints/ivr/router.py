@@ -77,6 +77,8 @@ async def voice(request: Request, c: ContainerDep):
     digits = params.get("Digits")
     if digits is not None and (len(digits) > 32 or not all(ch in "0123456789*#" for ch in digits)):
         digits = "?"  # not a key on a phone: treated as a wrong key
-    # SpeechResult: there is no assistant to hand it to yet, so speech counts as no input.
-    turn = await run_in_threadpool(calls.handle, c, call_sid, caller, digits)
+    speech = params.get("SpeechResult")
+    if speech is not None and len(speech) > 500:
+        speech = None  # longer than anything the assistant reads: treated as no input
+    turn = await run_in_threadpool(calls.handle, c, call_sid, caller, digits, speech)
     return Response(content=render(turn, action_url(c, request), c.settings.ivr_agent), media_type="application/xml")

@@ -33,6 +33,7 @@ class Command:
     person_name: str = ""         # eligibility
     id_number: str = ""           # eligibility
     lang: str | None = None       # the language the text was written in, when it tells (zh / en)
+    text: str = ""                # free text (not a command), as sent: for the assistant
 
 
 def normalize(text: str) -> str:
@@ -86,4 +87,4 @@ def parse(text: str) -> Command:
         return Command("follow", target=compact)
     if compact in HELP_EN or compact in HELP_ZH:
         return Command("help", lang="en" if compact in HELP_EN else "zh")
-    return Command("help", target="unknown", lang=language_of(text))
+    return Command("help", target="unknown", lang=language_of(text), text=(text or "").strip())

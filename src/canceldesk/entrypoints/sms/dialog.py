@@ -9,10 +9,12 @@ from canceldesk.domain.lifecycle import Status
 from canceldesk.service_layer import channels
 from canceldesk.service_layer.errors import ServiceError
 
+from . import free_text
 from .commands import Command, parse
 from .texts import KIND, PERIOD, STATUS, money, t
 
 CHANNEL = "sms"
+SMS_MAX_CHARS = 536   # a long SMS of 8 segments of 67 UCS-2 characters: the `0000` list stays within it
 
 
 def _key(msisdn: str) -> str:
@@ -59,6 +61,10 @@ def _answer(c, principal, msisdn: str, cmd: Command, state: dict, lang: str, mes
     rules = channels.rules(c, CHANNEL)
     if cmd.name == "list":
         return _list(c, principal, msisdn, state, lang, now, rules), None
+    if cmd.name == "serials" and len(cmd.serials) == 1 and free_text.asked_which(state):
+        said = free_text.answer(c, principal, msisdn, str(cmd.serials[0]), state, lang, rules)
+        if said is not None:
+            return said
     if cmd.name == "serials":
         if not _valid(state, "list_until", now):
             return t("list_needed", lang), None
@@ -76,6 +82,10 @@ def _answer(c, principal, msisdn: str, cmd: Command, state: dict, lang: str, mes
         if item is None:
             return t("not_found", lang, ref=cmd.target), None
         return _preview(c, principal, msisdn, "cancel_renewal", [item.subscription_id], state, lang, now, rules), None
+    if cmd.name == "confirm" and free_text.awaits_confirmation(state) and "pending" not in state:
+        return free_text.confirm(c, principal, msisdn, state, lang, rules)
+    if cmd.name == "decline" and free_text.awaits_confirmation(state) and "pending" not in state:
+        return free_text.decline(c, principal, msisdn, state, lang, rules), None
     if cmd.name == "confirm":
         return _confirm(c, principal, msisdn, state, lang, now, message_id)
     if cmd.name == "decline":
@@ -91,6 +101,10 @@ def _answer(c, principal, msisdn: str, cmd: Command, state: dict, lang: str, mes
                  status=STATUS[lang].get(req.status, req.status)), req.tracking_no
     if cmd.name == "language":
         return t("help", lang), None
+    if cmd.target == "unknown" and cmd.text.strip():  # free text: the assistant first
+        said = free_text.answer(c, principal, msisdn, cmd.text, state, lang, rules)
+        if said is not None:
+            return said
     if cmd.target == "unknown":  # what we could not read is said first, then the help text
         return t("unknown", lang) + t("help", lang).split("】", 1)[-1].split("] ", 1)[-1], None
     return t("help", lang), None
@@ -99,6 +113,7 @@ def _answer(c, principal, msisdn: str, cmd: Command, state: dict, lang: str, mes
 def _list(c, principal, msisdn, state, lang, now, rules) -> str:
     items = channels.paid_services(c, principal, msisdn, lang)
     state.pop("pending", None)
+    state.pop("assistant", None)  # serials now answer this list
     state["list"] = [i.subscription_id for i in items]
     state["list_until"] = (now + timedelta(minutes=rules.list_valid_minutes)).isoformat()
     if not items:
@@ -113,7 +128,45 @@ def _list(c, principal, msisdn, state, lang, now, rules) -> str:
         out.append(t("list_item", lang, n=i.serial, name=i.name, price=money(i.price),
                      period=PERIOD[lang].get(i.period, i.period), effect=effect, renew=renew))
     out.append(t("list_foot", lang))
-    return "\n".join(out)
+    return _with_marks(out, items, lang)
+
+
+def _mark(item, items, lang: str) -> str:
+    """One short, neutral note on an item of the `0000` list: why it could be stopped, and the saving."""
+    serial = {i.subscription_id: i.serial for i in items}
+    why = []
+    for sg in item.suggestions:
+        d = sg.get("details") or {}
+        if sg["reason"] == "unused":
+            why.append(t("mark_unused", lang, days=d.get("days")))
+        elif sg["reason"] == "duplicate":
+            others = [serial[x] for x in d.get("with", ()) if x in serial]
+            why.append(t("mark_duplicate", lang, n="、".join(map(str, others)) if lang == "zh" else ", ".join(map(str, others)))
+                       if others else t("mark_duplicate_other", lang))
+        elif sg["reason"] == "price_rise":
+            why.append(t("mark_price_rise", lang, old=money(d.get("previous_price", 0)), new=money(item.price)))
+        elif sg["reason"] == "renews_after_trial":
+            why.append(t("mark_renews_after_trial", lang, date=item.period_end.isoformat(), price=money(item.price)))
+    if not why:
+        return ""
+    return t("mark", lang, why=("、" if lang == "zh" else "; ").join(why),
+             saving=money(max(sg["saving_per_month"] for sg in item.suggestions)))
+
+
+def _with_marks(lines: list[str], items, lang: str) -> str:
+    """The list with its suggestions marked, item by item, as long as the whole stays one long SMS."""
+    head, body, foot = lines[0], list(lines[1:-1]), lines[-1]
+    dropped = False
+    for n, item in enumerate(items):
+        mark = _mark(item, items, lang)
+        if not mark:
+            continue
+        candidate = body[:n] + [body[n] + mark] + body[n + 1:]
+        if len("\n".join([head, *candidate, foot, t("marks_more", lang)])) <= SMS_MAX_CHARS:
+            body = candidate
+        else:
+            dropped = True
+    return "\n".join([head, *body, foot] + ([t("marks_more", lang)] if dropped else []))
 
 
 def _preview(c, principal, msisdn, kind, sub_ids, state, lang, now, rules) -> str:
@@ -138,6 +191,7 @@ def _preview(c, principal, msisdn, kind, sub_ids, state, lang, now, rules) -> st
         ok.append(sub_id)
         warnings += [w.code for w in result.warnings if w.code not in warnings]
     if ok:
+        state.pop("assistant", None)  # the newest proposal is the one a `Y` confirms
         state["pending"] = {"kind": kind, "items": ok, "warnings": warnings,
                             "until": (now + timedelta(minutes=rules.confirm_valid_minutes)).isoformat()}
         lines.append(t("preview_foot", lang))

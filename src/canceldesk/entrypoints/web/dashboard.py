@@ -41,6 +41,7 @@ def dashboard(request: Request, p: Admin):
     from canceldesk.service_layer import analytics
     cmp = analytics.compare(c, p, days)
     proof = analytics.renewal_compliance(c, p, days)
+    given = analytics.reasons_given(c, p, days)  # the fixed enum; free text is the detail under the chart
     def shown(names: dict, code: str) -> str:
         return _(names[code]) if code in names else code
 
@@ -54,7 +55,7 @@ def dashboard(request: Request, p: Admin):
         "completion": charts.hbars([(kind(t["kind"]), [t["p50_minutes"], t["p90_minutes"], t["p99_minutes"]])
                                     for t in comp], _("Minutes to completion"), series=["p50", "p90", "p99"]),
         "breaches": charts.hbars([(kind(k["kind"]), [k["count"]]) for k in br["by_kind"]], _("Deadline breaches by kind")),
-        "reasons": charts.hbars([(shown(labels.REASONS, x["reason"]), [x["count"]]) for x in why["reasons"]],
+        "reasons": charts.hbars([(shown(labels.REASONS, x["code"]), [x["count"]]) for x in given["reasons"]],
                                 _("Reasons given")),
         "codes": charts.hbars([(shown(labels.REJECT_CODES, x["code"]), [x["count"]]) for x in why["reject_codes"]],
                               _("Why requests were refused")),
@@ -64,7 +65,8 @@ def dashboard(request: Request, p: Admin):
                                    if ren["renewals_recorded"] else None),
     }
     return render(request, "dashboard/index.html", days=days, day_choices=DAY_CHOICES, vol=vol, comp=comp, br=br,
-                  why=why, ren=ren, charts=ch, refused=refused, offers=offers, cmp=cmp, proof=proof)
+                  why=why, ren=ren, charts=ch, refused=refused, offers=offers, cmp=cmp, proof=proof, given=given,
+                  reason_labels=labels.REASONS)
 
 
 def _cell(value):
