@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from canceldesk.domain.model import Line, Product, Subscription, SubscriptionStatus
-from canceldesk.domain.money import Money, format_yuan, prorate_down
+from canceldesk.domain.money import Money, format_money, prorate_down
 from canceldesk.domain.settlement import (prorated_refund, settle_close_line, settle_nothing,
                                           settle_refund_payment, settle_unsubscribe, settle_withdrawal,
                                           unused_days, used_days, withdrawal_refund)
@@ -55,10 +55,19 @@ def test_money_adds_within_a_currency_and_refuses_to_mix():
 
 
 def test_amounts_are_shown_in_yuan_from_fen():
-    assert format_yuan(8650) == "¥86.50"
-    assert format_yuan(5) == "¥0.05"
-    assert format_yuan(-1234) == "-¥12.34"
-    assert format_yuan(0) == "¥0.00"
+    assert format_money(8650, "CNY", "zh") == "¥86.50"
+    assert format_money(5, "CNY", "zh") == "¥0.05"
+    assert format_money(-1234, "CNY", "zh") == "-¥12.34"
+    assert format_money(0, "CNY", "zh") == "¥0.00"
+    assert format_money(123456, "CNY", "zh") == "¥1,234.56"
+
+
+def test_the_currency_is_the_packs_and_the_format_the_readers():
+    assert format_money(8650, "CNY", "en") == "CN¥86.50"
+    assert format_money(8650, "EUR", "en") == "€86.50"
+    assert format_money(8650, "USD", "en") == "$86.50"
+    assert format_money(8650, "EUR", "zh") == "€86.50"
+    assert format_money(-8650, "USD", "en") == "-$86.50"
 
 
 def test_the_one_rounding_rule_rounds_down_to_the_fen():

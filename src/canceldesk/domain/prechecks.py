@@ -84,11 +84,11 @@ def evaluate(ctx: PrecheckContext) -> PrecheckResult:
     line = ctx.line
 
     def block(code: str, details: dict | None = None, **params) -> None:
-        msg, res = render(code, lang, **params)
+        msg, res = render(code, lang, line.currency, **params)
         blockers.append(Finding(code, msg, res, details or {}))
 
     def warn(code: str, details: dict | None = None, **params) -> None:
-        msg, res = render(code, lang, **params)
+        msg, res = render(code, lang, line.currency, **params)
         warnings.append(Finding(code, msg, res, details or {}))
 
     if not ctx.actor_may_end:

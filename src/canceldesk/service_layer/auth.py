@@ -141,7 +141,7 @@ def count_id_check(c, s, principal: Principal, matched: bool) -> bool:
 
 # ---------------------------------------------------------------------------- one-time codes
 
-def send_otp(c, raw_msisdn: object, client: str | None = None) -> None:
+def send_otp(c, raw_msisdn: object, client: str | None = None, lang: str | None = None) -> None:
     """Send a 6-digit code. The answer — and the database work — is the same whether or not the
     number exists; only the SMS itself is skipped for a number nobody can log in with."""
     limit_client(c, "otp", client)
@@ -158,7 +158,7 @@ def send_otp(c, raw_msisdn: object, client: str | None = None) -> None:
         s.execute(orm.otp_codes.insert().values(
             msisdn=msisdn, code_hash=c.keyring.otp_hash(msisdn, code), created_at=now,
             expires_at=now + timedelta(seconds=c.settings.otp_ttl_seconds), failed_attempts=0))
-        text = render("otp", code=code)
+        text = render("otp", lang or c.pack.locale, code=code)
         deliverable = _principal_for_msisdn(uow, msisdn) is not None
         if deliverable:
             # Through the outbox and the SMS gateway like every message; commit wakes the deliverer.

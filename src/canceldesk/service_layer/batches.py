@@ -27,6 +27,7 @@ from canceldesk.domain.model import LineStatus
 
 from . import requests, selfservice
 from .errors import Conflict, InvalidInput, NotFound, ServiceError
+from .notifications import notify
 from .principal import Principal
 
 log = logging.getLogger("canceldesk.batches")
@@ -250,10 +251,23 @@ def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh") -> None
                     uow.commit()
         with c.uow() as uow:
             _touch(uow, batch_id, c.now(), phase="submitted")
+            _notify_admin(c, uow, principal, batch_id, batch["kind"], lang)
             uow.commit()
     except Exception:  # noqa: BLE001 - a background runner: log it; the batch shows as stalled
         log.exception("batch %s: submission stopped; resume it from the console", batch_id)
         raise
+
+
+def _notify_admin(c, uow, principal: Principal, batch_id: str, kind: str, lang: str) -> None:
+    """One message for the whole batch, to the admin who submitted it (not one per card)."""
+    if not principal.login_msisdn:
+        return
+    it, rq = orm.batch_items.c, orm.requests.c
+    rows = uow.session.execute(select(rq.status).select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id))
+                               .where(it.batch_id == batch_id)).scalars().all()
+    accepted = sum(1 for s in rows if s is not None and s not in (Status.REJECTED, Status.WITHDRAWN))
+    notify(uow.repo, to=principal.login_msisdn, event="batch_accepted", ref=batch_id[:8].upper(), at=c.now(),
+           dedup=f"batch:{batch_id}:accepted", lang=lang, kind=kind, accepted=accepted, refused=len(rows) - accepted)
 
 
 # ---- reading ---------------------------------------------------------------------------------------

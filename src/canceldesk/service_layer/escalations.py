@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from canceldesk.adapters import durable, orm
+from canceldesk.domain import localtime
 from canceldesk.domain.execution import StepStatus, plan_for
 from canceldesk.domain.lifecycle import Request, Status
 
@@ -37,7 +37,7 @@ OVERDUE_STATUSES = (Status.EXECUTING, Status.IN_REVIEW, Status.FAILED)
 
 
 def _local(c, at) -> str:
-    return f"{at.astimezone(ZoneInfo(c.pack.timezone)):%Y-%m-%d %H:%M}"
+    return localtime.shown(at, c.pack.timezone)
 
 
 def current_step(uow, req: Request) -> str | None:
@@ -57,7 +57,7 @@ def escalate(c, uow, req: Request, *, reason: str, step: str | None, detail: str
     req.deadline_at = expected
     event = "escalated" if reason == "failed" else "overdue"
     notify(uow.repo, to=req.msisdn, event=event, ref=req.tracking_no, at=now, dedup=f"{req.id}:{event}:{level}",
-           kind=req.kind, deadline=_local(c, expected))
+           kind=req.kind, deadline=_local(c, expected), lang=req.lang or c.pack.locale)
     return level
 
 
@@ -199,6 +199,6 @@ def close_failed(c, principal, tracking_no: str, reason: str) -> Request:
         durable.resolve_escalations(uow.session, req.id, now)
         durable.drop_lease(uow.session, req.id)
         notify(uow.repo, to=req.msisdn, event="rejected", ref=req.tracking_no, at=now, dedup=f"{req.id}:rejected",
-               kind=req.kind, detail=reason[:500])
+               kind=req.kind, detail=reason[:500], lang=req.lang or c.pack.locale)
         uow.commit()
     return req

@@ -36,7 +36,7 @@ from canceldesk.domain.settlement import (settle_close_line, settle_nothing, set
                                           settle_unsubscribe, settle_withdrawal)
 
 from . import escalations, receipts
-from .notifications import notify
+from .notifications import completion_detail, notify
 
 log = logging.getLogger("canceldesk.executor")
 BUSY = "busy"  # another live run holds the request: this one steps aside
@@ -387,11 +387,11 @@ def _complete(run: _Run) -> None:
     c, uow, req, now = run.c, run.uow, run.req, run.now
     req.transition(Status.COMPLETED, now, "system", "worker", "all steps done")
     receipt = uow.repo.receipt(req.id)
-    refund = run.settled().get("refund", 0)
-    detail = f"退款 ¥{refund // 100}.{refund % 100:02d} 将原路退回。" if refund > 0 else ""
-    if req.kind == RequestKind.CLOSE_LINE:
-        detail += f"号码冻结 {c.pack.freeze_days} 天，期内可找回。"
-    notify(uow.repo, to=req.msisdn, event="completed", ref=req.tracking_no, at=now, dedup=f"{req.id}:completed",
-           kind=req.kind, detail=detail, code=receipt["verification_code"] if receipt else "")
+    lang = req.lang or c.pack.locale
+    detail = completion_detail(req.kind, run.settled().get("refund", 0), run.settled().get("currency", c.pack.currency),
+                               c.pack.freeze_days, lang)
+    if req.batch_id is None:  # a batch's admin gets one message for the batch (batches.py)
+        notify(uow.repo, to=req.msisdn, event="completed", ref=req.tracking_no, at=now, dedup=f"{req.id}:completed",
+               kind=req.kind, detail=detail, code=receipt["verification_code"] if receipt else "", lang=lang)
     durable.resolve_escalations(uow.session, req.id, now)
     durable.drop_lease(uow.session, req.id)

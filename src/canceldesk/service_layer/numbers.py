@@ -43,7 +43,8 @@ def expire_freezes(c, now) -> dict:
                 continue
             day = frozen_until.astimezone(ZoneInfo(c.pack.timezone)).date().isoformat()
             notify(uow.repo, to=other, event="freeze_ending", ref=None, at=now,
-                   dedup=f"freeze_ending:{msisdn}:{frozen_until.date().isoformat()}", msisdn=mask_msisdn(msisdn), date=day)
+                   dedup=f"freeze_ending:{msisdn}:{frozen_until.date().isoformat()}", msisdn=mask_msisdn(msisdn), date=day,
+                   lang=c.pack.locale)
             noticed += 1
         uow.commit()
     return {"recyclable": recycled, "freeze_ending_notices": noticed}

@@ -10,10 +10,10 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
+from canceldesk.domain import localtime
 from canceldesk.domain.identifiers import InvalidIdentifier, normalize_msisdn, validate_document
 from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import Line
@@ -39,6 +39,7 @@ class NewRequest:
     batch_id: str | None = None
     channel: str | None = None  # sms / ivr / assistant override the principal's default channel
     lang: str = "zh"
+    one_step: bool = False  # the caller showed the effect and confirms now: create and accept together
 
 
 def parse_kind(kind: object) -> str:
@@ -172,7 +173,8 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
                       customer_id=owner, channel=channel, requested_by=principal.actor, created_at=now,
                       subscription_id=cmd.subscription_id, reason=cmd.reason, idempotency_key=cmd.idempotency_key,
                       body_hash=body_hash, impact=result.impact, acknowledged_warnings=list(cmd.acknowledged_warnings),
-                      deadline_at=now + timedelta(minutes=c.pack.deadline_minutes(cmd.kind)), batch_id=cmd.batch_id)
+                      deadline_at=now + timedelta(minutes=c.pack.deadline_minutes(cmd.kind)), batch_id=cmd.batch_id,
+                      lang=cmd.lang if cmd.lang in ("zh", "en") else None)
         req.start(now, principal.actor, channel)
         if result.eligible:
             req.transition(Status.CHECKED, now, "system", channel, "pre-checks passed")
@@ -184,14 +186,37 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
         uow.repo.add(req)
         if cmd.in_person_document and not principal.is_subscriber:
             _record_in_person(uow, principal, req, cmd.in_person_document, ctx.actor_may_end, now)
+        if cmd.one_step and result.eligible and _needs_no_step_up(c, principal, req):
+            _accept(c, req, principal, result, now)  # one transaction, one "accepted" notice
         try:
             uow.flush()
         except IntegrityError:
             uow.session.rollback()
             raise _race_conflict(c, principal, cmd) from None
-        _notify_state(c, uow, req, now, result)
+        _notify_state(c, uow, req, now, result, lang=cmd.lang)
         uow.commit()
+    if req.status == Status.EXECUTING:
+        c.enqueue_execution(req.id)
     return req, True
+
+
+def _needs_no_step_up(c, principal: Principal, req: Request) -> bool:
+    if not principal.may_confirm(req.requested_by):
+        return False
+    return not (principal.is_subscriber and c.pack.step_up_factors(req.kind))
+
+
+def _accept(c, req: Request, principal: Principal, result: PrecheckResult, now) -> None:
+    """Confirmed: to review when the refund is over the pack's threshold, else to execution."""
+    req.impact = result.impact
+    req.deadline_at = now + timedelta(minutes=c.pack.deadline_minutes(req.kind))  # promised from acceptance
+    threshold = c.pack.review_refund_over
+    refund = (result.settlement.refund if result.settlement else 0)
+    if threshold is not None and refund > threshold:
+        req.transition(Status.IN_REVIEW, now, principal.actor, principal.channel,
+                       f"refund {refund} over review threshold {threshold}")
+    else:
+        req.transition(Status.EXECUTING, now, principal.actor, principal.channel, "confirmed")
 
 
 def _record_in_person(uow, principal: Principal, req: Request, doc: dict, matched: bool, now) -> None:
@@ -216,20 +241,31 @@ def _race_conflict(c, principal, cmd: NewRequest) -> Conflict:
         return Conflict(f"another open request {no} already covers this", {"tracking_no": no}, code="OPEN_REQUEST")
 
 
-def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = None, detail: str = "") -> None:
-    to = req.msisdn
-    base = dict(to=to, ref=req.tracking_no, at=now, kind=req.kind)
+# Channels where the person is not looking at the request when it is created (a text, a call, an
+# assistant): only there does "please confirm" tell them something they do not already see.
+ASKS_BY_MESSAGE = frozenset({"sms", "ivr", "assistant"})
+
+
+def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = None, detail: str = "",
+                  lang: str | None = None) -> None:
+    """One message per event. Lines of an enterprise batch are told nothing one by one: the
+    admin gets one message for the batch (batches.py)."""
+    if req.batch_id is not None:
+        return
+    lang = lang or req.lang or c.pack.locale
+    base = dict(to=req.msisdn, ref=req.tracking_no, at=now, kind=req.kind, lang=lang)
     if req.status == Status.REJECTED:
-        text = detail or "；".join(b.message for b in (result.blockers if result else [])) or ",".join(req.reject_codes)
+        sep = "; " if lang.startswith("en") else "；"
+        text = detail or sep.join(b.message for b in (result.blockers if result else [])) or ",".join(req.reject_codes)
         notify(uow.repo, event="rejected", dedup=f"{req.id}:rejected", detail=text, **base)
     elif req.status == Status.AWAITING_CONFIRMATION:
-        notify(uow.repo, event="needs_action", dedup=f"{req.id}:needs_action",
-               detail="请在 App 中查看办理影响并确认。", **base)
+        if req.channel in ASKS_BY_MESSAGE:
+            notify(uow.repo, event="needs_action", dedup=f"{req.id}:needs_action", **base)
     elif req.status == Status.IN_REVIEW:
         notify(uow.repo, event="in_review", dedup=f"{req.id}:in_review", **base)
     elif req.status == Status.EXECUTING:
         notify(uow.repo, event="accepted", dedup=f"{req.id}:accepted",
-               deadline=f"{req.deadline_at.astimezone(ZoneInfo(c.pack.timezone)):%Y-%m-%d %H:%M}", **base)
+               deadline=localtime.shown(req.deadline_at, c.pack.timezone), **base)
     elif req.status == Status.WITHDRAWN:
         notify(uow.repo, event="withdrawn", dedup=f"{req.id}:withdrawn", **base)
 
@@ -282,19 +318,11 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
         if not result.eligible:
             req.reject_codes = [b.code for b in result.blockers]
             req.transition(Status.REJECTED, now, principal.actor, principal.channel, ",".join(req.reject_codes))
-            _notify_state(c, uow, req, now, result)
+            _notify_state(c, uow, req, now, result, lang=lang)
             uow.commit()
             return req
-        req.impact = result.impact
-        req.deadline_at = now + timedelta(minutes=c.pack.deadline_minutes(req.kind))  # promised from acceptance
-        threshold = c.pack.review_refund_over
-        refund = (result.settlement.refund if result.settlement else 0)
-        if threshold is not None and refund > threshold:
-            req.transition(Status.IN_REVIEW, now, principal.actor, principal.channel,
-                           f"refund {refund} over review threshold {threshold}")
-        else:
-            req.transition(Status.EXECUTING, now, principal.actor, principal.channel, "confirmed")
-        _notify_state(c, uow, req, now)
+        _accept(c, req, principal, result, now)
+        _notify_state(c, uow, req, now, lang=lang)
         uow.commit()
     if req.status == Status.EXECUTING:
         c.enqueue_execution(req.id)

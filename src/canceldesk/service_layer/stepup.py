@@ -72,7 +72,8 @@ def check(c, uow, principal: Principal, req, verification: dict | None) -> None:
         audit.record(uow, at=now, actor=principal.actor, event="step_up_locked", subject=req.tracking_no,
                      details={"factors": newly_locked, "kind": req.kind, "notified": mask_msisdn(req.msisdn)})
         notify(uow.repo, to=req.msisdn, event="step_up_locked", ref=req.tracking_no, at=now,
-               dedup=f"{req.id}:step_up_locked:{now.timestamp()}", kind=req.kind)
+               dedup=f"{req.id}:step_up_locked:{now.timestamp()}", kind=req.kind,
+               lang=req.lang or c.pack.locale)
     uow.commit()
     raise Forbidden("the identity check failed", {**details, "locked": locked + newly_locked},
                     code="STEP_UP_FAILED")

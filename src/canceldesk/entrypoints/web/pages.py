@@ -22,14 +22,16 @@ from canceldesk.service_layer import auth
 from canceldesk.service_layer.errors import Forbidden, NotFound, ServiceError, Unauthorized
 from canceldesk.service_layer.principal import Principal
 
+from canceldesk.domain import localtime
+from canceldesk.domain.money import format_money
+
 from . import labels
-from .i18n import DEFAULT, LANGS, N_, translations
+from .i18n import DEFAULT, LANGS, N_, preferred_lang, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
 SESSION_COOKIE = "cd_session"
 ANON_COOKIE = "cd_anon"
 LANG_COOKIE = "cd_lang"
-CURRENCY_SIGNS = {"CNY": "¥", "EUR": "€", "USD": "$"}
 
 # Which roles may use which area, and where each area's login is.
 AREAS = {
@@ -52,12 +54,8 @@ class CsrfRejected(Exception):
 
 
 # ---- formatting (presentation only) -----------------------------------------------------------------
-def money(amount: int | None, currency: str = "CNY") -> str:
-    if amount is None:
-        return "—"
-    sign = "-" if amount < 0 else ""
-    a = abs(int(amount))
-    return f"{sign}{CURRENCY_SIGNS.get(currency, currency + ' ')}{a // 100:,}.{a % 100:02d}"
+def money(amount: int | None, currency: str = "CNY", lang: str = DEFAULT) -> str:
+    return "—" if amount is None else format_money(int(amount), currency, lang)
 
 
 def _as_datetime(value) -> datetime | None:
@@ -75,17 +73,25 @@ def _as_datetime(value) -> datetime | None:
 
 @pass_context
 def local_time(ctx, value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Pages show times through the one formatter (domain/localtime.py), in the pack's zone."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and len(value) == 10:
+        return value  # already a calendar date
     dt = _as_datetime(value)
     if dt is None:
         return "—" if not value else str(value)
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(ZoneInfo(ctx.get("tz", "Asia/Shanghai")))
-    return dt.strftime(fmt)
+    return localtime.shown(dt, ctx.get("tz", "Asia/Shanghai"), with_time="%H" in fmt)
 
 
 @pass_context
 def local_day(ctx, value) -> str:
     return local_time(ctx, value, "%Y-%m-%d")
+
+
+@pass_context
+def money_filter(ctx, amount, currency: str = "CNY") -> str:
+    return money(amount, currency, ctx.get("lang", DEFAULT))
 
 
 @pass_context
@@ -107,7 +113,7 @@ def _env(lang: str) -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "svg"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations(lang), newstyle=True)
-    env.filters.update(money=money, local=local_time, day=local_day, age=age, mask=mask_msisdn,
+    env.filters.update(money=money_filter, local=local_time, day=local_day, age=age, mask=mask_msisdn,
                        urlq=lambda s: quote(str(s), safe=""))
     env.globals.update(L=labels, lang_names={"zh": "中文", "en": "English"})
     return env
@@ -122,10 +128,19 @@ def container(request: Request):
 
 
 def lang_of(request: Request) -> str:
+    """The reader's language: the choice they made (cookie), else ?lang=, else what their browser
+    asks for (Accept-Language), else the pack's."""
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGS:
         return chosen
+    asked = request.query_params.get("lang")
+    if asked in LANGS:
+        return asked
+    browser = preferred_lang(request.headers.get("accept-language"))
+    if browser:
+        return browser
     return "en" if container(request).pack.locale.startswith("en") else DEFAULT
+
 
 
 def tr(request: Request) -> Callable[..., str]:

@@ -57,7 +57,7 @@ def login_send_code(request: Request, form: CheckedForm):
     nxt = safe_next(form.get("next"), "")
     try:
         number = requests.parse_msisdn(msisdn)
-        auth.send_otp(c, number, client=_client(request))
+        auth.send_otp(c, number, client=_client(request), lang=lang_of(request))
     except ServiceError as exc:
         return _login_page(request, area, status=422, errors=field_errors(request, exc, "msisdn"), msisdn=msisdn,
                            next=nxt)
