@@ -191,8 +191,9 @@ def build_demo_document(today: date) -> dict:
 
     # C008 黄磊 — BOUND_ACCOUNTS (and a deposit, returned on closure).
     line("13655321789", "C008", cash=5200, deposit=10000, unbilled=600,
-         bindings=[{"kind": "bank", "name": "招商银行"}, {"kind": "payment", "name": "支付宝"},
-                   {"kind": "social", "name": "微信"}])
+         bindings=[{"kind": "bank", "name": "招商银行", "name_en": "China Merchants Bank"},
+                   {"kind": "payment", "name": "支付宝", "name_en": "Alipay"},
+                   {"kind": "social", "name": "微信", "name_en": "WeChat"}])
     sub("13655321789", "PLAN-58", month)
     sub("13655321789", "MEM-MUSIC", anniversary(15))
 

@@ -120,8 +120,11 @@ WARNING_CODES = frozenset({"BOUND_ACCOUNTS", "GIFT_BALANCE_FORFEIT", "RENEWAL_IM
 
 
 def render(code: str, lang: str = "zh", currency: str = "CNY", **params) -> tuple[str, str]:
+    """A parameter may be given in both languages ({"zh": …, "en": …}): the reader's is used."""
     zh_msg, zh_res, en_msg, en_res = CATALOGUE[code]
-    shown = {k: (format_money(v, currency, lang) if k == "amount" else v) for k, v in params.items()}
+    key = "en" if lang.startswith("en") else "zh"
+    shown = {k: (format_money(v, currency, lang) if k == "amount" else v[key] if isinstance(v, dict) else v)
+             for k, v in params.items()}
     if lang.startswith("en"):
         return en_msg.format(**shown), en_res.format(**shown)
     return zh_msg.format(**shown), zh_res.format(**shown)

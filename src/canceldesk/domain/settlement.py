@@ -33,7 +33,9 @@ class RefundLine:
     amount: int  # + adds to the refund, − takes from it
 
     def as_dict(self, lang: str = "zh") -> dict:
-        return {"label": self.label_en if lang.startswith("en") else self.label_zh, "amount": self.amount}
+        # Both languages are kept: the text is chosen when it is shown, in the reader's language.
+        return {"label": self.label_en if lang.startswith("en") else self.label_zh,
+                "label_zh": self.label_zh, "label_en": self.label_en, "amount": self.amount}
 
 
 @dataclass

@@ -22,6 +22,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from canceldesk.adapters import orm
+from canceldesk.domain import localtime
 from canceldesk.domain.lifecycle import Status
 from canceldesk.domain.model import LineStatus
 
@@ -296,7 +297,7 @@ def status(c, principal: Principal, batch_id: str) -> dict:
         it = orm.batch_items.c
         rq = orm.requests.c
         rows = uow.session.execute(
-            select(it.eligible, it.warnings, it.request_id, it.error_code, rq.status)
+            select(it.eligible, it.warnings, it.request_id, it.error_code, rq.status, it.refund)
             .select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id))
             .where(it.batch_id == b["id"])).all()
     checked = [r for r in rows if r.eligible is not None]
@@ -310,14 +311,15 @@ def status(c, principal: Principal, batch_id: str) -> dict:
     for r in checked:
         if r.eligible:
             for w in r.warnings or []:
-                warnings.setdefault(w["code"], {"code": w["code"], "message": w["message"], "lines": 0})["lines"] += 1
+                warnings.setdefault(w["code"], {**{k: v for k, v in w.items() if k != "details"}, "lines": 0})["lines"] += 1
     total = b["size"]
     settled = sum(1 for s in statuses if s not in MOVING)
     done = len(checked) if b["phase"] in ("prechecking", "prechecked") else settled
     outcome = derive_outcome(b["phase"], total, statuses)
     running = b["phase"] in ("prechecking", "submitting") or outcome == "running"
     return {"id": b["id"], "kind": b["kind"], "phase": b["phase"], "outcome": outcome, "size": total,
-            "created_at": b["created_at"].isoformat(), "updated_at": b["updated_at"].isoformat(),
+            "created_at": localtime.iso(b["created_at"], c.pack.timezone),
+            "updated_at": localtime.iso(b["updated_at"], c.pack.timezone),
             "created_by": b["created_by"], "reason": b["reason"],
             "prechecked": len(checked), "eligible": sum(1 for r in checked if r.eligible),
             "blocked": sum(1 for r in checked if not r.eligible), "warnings": list(warnings.values()),
@@ -326,10 +328,11 @@ def status(c, principal: Principal, batch_id: str) -> dict:
             "not_completed": settled - counts.get(Status.COMPLETED, 0),
             "progress": {"done": done, "total": total, "percent": int(100 * done / total) if total else 100},
             "running": running,
+            "refund_total": sum(r.refund or 0 for r in submitted if r.status == Status.COMPLETED),
             "stalled": b["phase"] in ("prechecking", "submitting") and now - b["updated_at"] > STALLED_AFTER}
 
 
-def _result_row(r) -> dict:
+def _result_row(r, tz: str) -> dict:
     if r["error_code"]:
         result = "error"
     elif r["status"] is None:
@@ -342,9 +345,11 @@ def _result_row(r) -> dict:
     if not codes and r["eligible"] is False:
         codes = [b["code"] for b in r["blockers"] or []]
     return {"position": r["position"], "msisdn": r["msisdn"], "eligible": r["eligible"],
-            "blockers": r["blockers"] or [], "warnings": r["warnings"] or [], "refund": r["refund"],
+            "blockers": r["blockers"] or [], "warnings": r["warnings"] or [],
+            # a line that did not close refunds nothing: its pre-checked estimate is not shown as a refund
+            "refund": r["refund"] if result in ("completed", "running", "not_submitted") else None,
             "tracking_no": r["tracking_no"], "status": r["status"], "result": result, "reason_codes": codes,
-            "error": r["error_message"], "completed_at": r["completed_at"].isoformat() if r["completed_at"] else None}
+            "error": r["error_message"], "completed_at": localtime.iso(r["completed_at"], tz)}
 
 
 def _results_query(batch_id: str, show: str):
@@ -374,7 +379,7 @@ def results(c, principal: Principal, batch_id: str, *, show: str = "", page: int
         pages = max(1, -(-total // size))
         page = max(1, min(int(page), pages))
         rows = uow.session.execute(q.limit(size).offset((page - 1) * size)).mappings().all()
-    return {"total": total, "page": page, "pages": pages, "size": size, "rows": [_result_row(r) for r in rows]}
+    return {"total": total, "page": page, "pages": pages, "size": size, "rows": [_result_row(r, c.pack.timezone) for r in rows]}
 
 
 CSV_COLUMNS = ["position", "msisdn", "precheck", "blockers", "tracking_no", "result", "reason_codes",
@@ -385,7 +390,7 @@ def results_csv(c, principal: Principal, batch_id: str) -> str:
     """One row per line, in the order the lines were chosen."""
     with c.uow() as uow:
         b = _batch(uow, principal, batch_id)
-        rows = [_result_row(r) for r in uow.session.execute(_results_query(b["id"], "")).mappings()]
+        rows = [_result_row(r, c.pack.timezone) for r in uow.session.execute(_results_query(b["id"], "")).mappings()]
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_COLUMNS)

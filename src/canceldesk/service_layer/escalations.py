@@ -133,10 +133,10 @@ def queue(c, now, limit: int = 500) -> list[dict]:
         out = []
         for row in rows:
             req = uow.repo.request_by_id(row["request_id"])
-            item = request_public(req, uow.repo.steps(req.id))
+            item = request_public(req, uow.repo.steps(req.id), tz=c.pack.timezone)
             item["escalation"] = {"reason": row["reason"], "level": row["level"], "step": row["step"],
-                                  "detail": row["detail"], "since": row["created_at"].isoformat(),
-                                  "expected_by": row["expected_by"].isoformat()}
+                                  "detail": row["detail"], "since": localtime.iso(row["created_at"], c.pack.timezone),
+                                  "expected_by": localtime.iso(row["expected_by"], c.pack.timezone)}
             item["age_minutes"] = int((now - req.created_at).total_seconds() // 60)
             out.append(item)
         return out
@@ -153,7 +153,7 @@ def queues(c, principal, limit: int = 200) -> dict[str, list[dict]]:
     if principal.role not in STAFF:
         raise Forbidden("staff only")
     with c.uow() as uow:
-        review = [request_public(r) for r in uow.repo.requests_in_status([Status.IN_REVIEW], limit=limit)]
+        review = [request_public(r, tz=c.pack.timezone) for r in uow.repo.requests_in_status([Status.IN_REVIEW], limit=limit)]
     return {"review": review, "escalations": queue(c, c.now(), limit)}
 
 

@@ -468,7 +468,7 @@ class _FieldReader:
             return []
         out = []
         for i, b in enumerate(value):
-            item = self.item(b, f"{name}[{i}]", ("kind", "name"), ("kind", "name"), "a binding")
+            item = self.item(b, f"{name}[{i}]", ("kind", "name", "name_en"), ("kind", "name"), "a binding")
             if item is None:
                 continue
             kind = item["kind"]
@@ -476,8 +476,9 @@ class _FieldReader:
                 self.fail(f"{name}[{i}].kind", "must be one of bank, payment, social, other")
                 continue
             text = self.text_value(item["name"], f"{name}[{i}].name", 100)
+            text_en = self.text_value(item["name_en"], f"{name}[{i}].name_en", 100) if item.get("name_en") else None
             if text is not None:
-                out.append({"kind": kind, "name": text})
+                out.append({"kind": kind, "name": text, **({"name_en": text_en} if text_en else {})})
         return out
 
 

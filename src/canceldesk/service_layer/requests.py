@@ -18,6 +18,7 @@ from canceldesk.domain.identifiers import InvalidIdentifier, normalize_msisdn, v
 from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import Line
 from canceldesk.domain.prechecks import PrecheckContext, PrecheckResult, evaluate
+from canceldesk.domain.present import localize
 
 from . import audit, auth, stepup
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -364,13 +365,16 @@ def withdraw(c, principal: Principal, tracking_no: str) -> Request:
         return req
 
 
-def request_public(req: Request, steps: dict | None = None) -> dict:
+def request_public(req: Request, steps: dict | None = None, *, tz: str = "Asia/Shanghai", lang: str = "zh") -> dict:
+    """The API's view: times in ISO 8601 with the pack's local offset, words in the reader's language."""
+    def at(value):
+        return localtime.iso(value, tz)
+
     out = {"id": req.id, "tracking_no": req.tracking_no, "kind": req.kind, "msisdn": req.msisdn,
            "subscription_id": req.subscription_id, "status": req.status, "channel": req.channel,
-           "created_at": req.created_at.isoformat(), "deadline_at": req.deadline_at.isoformat() if req.deadline_at else None,
-           "completed_at": req.completed_at.isoformat() if req.completed_at else None,
-           "reject_codes": req.reject_codes, "impact": req.impact, "failure": req.failure,
-           "timeline": [t.as_dict() for t in req.timeline]}
+           "created_at": at(req.created_at), "deadline_at": at(req.deadline_at), "completed_at": at(req.completed_at),
+           "reject_codes": req.reject_codes, "impact": localize(req.impact, lang), "failure": req.failure,
+           "timeline": [{**t.as_dict(), "at": at(t.at)} for t in req.timeline]}
     if steps is not None:
         # In the kind's plan order, with the steps not reached yet shown as pending: the subscriber
         # sees the whole road and how far along it the request is.

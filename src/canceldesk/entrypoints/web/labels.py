@@ -92,3 +92,4 @@ REJECT_CODES = {"ARREARS": N_("Unpaid charges"), "CONTRACT_LOCK": N_("Contract t
                 "REVIEW_REJECTED": N_("Rejected on review"), "SUBSCRIPTION_NOT_ACTIVE": N_("Already ended"),
                 "RENEWAL_ALREADY_OFF": N_("Renewal already off"), "WITHDRAWAL_WINDOW_CLOSED": N_("Withdrawal window over"),
                 "CLOSED_AFTER_FAILURE": N_("Closed after a failure")}
+PACK_NAMES = {"cn": N_("Mainland China (CN)"), "eu": N_("European Union (EU)"), "us-ca": N_("California (US-CA)")}

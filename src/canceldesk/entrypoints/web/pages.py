@@ -24,6 +24,7 @@ from canceldesk.service_layer.principal import Principal
 
 from canceldesk.domain import localtime
 from canceldesk.domain.money import format_money
+from canceldesk.domain.present import localize
 
 from . import labels
 from .i18n import DEFAULT, LANGS, N_, preferred_lang, translations
@@ -90,8 +91,15 @@ def local_day(ctx, value) -> str:
 
 
 @pass_context
-def money_filter(ctx, amount, currency: str = "CNY") -> str:
-    return money(amount, currency, ctx.get("lang", DEFAULT))
+def money_filter(ctx, amount, currency: str | None = None) -> str:
+    pack = ctx.get("pack")
+    return money(amount, currency or (pack.currency if pack else "CNY"), ctx.get("lang", DEFAULT))
+
+
+@pass_context
+def localized(ctx, data):
+    """Stored facts (impact, findings) in the page's language: domain/present.py."""
+    return localize(data, ctx.get("lang", DEFAULT))
 
 
 @pass_context
@@ -113,7 +121,7 @@ def _env(lang: str) -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "svg"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations(lang), newstyle=True)
-    env.filters.update(money=money_filter, local=local_time, day=local_day, age=age, mask=mask_msisdn,
+    env.filters.update(money=money_filter, loc=localized, local=local_time, day=local_day, age=age, mask=mask_msisdn,
                        urlq=lambda s: quote(str(s), safe=""))
     env.globals.update(L=labels, lang_names={"zh": "中文", "en": "English"})
     return env

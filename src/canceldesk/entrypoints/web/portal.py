@@ -225,7 +225,7 @@ def request_complaint(tracking_no: str, request: Request, p: Subscriber, form: C
 # ---- public verification ------------------------------------------------------------------------------------
 @router.get("/verify")
 def verify_form(request: Request):
-    code = str(request.query_params.get("code") or "").strip()[:40]
+    code = "".join(str(request.query_params.get("code") or "").split()).upper()[:40]  # "abcde fgh23" as typed
     if code:
         return redirect(f"/verify/{code}")
     return render(request, "verify.html", result=None, code="")
