@@ -395,7 +395,7 @@ class _FieldReader:
     def currency(self, name: str):
         value = self.rec.get(name)
         if value is None:
-            return "CNY"
+            return None  # the importer uses the pack's currency
         if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
             return self.fail(name, "must be a 3-letter ISO 4217 code in capitals, e.g. CNY")
         return value

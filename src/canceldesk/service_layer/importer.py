@@ -403,11 +403,14 @@ class _Writer:
         elif rtype == "subscription":
             for r in rows:
                 r["status"] = "active"
+        elif rtype == "product":
+            for r in rows:
+                r["currency"] = r.get("currency") or self.c.pack.currency  # not given: the pack's
         elif rtype == "line":
             for r in rows:
                 password = r.pop("service_password")
                 r["service_password_hash"] = None if password is None else self.passwords.get(r["msisdn"])
-                r["currency"], r["version"] = "CNY", 1
+                r["currency"], r["version"] = self.c.pack.currency, 1  # a line bills in the pack's currency
         self._execute(self._upsert(rtype, rows[0].keys()), rows)
         if rtype == "customer":
             if existing:

@@ -97,9 +97,12 @@ CurrentEnterpriseAdmin = Annotated[Principal, Depends(require_roles("enterprise_
 
 def get_lang(request: Request, accept_language: Annotated[str | None, Header(max_length=200)] = None,
              lang: Annotated[str | None, Query(max_length=5)] = None) -> str:
-    """?lang=, else Accept-Language, else the pack's language."""
+    """?lang=, else the language chosen on the pages (cookie), else Accept-Language, else the pack's."""
     if lang in ("zh", "en"):
         return lang
+    chosen = request.cookies.get("cd_lang")
+    if chosen in ("zh", "en"):
+        return chosen
     return preferred_lang(accept_language) or ("en" if request.app.state.container.pack.locale.startswith("en") else "zh")
 
 
