@@ -225,6 +225,14 @@ def test_an_ended_subscription_adds_nothing_to_the_close_line_refund():
     assert s.refund == 100
 
 
+def test_a_product_already_set_to_end_at_cycle_end_still_refunds_its_unused_share_on_closure():
+    feb = (date(2026, 2, 1), date(2026, 3, 1))
+    ending = sub(*feb, status=SubscriptionStatus.ENDING, auto_renew=False)
+    s = settle_close_line(line(cash_balance=100), [(ending, MEMBER)], date(2026, 2, 15), 0, 0, 0, "CNY")
+    assert s.refund == 100 + 3000 * 14 // 28 == 1600
+    assert [(r.label_en, r.amount) for r in s.refund_lines][-1] == ("Unused part of Music Plus", 1500)
+
+
 def test_instalments_taken_as_a_fee_reduce_the_refund():
     s = settle_close_line(line(cash_balance=150000), [], date(2026, 3, 14), 0, 129900, 0, "EUR")
     assert s.refund == 20100

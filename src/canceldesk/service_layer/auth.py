@@ -112,6 +112,14 @@ def clear_failures(s, subject: str) -> None:
     s.execute(orm.login_locks.delete().where(orm.login_locks.c.subject == subject))
 
 
+def tries_left(c, s, subject: str) -> int:
+    """Failures still allowed before the subject locks (0 while it is locked)."""
+    row = _lock_state(s, subject)
+    if row and row["locked_until"] and row["locked_until"] > c.now():
+        return 0
+    return max(0, c.settings.otp_max_attempts - (row["failures"] if row else 0))
+
+
 def _register(c, s, subject: str) -> bool:
     st = c.settings
     return register_failure(s, subject, c.now(), st.otp_max_attempts, st.otp_lock_minutes, st.lock_max_minutes)

@@ -75,5 +75,6 @@ def check(c, uow, principal: Principal, req, verification: dict | None) -> None:
                dedup=f"{req.id}:step_up_locked:{now.timestamp()}", kind=req.kind,
                lang=req.lang or c.pack.locale)
     uow.commit()
-    raise Forbidden("the identity check failed", {**details, "locked": locked + newly_locked},
-                    code="STEP_UP_FAILED")
+    left = min(auth.tries_left(c, s, _subject(f, principal.id)) for f in tried)
+    raise Forbidden(f"the identity check failed; {left} tries left before it locks for a while",
+                    {**details, "locked": locked + newly_locked, "tries_left": left}, code="STEP_UP_FAILED")

@@ -96,6 +96,40 @@ def money_filter(ctx, amount, currency: str | None = None) -> str:
     return money(amount, currency or (pack.currency if pack else "CNY"), ctx.get("lang", DEFAULT))
 
 
+ACTOR_ROLES = {"subscriber": N_("You"), "system": N_("System"), "agent": N_("Counter staff"),
+               "reviewer": N_("Reviewer"), "admin": N_("Back office"), "enterprise_admin": N_("Company administrator")}
+
+
+@pass_context
+def actor_label(ctx, actor: str) -> str:
+    """Who acted, in words; internal ids (subscriber:C001) are for staff screens only."""
+    principal = ctx.get("principal")
+    if principal is not None and not principal.is_subscriber and principal.role in ("agent", "reviewer", "admin"):
+        return actor
+    role = str(actor or "").split(":", 1)[0]
+    t = translations(ctx.get("lang", DEFAULT))
+    return t.gettext(ACTOR_ROLES.get(role, N_("System")))
+
+
+@pass_context
+def reason_label(ctx, reason: str | None) -> str:
+    """A timeline reason in words: known phrases and codes translated, a person's own words kept."""
+    if not reason:
+        return ""
+    t = translations(ctx.get("lang", DEFAULT))
+    for table in (labels.TIMELINE_REASONS, labels.REASONS):
+        if reason in table:
+            return t.gettext(table[reason])
+    codes = reason.split(",")
+    if all(code in labels.REJECT_CODES for code in codes):
+        return "; ".join(t.gettext(labels.REJECT_CODES[code]) for code in codes)
+    if reason.startswith("refund ") and "review threshold" in reason:
+        return t.gettext(N_("Large refund: a person checks it first"))
+    if reason.startswith("gave up") or ": " in reason and reason.split(": ", 1)[0] in labels.STEPS:
+        return t.gettext(N_("A step could not be completed; staff are on it"))
+    return reason
+
+
 @pass_context
 def localized(ctx, data):
     """Stored facts (impact, findings) in the page's language: domain/present.py."""
@@ -121,7 +155,7 @@ def _env(lang: str) -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "svg"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations(lang), newstyle=True)
-    env.filters.update(money=money_filter, loc=localized, local=local_time, day=local_day, age=age, mask=mask_msisdn,
+    env.filters.update(money=money_filter, loc=localized, actor=actor_label, why=reason_label, local=local_time, day=local_day, age=age, mask=mask_msisdn,
                        urlq=lambda s: quote(str(s), safe=""))
     env.globals.update(L=labels, lang_names={"zh": "中文", "en": "English"})
     return env
@@ -311,6 +345,10 @@ def error_text(request: Request, exc: ServiceError) -> str:
     """A service error in the page's language (by its code or field), else its own message."""
     _ = tr(request)
     details = exc.details if isinstance(exc.details, dict) else {}
+    if exc.code == "STEP_UP_FAILED" and isinstance(details.get("tries_left"), int):
+        left = details["tries_left"]
+        return (_("That does not match our records. %(n)s tries left.", n=left) if left
+                else _("That does not match our records. Checks are paused for a while; the other way stays open."))
     if exc.code in labels.ERRORS:
         return _(labels.ERRORS[exc.code])
     if str(details.get("field")) in labels.FIELD_ERRORS:
