@@ -147,7 +147,9 @@ def test_outside_the_cycle_nothing_is_refunded():
 def test_refund_lines_say_how_many_days_were_unused():
     settlement = settle_unsubscribe(sub(date(2026, 2, 1), date(2026, 3, 1)), product(3000), date(2026, 2, 15), "CNY")
     assert settlement.impact_refund("en") == {"amount": 1500, "currency": "CNY",
-                                              "lines": [{"label": "Music Plus: 14/28 days unused", "amount": 1500}]}
+                                              "lines": [{"label": "Music Plus: 14/28 days unused", "amount": 1500,
+                                                         "label_en": "Music Plus: 14/28 days unused",
+                                                         "label_zh": "音乐会员 未使用 14/28 天"}]}
     assert "14/28" in settlement.impact_refund("zh")["lines"][0]["label"]
     assert [(e.account, e.amount) for e in settlement.ledger] == [("revenue:subscriptions", -1500),
                                                                   ("payable:refund", 1500)]
@@ -297,7 +299,8 @@ def test_every_close_line_settlement_ledger_sums_to_zero(cash, gift, deposit, un
         s = sub(start, start + timedelta(days=days), sid=f"S{i}", status=status)
         p = product(price, refund=refund_rule, code=f"p{i}")
         pairs.append((s, p))
-        if refund_rule == "prorated" and status == SubscriptionStatus.ACTIVE and start <= effective < s.period_end:
+        # still in its paid cycle, active or set to end at cycle end (DOMAIN.md close_line)
+        if refund_rule == "prorated" and status != SubscriptionStatus.ENDED and start <= effective < s.period_end:
             prorated += Fraction(price * (s.period_end - effective).days, days) // 1
     ln = line(cash_balance=cash, gift_balance=gift, deposit=deposit, unbilled_usage=unbilled)
     settlement = settle_close_line(ln, pairs, effective, etf, inst, processing, "CNY")

@@ -65,7 +65,8 @@ def _reason_rows(reasons: list[dict], _) -> list:
     "typed by the requester" (it is in the CSV export word for word)."""
     counts: dict[str, int] = {}
     for x in reasons:
-        label = _(labels.REASONS[x["reason"]]) if x["reason"] in labels.REASONS else _("In their own words")
+        code = x["reason"]
+        label = _(labels.REASONS[code]) if code in labels.REASONS else _("In their own words")
         counts[label] = counts.get(label, 0) + x["count"]
     return [(label, [n]) for label, n in sorted(counts.items(), key=lambda kv: -kv[1])]
 
