@@ -119,3 +119,26 @@ def test_the_receipt_is_what_an_auditor_accepts(world):
     assert 'data-genuine="true"' in r.text
     rows = re.findall(r"<dt>([^<]*)</dt><dd>([^<]*)</dd>", r.text)
     assert rows and all(v.strip() for _, v in rows), rows             # no empty rows
+
+
+def test_the_enterprise_console_adds_up(world):
+    import csv
+
+    from canceldesk.service_layer import auth
+    from web_support import otp_from_outbox
+    c, client = world
+    admin, fleet = "13905912876", [f"1865910{1000 + i:04d}" for i in range(1, 51)]
+    auth.send_otp(c, admin)
+    token = auth.exchange_otp(c, admin, otp_from_outbox(client, admin), as_role="enterprise_admin")["token"]
+    h = {"Authorization": f"Bearer {token}"}
+    batch = client.post("/v1/enterprise/batches", json={"msisdns": fleet, "submit": True}, headers=h).json()
+    st = client.get(f"/v1/enterprise/batches/{batch['id']}", headers=h).json()
+    rows = list(csv.DictReader(io.StringIO(client.get(f"/v1/enterprise/batches/{batch['id']}/results.csv", headers=h).text)))
+    closed = [r for r in rows if r["result"] == "completed"]
+    assert all(r["refund_fen"] == "" for r in rows if r["result"] != "completed")   # no refund for a line not closed
+    assert st["refund_total"] == sum(int(r["refund_fen"]) for r in closed) > 0
+    page_login(client, admin, area="enterprise")
+    html = client.get(f"/enterprise/batches/{batch['id']}").text
+    assert '<span lang="zh-CN">福州闽信通电销服务有限公司</span>' in html
+    assert re.search(r'id="refund-total">¥[\d,]+\.\d\d<', html)
+    assert "ARREARS</small>" not in html                                # no raw codes beside the texts

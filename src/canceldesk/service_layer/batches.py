@@ -146,6 +146,15 @@ def create(c, principal: Principal, msisdns: object, kind: str = "close_line", r
     return status(c, principal, batch_id)
 
 
+def company_name(c, principal: Principal) -> dict:
+    """The admin's company as registered (shown at the top of the console), and the language its name
+    is written in, so a page in another language marks it (`lang`)."""
+    with c.uow() as uow:
+        company = uow.repo.customer(_enterprise_of(principal))
+    name = company.name if company is not None else ""
+    return {"name": name, "lang": "zh-CN" if any(ord(ch) >= 0x2E80 for ch in name) else "en"}
+
+
 def _batch(uow, principal: Principal, batch_id: str) -> dict:
     ent = _enterprise_of(principal)
     row = uow.session.execute(select(orm.batches).where(orm.batches.c.id == str(batch_id)[:36])).mappings().first()
