@@ -315,7 +315,10 @@ def pages_counter_requests(w: World) -> None:
 
 def pages_counter_customer(w: World) -> None:
     r = page(w, "agent2", "GET", "/counter/customers/C001")
-    assert r.status_code == 200 and PERSON_ID not in r.text and "张三" not in r.text
+    # the full name only where the pack lets the agent compare it with the card, and only there
+    shown = 1 if w.c.pack.counter_shows_full_name else 0
+    assert r.status_code == 200 and PERSON_ID not in r.text and r.text.count("张三") == shown
+    assert ('id="name-on-record"' in r.text) == bool(shown)
 
 
 def pages_enterprise_batch(w: World) -> None:
@@ -342,6 +345,7 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/metrics"): Case(PUBLIC, _p("GET", "/metrics"), why_no_objects="counters only (keep it off the internet)"),
     ("GET", "/dev/outbox"): Case(PUBLIC, _p("GET", "/dev/outbox"), objects_outbox_prod),
     ("GET", "/bench/bare"): Case(PUBLIC, _p("GET", "/bench/bare"), why_no_objects="constant answer"),
+    ("GET", "/favicon.ico"): Case(PUBLIC, _p("GET", "/favicon.ico"), why_no_objects="a static picture"),
     ("GET", "/openapi.json"): Case(PUBLIC, _p("GET", "/openapi.json"), why_no_objects="the API description"),
     ("GET", "/docs"): Case(PUBLIC, _p("GET", "/docs"), why_no_objects="the API description"),
     ("GET", "/docs/oauth2-redirect"): Case(PUBLIC, _p("GET", "/docs/oauth2-redirect"), why_no_objects="static page"),

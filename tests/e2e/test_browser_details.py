@@ -16,7 +16,7 @@ def _fits(pg) -> bool:
     return pg.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
 
 
-@pytest.mark.parametrize("lang, product, kind", [("zh", "VAS-DATA-10G", "unsubscribe"), ("en", "VAS-CRBT", "cancel_renewal")])
+@pytest.mark.parametrize("lang, product, kind", [("zh", "VAS-DATA-10G", "unsubscribe"), ("en", "MEM-VIDEO", "cancel_renewal")])
 def test_a_phone_shows_my_requests_as_cards_and_honest_steps(page, lang, product, kind):  # noqa: F811
     pg = page
     pg.set_viewport_size(PHONE)

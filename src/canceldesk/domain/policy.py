@@ -28,6 +28,8 @@ class PolicyPack:
     step_up: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kind → any one of these factors
     deadlines_minutes: dict[str, int] = field(default_factory=dict)
     retention_days: dict[str, int] = field(default_factory=dict)
+    # the counter agent sees the full name on record, to compare with the card in hand (elsewhere masked)
+    counter_shows_full_name: bool = False
 
     def step_up_factors(self, kind: str) -> tuple[str, ...]:
         return self.step_up.get(kind, ())

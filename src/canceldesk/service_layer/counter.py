@@ -56,7 +56,7 @@ def customer_view(c, principal: Principal, customer_id: str) -> dict:
             lines.setdefault(l.msisdn, l)
         recent = uow.repo.requests_of(cu.id, limit=30)
         # the full name is for the agent to compare with the card in hand (shown only in the ID check)
-        return {"id": cu.id, "kind": cu.kind, "name_masked": mask_name(cu.name), "name_on_record": cu.name,
+        return {"id": cu.id, "kind": cu.kind, "name_masked": mask_name(cu.name), "name_on_record": cu.name if c.pack.counter_shows_full_name else None,
                 "id_doc_type": cu.id_doc_type,
                 "id_masked": mask_id(cu.id_doc_number),
                 "lines": [line_public(uow, l) for l in sorted(lines.values(), key=lambda x: x.msisdn)],
