@@ -8,7 +8,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Callable
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
