@@ -15,6 +15,9 @@ import os
 import threading
 import time
 
+from dataclasses import dataclass
+from typing import Callable
+
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.exceptions import RetryTask
 
@@ -65,21 +68,29 @@ class _DeliveryTrigger:
             log.exception("could not schedule outbox delivery")
 
 
-def attach(c) -> None:
-    """Create the queue for this container and register the tasks that run the service layer."""
-    from canceldesk.service_layer import delivery, escalations, executor, scheduler
+@dataclass
+class Jobs:
+    """What the queue's tasks run, handed in by bootstrap (the queue knows no service layer)."""
+    execute: Callable[[str], float | None]      # advance a request; a delay: run it again after it
+    deliver: Callable[[], tuple[bool, float | None]]  # one batch: (a full batch, seconds to the next retry)
+    run_duty: Callable[[str], None]
+    due_duties: Callable[[], list[str]]
+    mark_unqueued: Callable[[str], None]
 
+
+def attach(c, jobs: Jobs) -> None:
+    """Create the queue for this container and register the tasks that run the service layer."""
     huey = build_huey(c.settings)
     c.queue = huey
     trigger: _DeliveryTrigger | None = None
 
     def deliver_quietly() -> None:
         try:
-            report = delivery.deliver(c)
-            while report.sent == delivery.BATCH:  # a full batch: there may be more
-                report = delivery.deliver(c)
-            if report.retry_at is not None and trigger is not None:
-                trigger(max(0.0, (report.retry_at - c.now()).total_seconds()))
+            full, retry_in = jobs.deliver()
+            while full:  # a full batch: there may be more
+                full, retry_in = jobs.deliver()
+            if retry_in is not None and trigger is not None:
+                trigger(max(0.0, retry_in))
         except Exception:  # noqa: BLE001 - never mask the task's own outcome; messages stay pending
             log.exception("outbox delivery failed; the messages stay pending")
 
@@ -92,10 +103,9 @@ def attach(c) -> None:
         if trigger is not None:
             trigger.local.in_task = True
         try:
-            executor.execute(c, request_id)
-        except executor.RetryLater as exc:
-            log.info("request %s step %s: retry in %.1fs (%s)", request_id, exc.step, exc.delay, exc.error)
-            raise RetryTask(delay=exc.delay) from None
+            delay = jobs.execute(request_id)
+            if delay is not None:
+                raise RetryTask(delay=delay)
         finally:
             if trigger is not None:
                 trigger.local.in_task = False
@@ -103,11 +113,11 @@ def attach(c) -> None:
 
     @huey.task(name="run_duty")
     def run_duty(name: str):
-        scheduler.run(c, name, c.now())
+        jobs.run_duty(name)
 
     @huey.periodic_task(crontab(minute="*"), name="duties_tick")
     def duties_tick():
-        for name in scheduler.claim_due(c, c.now()):
+        for name in jobs.due_duties():
             run_duty(name)
 
     if huey.immediate:  # tests and scripts: deliver inline, once per task rather than per commit
@@ -136,7 +146,7 @@ def attach(c) -> None:
             if huey.immediate:
                 raise
             log.exception("could not queue request %s; the sweeper will resume it", request_id)
-            escalations.mark_unqueued(c, request_id)
+            jobs.mark_unqueued(request_id)
 
     c.enqueue_execution = enqueue_execution
     c.tasks = {"execute_request": execute_request, "deliver_outbox": deliver_outbox, "run_duty": run_duty,

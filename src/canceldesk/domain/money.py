@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from babel.numbers import format_currency
+from babel.numbers import format_currency, format_decimal
 
 
 @dataclass(frozen=True)
@@ -54,3 +54,17 @@ def format_money(amount: int, currency: str, lang: str = "zh") -> str:
     """
     locale = _LOCALES.get((lang or "zh")[:2], "zh_CN")
     return format_currency(Decimal(int(amount)) / 100, currency or "CNY", locale=locale)
+
+
+# How an amount is said aloud (the phone channel): the number, then the unit as a word.
+_SPOKEN_UNITS = {"CNY": ("元", "yuan"), "EUR": ("欧元", "euros"), "USD": ("美元", "dollars")}
+
+
+def spoken_money(amount: int, currency: str, lang: str = "zh") -> str:
+    """Money for a voice prompt: "15.00元" / "15.00 yuan"; a currency without a spoken unit reads as format_money."""
+    units = _SPOKEN_UNITS.get(currency or "CNY")
+    if units is None:
+        return format_money(amount, currency, lang)
+    en = (lang or "zh").startswith("en")
+    number = format_decimal(Decimal(int(amount)) / 100, format="#,##0.00", locale="en" if en else "zh_CN")
+    return f"{number} {units[1]}" if en else f"{number}{units[0]}"

@@ -20,6 +20,9 @@ class Principal:
     enterprise_id: str | None = None
     login_msisdn: str | None = None
     display_name: str = ""
+    # The channel this principal acts through when it is not the role's usual one (sms, ivr,
+    # kiosk): recorded on every transition it causes (create, confirm, withdraw).
+    via: str | None = None
 
     @property
     def is_subscriber(self) -> bool:
@@ -34,6 +37,8 @@ class Principal:
 
     @property
     def channel(self) -> str:
+        if self.via:
+            return self.via
         return {"subscriber": "app", "agent": "counter", "enterprise_admin": "enterprise"}.get(self.role, "staff")
 
     def has_role(self, *roles: str) -> bool:

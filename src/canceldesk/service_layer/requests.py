@@ -11,9 +11,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError
-
 from canceldesk.domain import localtime
+from canceldesk.domain.errors import IntegrityConflict
 from canceldesk.domain.identifiers import InvalidIdentifier, normalize_msisdn, validate_document
 from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import Line
@@ -23,6 +22,7 @@ from canceldesk.domain.present import localize
 from . import audit, auth, stepup
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .notifications import notify
+from .ports import UnitOfWork
 from .principal import Principal
 
 STAFF_ROLES = ("agent", "reviewer", "admin")
@@ -41,6 +41,7 @@ class NewRequest:
     channel: str | None = None  # sms / ivr / assistant override the principal's default channel
     lang: str = "zh"
     one_step: bool = False  # the caller showed the effect and confirms now: create and accept together
+    confirm_follows: bool = False  # the caller confirms at once (SMS "Y"): no "needs your action" notice
 
 
 def parse_kind(kind: object) -> str:
@@ -58,7 +59,7 @@ def parse_msisdn(raw: object) -> str:
         raise InvalidInput(exc.message, {"field": exc.field}) from None
 
 
-def visible_line(uow, principal: Principal, msisdn: str) -> Line:
+def visible_line(uow: UnitOfWork, principal: Principal, msisdn: str) -> Line:
     """The line if this principal may see it; otherwise 404 — the same as a line that does not exist."""
     line = uow.repo.line(msisdn)
     if line is None:
@@ -188,13 +189,14 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
         if cmd.in_person_document and not principal.is_subscriber:
             _record_in_person(uow, principal, req, cmd.in_person_document, ctx.actor_may_end, now)
         if cmd.one_step and result.eligible and _needs_no_step_up(c, principal, req):
-            _accept(c, req, principal, result, now)  # one transaction, one "accepted" notice
+            _accept(c, req, principal, result, now, via=channel)  # one transaction, one "accepted" notice
         try:
             uow.flush()
-        except IntegrityError:
-            uow.session.rollback()
+        except IntegrityConflict:
+            uow.rollback()
             raise _race_conflict(c, principal, cmd) from None
-        _notify_state(c, uow, req, now, result, lang=cmd.lang)
+        if not (cmd.confirm_follows and req.status == Status.AWAITING_CONFIRMATION):
+            _notify_state(c, uow, req, now, result, lang=cmd.lang)
         uow.commit()
     if req.status == Status.EXECUTING:
         c.enqueue_execution(req.id)
@@ -207,17 +209,19 @@ def _needs_no_step_up(c, principal: Principal, req: Request) -> bool:
     return not (principal.is_subscriber and c.pack.step_up_factors(req.kind))
 
 
-def _accept(c, req: Request, principal: Principal, result: PrecheckResult, now) -> None:
-    """Confirmed: to review when the refund is over the pack's threshold, else to execution."""
+def _accept(c, req: Request, principal: Principal, result: PrecheckResult, now, via: str | None = None) -> None:
+    """Confirmed: to review when the refund is over the pack's threshold, else to execution.
+    `via`: the channel the confirmation came by (default: the principal's)."""
+    via = via or principal.channel
     req.impact = result.impact
     req.deadline_at = now + timedelta(minutes=c.pack.deadline_minutes(req.kind))  # promised from acceptance
     threshold = c.pack.review_refund_over
     refund = (result.settlement.refund if result.settlement else 0)
     if threshold is not None and refund > threshold:
-        req.transition(Status.IN_REVIEW, now, principal.actor, principal.channel,
+        req.transition(Status.IN_REVIEW, now, principal.actor, via,
                        f"refund {refund} over review threshold {threshold}")
     else:
-        req.transition(Status.EXECUTING, now, principal.actor, principal.channel, "confirmed")
+        req.transition(Status.EXECUTING, now, principal.actor, via, "confirmed")
 
 
 def _record_in_person(uow, principal: Principal, req: Request, doc: dict, matched: bool, now) -> None:
@@ -254,7 +258,7 @@ def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = Non
     if req.batch_id is not None:
         return
     lang = lang or req.lang or c.pack.locale
-    base = dict(to=req.msisdn, ref=req.tracking_no, at=now, kind=req.kind, lang=lang)
+    base = dict(to=req.msisdn, ref=req.tracking_no, at=now, kind=req.kind, lang=lang, via=req.channel)
     if req.status == Status.REJECTED:
         sep = "; " if lang.startswith("en") else "；"
         text = detail or sep.join(b.message for b in (result.blockers if result else [])) or ",".join(req.reject_codes)
@@ -300,8 +304,10 @@ def _check_step_up(c, uow, principal: Principal, req: Request, verification: dic
     stepup.check(c, uow, principal, req, verification)
 
 
-def confirm(c, principal: Principal, tracking_no: str, verification: dict | None = None, lang: str = "zh") -> Request:
+def confirm(c, principal: Principal, tracking_no: str, verification: dict | None = None, lang: str = "zh",
+            channel: str | None = None) -> Request:
     now = c.now()
+    via = channel or principal.channel  # the channel the confirmation came by (sms, ivr, assistant override)
     with c.uow() as uow:
         req = owned_request(uow, principal, tracking_no)
         if req.status != Status.AWAITING_CONFIRMATION:
@@ -318,11 +324,11 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
         result = evaluate(ctx)
         if not result.eligible:
             req.reject_codes = [b.code for b in result.blockers]
-            req.transition(Status.REJECTED, now, principal.actor, principal.channel, ",".join(req.reject_codes))
+            req.transition(Status.REJECTED, now, principal.actor, via, ",".join(req.reject_codes))
             _notify_state(c, uow, req, now, result, lang=lang)
             uow.commit()
             return req
-        _accept(c, req, principal, result, now)
+        _accept(c, req, principal, result, now, via=via)
         _notify_state(c, uow, req, now, lang=lang)
         uow.commit()
     if req.status == Status.EXECUTING:

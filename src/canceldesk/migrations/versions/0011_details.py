@@ -1,13 +1,13 @@
 """details: the language a request was made in, so every message about it speaks that language
 
 Revision ID: 0011
-Revises: 0005
+Revises: 0010
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0011"
-down_revision = "0005"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
