@@ -635,6 +635,7 @@ PERMITTED_STATUS = {
     ("POST", "/v1/requests"): 404, ("POST", "/v1/requests/{tracking_no}/confirm"): 404,
     ("POST", "/v1/requests/{tracking_no}/withdraw"): 404, ("POST", "/v1/staff/customers/search"): 404,
     ("POST", "/v1/staff/customers/{customer_id}/id-checks"): 404,
+    ("GET", "/v1/lines/{msisdn}/history"): 404, ("POST", "/v1/assistant/messages"): 200,
 }
 
 

@@ -196,7 +196,7 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
             uow.rollback()
             raise _race_conflict(c, principal, cmd) from None
         if not (cmd.confirm_follows and req.status == Status.AWAITING_CONFIRMATION):
-            _notify_state(c, uow, req, now, result, lang=cmd.lang)
+            _notify_state(c, uow, req, now, result, lang=cmd.lang, via=channel)
         uow.commit()
     if req.status == Status.EXECUTING:
         c.enqueue_execution(req.id)
@@ -249,10 +249,13 @@ def _race_conflict(c, principal, cmd: NewRequest) -> Conflict:
 # Channels where the person is not looking at the request when it is created (a text, a call, an
 # assistant): only there does "please confirm" tell them something they do not already see.
 ASKS_BY_MESSAGE = frozenset({"sms", "ivr", "assistant"})
+# Channels whose own reply to the confirmation is the acceptance message (the SMS answer to "Y" carries
+# the reference and how to follow it): a separate "accepted" text would say the same thing twice.
+ACCEPTS_IN_REPLY = frozenset({"sms"})
 
 
 def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = None, detail: str = "",
-                  lang: str | None = None) -> None:
+                  lang: str | None = None, via: str | None = None) -> None:
     """One message per event. Lines of an enterprise batch are told nothing one by one: the
     admin gets one message for the batch (batches.py)."""
     if req.batch_id is not None:
@@ -268,7 +271,7 @@ def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = Non
             notify(uow.repo, event="needs_action", dedup=f"{req.id}:needs_action", **base)
     elif req.status == Status.IN_REVIEW:
         notify(uow.repo, event="in_review", dedup=f"{req.id}:in_review", **base)
-    elif req.status == Status.EXECUTING:
+    elif req.status == Status.EXECUTING and via not in ACCEPTS_IN_REPLY:
         notify(uow.repo, event="accepted", dedup=f"{req.id}:accepted",
                deadline=localtime.shown(req.deadline_at, c.pack.timezone), **base)
     elif req.status == Status.WITHDRAWN:
@@ -329,7 +332,7 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
             uow.commit()
             return req
         _accept(c, req, principal, result, now, via=via)
-        _notify_state(c, uow, req, now, lang=lang)
+        _notify_state(c, uow, req, now, lang=lang, via=via)
         uow.commit()
     if req.status == Status.EXECUTING:
         c.enqueue_execution(req.id)

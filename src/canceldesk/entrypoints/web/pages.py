@@ -16,15 +16,14 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from starlette.datastructures import FormData
 
+from canceldesk.domain import localtime
 from canceldesk.domain.identifiers import mask_msisdn
+from canceldesk.domain.money import format_money
+from canceldesk.domain.present import localize
 from canceldesk.domain.transitions import IllegalTransition
 from canceldesk.service_layer import auth
 from canceldesk.service_layer.errors import Forbidden, NotFound, ServiceError, Unauthorized
 from canceldesk.service_layer.principal import Principal
-
-from canceldesk.domain import localtime
-from canceldesk.domain.money import format_money
-from canceldesk.domain.present import localize
 
 from . import labels
 from .i18n import DEFAULT, LANGS, N_, preferred_lang, translations
