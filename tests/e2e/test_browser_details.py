@@ -32,7 +32,7 @@ def test_a_phone_shows_my_requests_as_cards_and_honest_steps(page, lang, product
     shot(pg, f"details-{lang}-close")
     # end a product from the line page (one click), then look at "My requests"
     pg.goto(f"/lines/{CLEAN}")
-    booster = pg.locator(f'[data-subscription="S-{CLEAN}-{product}"] .ending[data-kind="{kind}"] button')
+    booster = pg.locator(f'[data-subscription="S-{CLEAN}-{product}"] .ending[data-kind="{kind}"] form[action$="/end"] button')
     booster.click()
     pg.wait_for_url(re.compile(r"/requests/\w+$"))
     pg.locator('[data-status="completed"]').wait_for(state="attached", timeout=20_000)
