@@ -14,9 +14,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `make demo` installs what the demo runs on, not the test tools (`make test` adds those).
+DEMO_STAMP := $(VENV)/.demo-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+$(DEMO_STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e .
+	@rm -f $(VENV)/.demo-* && touch $(DEMO_STAMP)
+
 # The simulated network, partners and payments answer after ~0.5 s in the demo, so a subscriber can watch
 # each step of a closure advance on the request page (set CANCELDESK_SIM_LATENCY_MS=0 for instant).
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	@mkdir -p var
 	PORT=$(PORT) CANCELDESK_ENV=$${CANCELDESK_ENV:-demo} CANCELDESK_SIM_LATENCY_MS=$${CANCELDESK_SIM_LATENCY_MS:-500} \
 	  $(BIN)/canceldesk demo --port $(PORT)

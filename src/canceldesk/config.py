@@ -75,6 +75,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, ge=1024)
     max_import_bytes: int = Field(200_000_000, ge=1024)
     log_level: str = "INFO"
+    # the operator named on receipts (empty: "canceldesk demo operator" in the reader's language)
+    operator_name: str = Field("", max_length=120)
     sms_webhook_secret: str = ""
     ivr_auth_token: str = ""
     ivr_agent_number: str = ""

@@ -76,7 +76,7 @@ def test_english_decline_complaint_human_and_someone_elses_number(world):
     en = client.post("/v1/assistant/messages", json={"text": "unsubscibe my ringback tone"},
                      headers={**h, "Accept-Language": "en"}).json()
     assert en["proposal"]["subscription_id"] == "S-CRBT"
-    assert en["reply"] == ("This unsubscribes Ringback tone ¥5.00/month: usable until 2026-12-01, refund ¥0.00. "
+    assert en["reply"] == ("This unsubscribes Ringback tone CN¥5.00/month: usable until 2026-12-01, refund CN¥0.00. "
                            "Reply “confirm” to go ahead or “no” to leave it.")
     assert say(client, h, "我要投诉你们乱扣费")["route"] == "complaint"
     assert say(client, h, "转人工")["route"] == "agent"

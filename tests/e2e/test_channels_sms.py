@@ -93,11 +93,12 @@ def test_0000_1_y_unsubscribes_with_the_sms_channel_on_every_transition(world):
                               ("executing", "sms")]
     assert by_channel[-1] == ("completed", "worker")
 
-    # Exactly: the list, the preview, the answer to Y, accepted, completed — nothing else.
+    # Exactly one message per event: the list, the preview, completed, and the answer to Y — which is
+    # the acceptance (reference, status, how to follow it), so no separate "accepted" text.
     events = [m["event"] for m in outbox(client) if m["event"] != "otp"]
-    assert events == ["sms_reply", "sms_reply", "accepted", "completed", "sms_reply"]
-    accepted = [m for m in outbox(client) if m["event"] == "accepted"][0]["text"]
-    assert accepted.endswith(f"回复“{tracking}”可查询进度。")
+    assert events == ["sms_reply", "sms_reply", "completed", "sms_reply"]
+    completed = [m for m in outbox(client) if m["event"] == "completed"][0]["text"]
+    assert completed.endswith(f"回复“{tracking}”可查询进度。")
 
     send(client, tracking.lower())
     assert last_reply(client) == f"【canceldesk】单号{tracking}：退订，已办结。"
@@ -130,7 +131,7 @@ def test_a_replayed_message_id_is_processed_once(sqlite_world):
     assert send(client, "Y", mid="m-3").status_code == 202
     assert send(client, "Y", mid="m-3").status_code == 202
     assert send(client, "0000", mid="m-1").status_code == 202
-    assert [m["event"] for m in outbox(client)] == ["sms_reply", "sms_reply", "accepted", "completed", "sms_reply"]
+    assert [m["event"] for m in outbox(client)] == ["sms_reply", "sms_reply", "completed", "sms_reply"]
 
 
 @pytest.mark.parametrize("reply", ["1,3", "1，3", "1、3", "１ ３", "１，３", " 1 , 3 "])
@@ -247,7 +248,7 @@ def test_anything_else_gets_the_help_text_in_the_senders_language(sqlite_world):
     assert en.startswith("[canceldesk] We did not understand that message. SMS commands: 0000 lists your paid services")
     send(client, "0000")  # the conversation stays in English until the sender writes Chinese
     assert last_reply(client).splitlines()[0] == "[canceldesk] Your paid services:"
-    assert last_reply(client).splitlines()[1] == ("1. Ringback tone ¥5.00/month, if ended, use it until 2026-11-30, "
+    assert last_reply(client).splitlines()[1] == ("1. Ringback tone CN¥5.00/month, if ended, use it until 2026-11-30, "
                                                   "no refund; auto-renews, reply '取消1' to stop it")
 
 

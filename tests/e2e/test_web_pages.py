@@ -105,7 +105,7 @@ def test_close_line_wizard_checks_the_second_factor(world):
     assert r.status_code == 200 and status_of(r.text) == "awaiting_confirmation"
     no = tracking_no(r.text)
     r = client.post(f"/requests/{no}/confirm", data={"csrf": csrf_of(html), "id_last6": "000000"})
-    assert r.status_code == 403 and field_error(r.text, "id_last6") == "与登记信息不符。"
+    assert r.status_code == 403 and field_error(r.text, "id_last6") == "与登记信息不符，还可再试 4 次。"
     assert 'aria-describedby="err-id_last6"' in r.text
     r = client.post(f"/requests/{no}/confirm", data={"csrf": csrf_of(html), "id_last6": ID_LAST6.lower()},
                     follow_redirects=True)

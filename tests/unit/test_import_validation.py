@@ -105,7 +105,7 @@ def test_rows_are_normalised():
                                 "id_document": {"type": "cn_ric", "number": RIC.lower()}}, 1)
     assert cust["name"] == "王五" and cust["id_doc_number"] == RIC and cust["id_doc_type"] == "cn_ric"
     product = v.check("product", contract_doc()["products"][0], 0)
-    assert product["currency"] == "CNY" and product["name_zh"] == "58元套餐"
+    assert product["currency"] is None and product["name_zh"] == "58元套餐"
 
 
 # ---- one rule at a time -------------------------------------------------------------------

@@ -193,7 +193,7 @@ def test_an_open_request_on_the_same_target_blocks_and_names_it(kind, extra):
 def test_an_unpaid_instalment_plan_blocks_in_cn():
     result = check(line=make_line(installment_due=129900))
     finding = only(result.blockers, "INSTALLMENT_DUE")
-    assert finding.details == {"amount_due": 129900} and "¥1299.00" in finding.message
+    assert finding.details == {"amount_due": 129900} and "¥1,299.00" in finding.message
 
 
 @pytest.mark.parametrize("pack", ["eu", "us-ca"])

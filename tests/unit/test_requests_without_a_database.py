@@ -52,6 +52,15 @@ def test_create_request_stores_the_request_its_timeline_and_one_message_in_one_c
     assert req.deadline_at == noon(TODAY) + timedelta(minutes=60)
     stored = c.store.requests[req.id]
     assert (stored.tracking_no, stored.status) == (req.tracking_no, "awaiting_confirmation")
+    # In the app the person is looking at the impact: no "please confirm" message (one message per event).
+    assert c.store.outbox == []
+    assert c.store.commits == 1
+
+
+def test_a_request_made_by_text_asks_for_confirmation_in_one_message(c):
+    cmd = unsubscribe()
+    cmd.channel = "sms"
+    req, _ = requests.create_request(c, ME, cmd)
     assert [(m["to"], m["event"], m["ref"]) for m in c.store.outbox] == [("13800138000", "needs_action", req.tracking_no)]
     assert c.store.commits == 1
 
@@ -113,7 +122,7 @@ def test_confirm_starts_execution_once(c):
     assert done.status == "executing"
     assert c.store.requests[req.id].status == "executing"
     assert c.enqueued == [req.id]
-    assert [m["event"] for m in c.store.outbox] == ["needs_action", "accepted"]
+    assert [m["event"] for m in c.store.outbox] == ["accepted"]
     with pytest.raises(Conflict) as err:
         requests.confirm(c, ME, req.tracking_no)
     assert (err.value.status, err.value.code, err.value.details) == (409, "INVALID_STATE", {"status": "executing"})

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from canceldesk.domain.model import Line, Product, Subscription, SubscriptionStatus
-from canceldesk.domain.money import Money, format_yuan, prorate_down
+from canceldesk.domain.money import Money, format_money, prorate_down
 from canceldesk.domain.settlement import (prorated_refund, settle_close_line, settle_nothing,
                                           settle_refund_payment, settle_unsubscribe, settle_withdrawal,
                                           unused_days, used_days, withdrawal_refund)
@@ -55,10 +55,19 @@ def test_money_adds_within_a_currency_and_refuses_to_mix():
 
 
 def test_amounts_are_shown_in_yuan_from_fen():
-    assert format_yuan(8650) == "¥86.50"
-    assert format_yuan(5) == "¥0.05"
-    assert format_yuan(-1234) == "-¥12.34"
-    assert format_yuan(0) == "¥0.00"
+    assert format_money(8650, "CNY", "zh") == "¥86.50"
+    assert format_money(5, "CNY", "zh") == "¥0.05"
+    assert format_money(-1234, "CNY", "zh") == "-¥12.34"
+    assert format_money(0, "CNY", "zh") == "¥0.00"
+    assert format_money(123456, "CNY", "zh") == "¥1,234.56"
+
+
+def test_the_currency_is_the_packs_and_the_format_the_readers():
+    assert format_money(8650, "CNY", "en") == "CN¥86.50"
+    assert format_money(8650, "EUR", "en") == "€86.50"
+    assert format_money(8650, "USD", "en") == "$86.50"
+    assert format_money(8650, "EUR", "zh") == "€86.50"
+    assert format_money(-8650, "USD", "en") == "-$86.50"
 
 
 def test_the_one_rounding_rule_rounds_down_to_the_fen():
@@ -138,7 +147,9 @@ def test_outside_the_cycle_nothing_is_refunded():
 def test_refund_lines_say_how_many_days_were_unused():
     settlement = settle_unsubscribe(sub(date(2026, 2, 1), date(2026, 3, 1)), product(3000), date(2026, 2, 15), "CNY")
     assert settlement.impact_refund("en") == {"amount": 1500, "currency": "CNY",
-                                              "lines": [{"label": "Music Plus: 14/28 days unused", "amount": 1500}]}
+                                              "lines": [{"label": "Music Plus: 14/28 days unused", "amount": 1500,
+                                                         "label_en": "Music Plus: 14/28 days unused",
+                                                         "label_zh": "音乐会员 未使用 14/28 天"}]}
     assert "14/28" in settlement.impact_refund("zh")["lines"][0]["label"]
     assert [(e.account, e.amount) for e in settlement.ledger] == [("revenue:subscriptions", -1500),
                                                                   ("payable:refund", 1500)]
@@ -216,6 +227,14 @@ def test_an_ended_subscription_adds_nothing_to_the_close_line_refund():
     assert s.refund == 100
 
 
+def test_a_product_already_set_to_end_at_cycle_end_still_refunds_its_unused_share_on_closure():
+    feb = (date(2026, 2, 1), date(2026, 3, 1))
+    ending = sub(*feb, status=SubscriptionStatus.ENDING, auto_renew=False)
+    s = settle_close_line(line(cash_balance=100), [(ending, MEMBER)], date(2026, 2, 15), 0, 0, 0, "CNY")
+    assert s.refund == 100 + 3000 * 14 // 28 == 1600
+    assert [(r.label_en, r.amount) for r in s.refund_lines][-1] == ("Unused part of Music Plus", 1500)
+
+
 def test_instalments_taken_as_a_fee_reduce_the_refund():
     s = settle_close_line(line(cash_balance=150000), [], date(2026, 3, 14), 0, 129900, 0, "EUR")
     assert s.refund == 20100
@@ -280,7 +299,8 @@ def test_every_close_line_settlement_ledger_sums_to_zero(cash, gift, deposit, un
         s = sub(start, start + timedelta(days=days), sid=f"S{i}", status=status)
         p = product(price, refund=refund_rule, code=f"p{i}")
         pairs.append((s, p))
-        if refund_rule == "prorated" and status == SubscriptionStatus.ACTIVE and start <= effective < s.period_end:
+        # still in its paid cycle, active or set to end at cycle end (DOMAIN.md close_line)
+        if refund_rule == "prorated" and status != SubscriptionStatus.ENDED and start <= effective < s.period_end:
             prorated += Fraction(price * (s.period_end - effective).days, days) // 1
     ln = line(cash_balance=cash, gift_balance=gift, deposit=deposit, unbilled_usage=unbilled)
     settlement = settle_close_line(ln, pairs, effective, etf, inst, processing, "CNY")

@@ -37,8 +37,8 @@ def test_each_reason_with_its_saving_and_action():
     assert got[2].text == "价格由 ¥12.00 调整为 ¥15.00 (2026-11-20)。停用每月约可节省 ¥15.00。"
     en = suggest([facts("S-M", "membership", "咪咕音乐会员", "Migu Music membership", 1500,
                         trial_ended_on=date(2026, 11, 29))], TODAY, lang="en")
-    assert en[0].text == ("The trial ended on 2026-11-29; it renews at ¥15.00 on 2026-12-20. "
-                          "Stopping it saves about ¥15.00 a month.")
+    assert en[0].text == ("The trial ended on 2026-11-29; it renews at CN¥15.00 on 2026-12-20. "
+                          "Stopping it saves about CN¥15.00 a month.")
 
 
 def test_nothing_to_say_about_recent_use_or_an_ended_trial_long_ago():

@@ -152,6 +152,7 @@ requests = Table(
     Column("completed_at", UTCDateTime),
     Column("failure", Text),
     Column("batch_id", String(36), index=True),
+    Column("lang", String(5)),  # the requester's language: messages about the request speak it
     Index("ix_requests_idem", "requested_by", "idempotency_key", unique=True),
 )
 

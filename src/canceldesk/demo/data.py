@@ -56,29 +56,29 @@ PEOPLE = [
     ("C001", "张伟", ("cn_ric", _resident_id("110105", "19860314", 217)), "13800138000", "135790",
      "clean line: close it, unsubscribe VAS (the 10GB data booster refunds pro rata), cancel a membership renewal"),
     ("C002", "李娜", ("cn_ric", _resident_id("420106", "19910722", 46)), "13971208650", "246802",
-     "blocked by arrears of ¥86.50 (ARREARS)"),
+     "blocked by arrears of 86.50 (ARREARS)"),
     ("C003", "王强", ("cn_ric", _resident_id("440305", "19831102", 135)), "18675523017", "802413",
      "contract runs ~7 more months and blocks closure (CONTRACT_LOCK)"),
     ("C004", "刘洋", ("cn_ric", _resident_id("510107", "19940518", 71)), "15982036614", "517320",
-     "contract may be ended early for a ¥200.00 fee, shown in the impact"),
+     "contract may be ended early for a 200.00 fee, shown in the impact"),
     ("C005", "陈静", ("cn_ric", _resident_id("330106", "19830227", 64)), "13957106688", "660188",
      "family plan primary with 2 active secondary cards (SECONDARY_LINES); the secondaries close fine"),
     ("C006", "杨帆", ("cn_ric", _resident_id("310115", "19951203", 51)), "13817659302", "930217",
      "number-portability order in flight (PORT_OUT_PENDING)"),
     ("C007", "赵敏", ("cn_ric", _resident_id("320106", "19900416", 22)), "18951772046", "416022",
-     "unpaid phone instalments of ¥1,249.00 (INSTALLMENT_DUE)"),
+     "unpaid phone instalments of 1,249.00 (INSTALLMENT_DUE)"),
     ("C008", "黄磊", ("cn_ric", _resident_id("370202", "19880808", 313)), "13655321789", "880808",
      "bank, payment and social accounts bound to the number (BOUND_ACCOUNTS warning)"),
     ("C009", "周婷", ("cn_ric", _resident_id("610113", "19980125", 168)), "18729035512", "125168",
-     "¥30.00 gifted credit is forfeited on closure (GIFT_BALANCE_FORFEIT warning)"),
+     "30.00 of gifted credit is forfeited on closure (GIFT_BALANCE_FORFEIT warning)"),
     ("C010", "吴昊", ("cn_ric", _resident_id("430104", "20010630", 95)), "19973140628", "630095",
      "music membership renews tomorrow (RENEWAL_IMMINENT): cancel the renewal in time"),
     ("C011", "徐丽", ("cn_ric", _resident_id("210202", "19931012", 86)), "15140927735", "101286",
      "second card 17640981152 was never activated: closing it shows LINE_NOT_ACTIVE"),
     ("C012", "Daniel Weber", ("passport", "C8KLF2T9R"), "18601326580", "742913",
-     "passport holder with ¥800 balance: closing refunds over ¥500, so a person reviews it"),
+     "passport holder with a balance of 800: closing refunds over 500, so a person reviews it"),
     ("C013", "林志强", ("cn_ric", _resident_id("350102", "19840321", 11)), "13905912876", "321011",
-     "enterprise admin of 福州闽信通电销服务有限公司: batch-close its 50 cards (3 cannot close)"),
+     "enterprise admin of the demo telemarketing firm: batch-close its 50 cards (3 cannot close)"),
 ]
 
 ENTERPRISE = {"id": "E001", "name": "福州闽信通电销服务有限公司",
@@ -199,8 +199,9 @@ def build_demo_document(today: date) -> dict:
 
     # C008 黄磊 — BOUND_ACCOUNTS (and a deposit, returned on closure).
     line("13655321789", "C008", cash=5200, deposit=10000, unbilled=600,
-         bindings=[{"kind": "bank", "name": "招商银行"}, {"kind": "payment", "name": "支付宝"},
-                   {"kind": "social", "name": "微信"}])
+         bindings=[{"kind": "bank", "name": "招商银行", "name_en": "China Merchants Bank"},
+                   {"kind": "payment", "name": "支付宝", "name_en": "Alipay"},
+                   {"kind": "social", "name": "微信", "name_en": "WeChat"}])
     sub("13655321789", "PLAN-58", month)
     sub("13655321789", "MEM-MUSIC", anniversary(15))
 

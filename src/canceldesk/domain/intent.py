@@ -48,6 +48,7 @@ class Target:
     active: bool = True
     is_secondary: bool = False
     plan_name: str = ""                     # a line's plan (保号套餐 …), to tell lines apart
+    currency: str = "CNY"                   # the product's currency (prices are in its minor units)
 
     @property
     def is_line(self) -> bool:

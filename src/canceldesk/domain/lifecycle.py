@@ -101,6 +101,7 @@ class Request:
     updated_at: datetime | None = None
     failure: str | None = None
     batch_id: str | None = None
+    lang: str | None = None  # the requester's language (None: the pack's)
     timeline: list[TimelineEntry] = field(default_factory=list)
 
     @staticmethod

@@ -1,7 +1,7 @@
 """Pre-check texts in zh-CN and en: what is wrong, and exactly how to resolve it."""
 from __future__ import annotations
 
-from .money import format_yuan
+from .money import format_money
 
 # code: (zh message, zh resolution, en message, en resolution)
 CATALOGUE: dict[str, tuple[str, str, str, str]] = {
@@ -125,9 +125,12 @@ CATALOGUE: dict[str, tuple[str, str, str, str]] = {
 WARNING_CODES = frozenset({"BOUND_ACCOUNTS", "GIFT_BALANCE_FORFEIT", "RENEWAL_IMMINENT", "CONTRACT_FEE", "ADMIN_LOGIN"})
 
 
-def render(code: str, lang: str = "zh", **params) -> tuple[str, str]:
+def render(code: str, lang: str = "zh", currency: str = "CNY", **params) -> tuple[str, str]:
+    """A parameter may be given in both languages ({"zh": …, "en": …}): the reader's is used."""
     zh_msg, zh_res, en_msg, en_res = CATALOGUE[code]
-    shown = {k: (format_yuan(v) if k == "amount" else v) for k, v in params.items()}
+    key = "en" if lang.startswith("en") else "zh"
+    shown = {k: (format_money(v, currency, lang) if k == "amount" else v[key] if isinstance(v, dict) else v)
+             for k, v in params.items()}
     if lang.startswith("en"):
         return en_msg.format(**shown), en_res.format(**shown)
     return zh_msg.format(**shown), zh_res.format(**shown)

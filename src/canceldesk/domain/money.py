@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+
+from babel.numbers import format_currency, format_decimal
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,28 @@ def prorate_down(price: int, numerator_days: int, denominator_days: int) -> int:
     return (price * numerator_days) // denominator_days
 
 
-def format_yuan(amount: int) -> str:
-    sign = "-" if amount < 0 else ""
-    a = abs(amount)
-    return f"{sign}¥{a // 100}.{a % 100:02d}"
+_LOCALES = {"zh": "zh_CN", "en": "en"}
+
+
+def format_money(amount: int, currency: str, lang: str = "zh") -> str:
+    """The one way money is shown: minor units of `currency`, in the reader's language.
+
+    The currency is the pack's (or the product's) — never implied by the language: 5800 CNY reads
+    "¥58.00" in Chinese and "CN¥58.00" in English; 5800 EUR reads "€58.00" in both.
+    """
+    locale = _LOCALES.get((lang or "zh")[:2], "zh_CN")
+    return format_currency(Decimal(int(amount)) / 100, currency or "CNY", locale=locale)
+
+
+# How an amount is said aloud (the phone channel): the number, then the unit as a word.
+_SPOKEN_UNITS = {"CNY": ("元", "yuan"), "EUR": ("欧元", "euros"), "USD": ("美元", "dollars")}
+
+
+def spoken_money(amount: int, currency: str, lang: str = "zh") -> str:
+    """Money for a voice prompt: "15.00元" / "15.00 yuan"; a currency without a spoken unit reads as format_money."""
+    units = _SPOKEN_UNITS.get(currency or "CNY")
+    if units is None:
+        return format_money(amount, currency, lang)
+    en = (lang or "zh").startswith("en")
+    number = format_decimal(Decimal(int(amount)) / 100, format="#,##0.00", locale="en" if en else "zh_CN")
+    return f"{number} {units[1]}" if en else f"{number}{units[0]}"

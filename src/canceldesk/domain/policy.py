@@ -28,6 +28,8 @@ class PolicyPack:
     step_up: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kind → any one of these factors
     deadlines_minutes: dict[str, int] = field(default_factory=dict)
     retention_days: dict[str, int] = field(default_factory=dict)
+    # the counter agent sees the full name on record, to compare with the card in hand (elsewhere masked)
+    counter_shows_full_name: bool = False
     # [channels.sms] / [channels.ivr]: which kinds each channel may start, the second factor it
     # collects per kind, and the channel's own limits (see ChannelRules).
     channels: dict[str, "ChannelRules"] = field(default_factory=dict)

@@ -32,8 +32,11 @@ class Finding:
     resolution: str
     details: dict = field(default_factory=dict)
 
+    texts: dict = field(default_factory=dict)  # message_zh/_en, resolution_zh/_en: chosen when shown
+
     def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message, "resolution": self.resolution, **({"details": self.details} if self.details else {})}
+        return {"code": self.code, "message": self.message, "resolution": self.resolution, **self.texts,
+                **({"details": self.details} if self.details else {})}
 
 
 @dataclass
@@ -76,13 +79,18 @@ def evaluate(ctx: PrecheckContext) -> PrecheckResult:
     today = local_today(ctx.now, ctx.pack)
     line = ctx.line
 
+    def finding(code: str, details: dict | None, params: dict) -> Finding:
+        msg, res = render(code, lang, line.currency, **params)
+        texts = {}
+        for other in ("zh", "en"):
+            texts[f"message_{other}"], texts[f"resolution_{other}"] = render(code, other, line.currency, **params)
+        return Finding(code, msg, res, details or {}, texts)
+
     def block(code: str, details: dict | None = None, **params) -> None:
-        msg, res = render(code, lang, **params)
-        blockers.append(Finding(code, msg, res, details or {}))
+        blockers.append(finding(code, details, params))
 
     def warn(code: str, details: dict | None = None, **params) -> None:
-        msg, res = render(code, lang, **params)
-        warnings.append(Finding(code, msg, res, details or {}))
+        warnings.append(finding(code, details, params))
 
     if not ctx.actor_may_end:
         block("NOT_OWNER")
@@ -98,9 +106,9 @@ def evaluate(ctx: PrecheckContext) -> PrecheckResult:
     if kind == RequestKind.RECLAIM:
         in_window = (line.status == LineStatus.FROZEN and line.frozen_until is not None and ctx.now < line.frozen_until)
         if not in_window:
-            block("NOT_RECLAIMABLE", status=_status_text(line.status, lang))
+            block("NOT_RECLAIMABLE", status=_status_text(line.status))
     elif line.status in NOT_ACTIVE:
-        block("LINE_NOT_ACTIVE", {"status": line.status}, status=_status_text(line.status, lang))
+        block("LINE_NOT_ACTIVE", {"status": line.status}, status=_status_text(line.status))
 
     settlement: Settlement | None = None
     impact: dict = {"ends": [], "access_ends_at": None, "billing_ends_at": None,
@@ -109,7 +117,8 @@ def evaluate(ctx: PrecheckContext) -> PrecheckResult:
     if kind == RequestKind.CLOSE_LINE:
         settlement = _check_close_line(ctx, today, block, warn)
         impact["ends"] = [{"what": "line", "msisdn": line.msisdn}] + [
-            {"what": "subscription", "id": s.id, "product": p.code, "name": p.name(lang)}
+            {"what": "subscription", "id": s.id, "product": p.code, "name": p.name(lang),
+             "name_zh": p.name_zh, "name_en": p.name_en}
             for s, p in ctx.subscriptions if s.is_active]
         impact["access_ends_at"] = "on completion"
         impact["billing_ends_at"] = today.isoformat()
@@ -146,9 +155,10 @@ def evaluate(ctx: PrecheckContext) -> PrecheckResult:
             impact["access_ends_at"] = "on completion"
             impact["billing_ends_at"] = today.isoformat()
         impact["ends"] = [{"what": "subscription" if kind != RequestKind.CANCEL_RENEWAL else "auto_renewal",
-                           "id": sub.id, "product": product.code, "name": product.name(lang)}]
+                           "id": sub.id, "product": product.code, "name": product.name(lang),
+                           "name_zh": product.name_zh, "name_en": product.name_en}]
         if kind != RequestKind.WITHDRAW and sub.is_active and sub.auto_renew and _renews_within_24h(sub, ctx):
-            warn("RENEWAL_IMMINENT", names=product.name(lang))
+            warn("RENEWAL_IMMINENT", names={"zh": product.name_zh, "en": product.name_en})
     elif kind == RequestKind.RECLAIM:
         impact["ends"] = [{"what": "freeze", "msisdn": line.msisdn}]
         impact["access_ends_at"] = None
@@ -165,12 +175,15 @@ def _renews_within_24h(sub: Subscription, ctx: PrecheckContext) -> bool:
     return midnight(sub.period_end, ctx.pack) - ctx.now <= timedelta(hours=24)
 
 
-def _list_sep(lang: str) -> str:
-    return ", " if lang.startswith("en") else "、"
+def _both(items: list[str] | list[tuple[str, str]]) -> dict:
+    """A list in both languages' style: 甲、乙 / A, B."""
+    zh = [i[0] if isinstance(i, tuple) else i for i in items]
+    en = [i[1] if isinstance(i, tuple) else i for i in items]
+    return {"zh": "、".join(zh), "en": ", ".join(en)}
 
 
-def _status_text(status: str, lang: str) -> str:
-    return status if lang.startswith("en") else STATUS_ZH.get(status, status)
+def _status_text(status: str) -> dict:
+    return {"zh": STATUS_ZH.get(status, status), "en": status}
 
 
 def _check_close_line(ctx: PrecheckContext, today: date, block, warn) -> Settlement:
@@ -187,7 +200,7 @@ def _check_close_line(ctx: PrecheckContext, today: date, block, warn) -> Settlem
     if installment_fee(line, pack) is BLOCKS:
         block("INSTALLMENT_DUE", {"amount_due": line.installment_due}, amount=line.installment_due)
     if ctx.active_secondary_lines:
-        shown = _list_sep(ctx.lang).join(mask_msisdn(m) for m in ctx.active_secondary_lines)
+        shown = _both([mask_msisdn(m) for m in ctx.active_secondary_lines])
         block("SECONDARY_LINES", {"count": len(ctx.active_secondary_lines)}, count=len(ctx.active_secondary_lines), lines=shown)
     if line.port_out_pending:
         block("PORT_OUT_PENDING")
@@ -195,15 +208,15 @@ def _check_close_line(ctx: PrecheckContext, today: date, block, warn) -> Settlem
     if settlement.refund < 0 and line.arrears <= 0:
         block("ARREARS", {"amount_due": -settlement.refund}, amount=-settlement.refund)
     if line.bindings:
-        names = _list_sep(ctx.lang).join(str(b.get("name", "")) for b in line.bindings)
+        names = _both([(str(b.get("name", "")), str(b.get("name_en") or b.get("name", ""))) for b in line.bindings])
         warn("BOUND_ACCOUNTS", {"bindings": line.bindings}, names=names)
     if ctx.admin_login_of:
         names = _list_sep(ctx.lang).join(ctx.admin_login_of)
         warn("ADMIN_LOGIN", {"enterprises": list(ctx.admin_login_of)}, names=names)
     if line.gift_balance > 0:
         warn("GIFT_BALANCE_FORFEIT", {"amount": line.gift_balance}, amount=line.gift_balance)
-    imminent = [p.name(ctx.lang) for s, p in ctx.subscriptions
+    imminent = [(p.name_zh, p.name_en) for s, p in ctx.subscriptions
                 if p.kind in AUTO_RENEWING_KINDS and s.is_active and s.auto_renew and _renews_within_24h(s, ctx)]
     if imminent:
-        warn("RENEWAL_IMMINENT", names=_list_sep(ctx.lang).join(imminent))
+        warn("RENEWAL_IMMINENT", names=_both(imminent))
     return settlement

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from .model import Line, Product, Subscription
+from .model import Line, Product, Subscription, SubscriptionStatus
 from .money import prorate_down
 from .policy import PolicyPack
 
@@ -34,7 +34,9 @@ class RefundLine:
     amount: int  # + adds to the refund, − takes from it
 
     def as_dict(self, lang: str = "zh") -> dict:
-        return {"label": self.label_en if lang.startswith("en") else self.label_zh, "amount": self.amount}
+        # Both languages are kept: the text is chosen when it is shown, in the reader's language.
+        return {"label": self.label_en if lang.startswith("en") else self.label_zh,
+                "label_zh": self.label_zh, "label_en": self.label_en, "amount": self.amount}
 
 
 @dataclass
@@ -103,7 +105,8 @@ def settle_close_line(line: Line, subs: list[tuple[Subscription, Product]], effe
         s.fees.append({"code": "PROCESSING", "amount": processing_fee})
     prorated_total = 0
     for sub, product in subs:
-        if product.refund == "prorated" and sub.is_active:
+        # still in its paid cycle: active, or set to end at cycle end (ENDING) — both have unused days
+        if product.refund == "prorated" and sub.status != SubscriptionStatus.ENDED:
             part = prorated_refund(sub, product, effective)
             if part:
                 prorated_total += part

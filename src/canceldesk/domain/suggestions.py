@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from .intent import Target, _target_profile
+from .money import format_money
 
 REASONS = ("unused", "duplicate", "price_rise", "renews_after_trial")
 CONTENT_CATEGORIES = ("video", "music", "cloud", "ringtone", "news", "data")
@@ -33,6 +34,7 @@ class Facts:
     previous_price: int | None = None
     price_changed_on: date | None = None
     trial_ended_on: date | None = None
+    currency: str = "CNY"                # the product's currency (prices are in its minor units)
 
     def name(self, lang: str) -> str:
         return self.name_en if lang.startswith("en") else self.name_zh
@@ -53,8 +55,6 @@ def monthly(price: int, period: str) -> int:
     return int(price / MONTHS_PER.get(period, 1))
 
 
-def _yuan(fen: int) -> str:
-    return f"¥{fen // 100}.{fen % 100:02d}"
 
 
 def _categories(f: Facts) -> set[str]:
@@ -74,9 +74,12 @@ def suggest(facts: list[Facts], today: date, unused_days: int = 30, lang: str = 
         action = "cancel_renewal" if f.product_kind == "membership" and f.auto_renew else "unsubscribe"
         save = monthly(f.price, f.period)
 
+        def _money(amount: int, f: Facts = f) -> str:  # the reader's language, the product's currency
+            return format_money(amount, f.currency, lang)
+
         def add(reason: str, zh: str, en_text: str, **details) -> None:
-            text = (en_text if en else zh) + (f" Stopping it saves about {_yuan(save)} a month." if en
-                                              else f"停用每月约可节省 {_yuan(save)}。")
+            text = (en_text if en else zh) + (f" Stopping it saves about {_money(save)} a month." if en
+                                              else f"停用每月约可节省 {_money(save)}。")
             out.append(Suggestion(f.subscription_id, reason, save, action, text, details))
 
         if f.last_used_on is not None and (today - f.last_used_on).days >= unused_days:
@@ -90,11 +93,11 @@ def suggest(facts: list[Facts], today: date, unused_days: int = 30, lang: str = 
                 **{"with": [o.subscription_id for o in others]})
         if f.previous_price is not None and f.previous_price < f.price:
             when = f" ({f.price_changed_on})" if f.price_changed_on else ""
-            add("price_rise", f"价格由 {_yuan(f.previous_price)} 调整为 {_yuan(f.price)}{when}。",
-                f"The price changed from {_yuan(f.previous_price)} to {_yuan(f.price)}{when}.",
+            add("price_rise", f"价格由 {_money(f.previous_price)} 调整为 {_money(f.price)}{when}。",
+                f"The price changed from {_money(f.previous_price)} to {_money(f.price)}{when}.",
                 previous_price=f.previous_price)
         if (f.trial_ended_on is not None and f.auto_renew and 0 <= (today - f.trial_ended_on).days <= TRIAL_WINDOW_DAYS):
-            add("renews_after_trial", f"试用已于 {f.trial_ended_on} 结束，{f.period_end} 将按 {_yuan(f.price)} 续费。",
-                f"The trial ended on {f.trial_ended_on}; it renews at {_yuan(f.price)} on {f.period_end}.",
+            add("renews_after_trial", f"试用已于 {f.trial_ended_on} 结束，{f.period_end} 将按 {_money(f.price)} 续费。",
+                f"The trial ended on {f.trial_ended_on}; it renews at {_money(f.price)} on {f.period_end}.",
                 trial_ended_on=f.trial_ended_on.isoformat())
     return out

@@ -22,10 +22,11 @@ def other_contacts(uow, customer_id: str, msisdn: str) -> list[str]:
     return [l.msisdn for l in uow.repo.lines_of(customer_id) if l.msisdn != msisdn and l.status in REACHABLE]
 
 
-def announce(uow, *, customer_id: str, msisdn: str, event: str, ref: str | None, at, dedup: str, **params) -> list[str]:
+def announce(uow, *, customer_id: str, msisdn: str, event: str, ref: str | None, at, dedup: str, lang: str,
+             **params) -> list[str]:
     """Tell the owner on every other line; returns the masked numbers told (for the audit log)."""
     told = []
     for to in other_contacts(uow, customer_id, msisdn):
-        notify(uow.repo, to=to, event=event, ref=ref, at=at, dedup=f"{dedup}:{to}", msisdn=mask_msisdn(msisdn), **params)
+        notify(uow.repo, to=to, event=event, ref=ref, at=at, dedup=f"{dedup}:{to}", msisdn=mask_msisdn(msisdn), lang=lang, **params)
         told.append(mask_msisdn(to))
     return told

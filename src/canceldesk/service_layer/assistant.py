@@ -15,6 +15,7 @@ from datetime import timedelta
 from canceldesk.adapters import insights_store as store
 from canceldesk.domain.identifiers import mask_msisdn
 from canceldesk.domain.intent import Target, Understanding, is_confirmation, is_decline, understand
+from canceldesk.domain.money import format_money
 
 from . import requests
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -45,19 +46,19 @@ def my_targets(uow, principal: Principal, only_msisdn: str | None = None) -> lis
         for s, p in subs:
             out.append(Target(msisdn=line.msisdn, subscription_id=s.id, product_kind=p.kind, name_zh=p.name_zh,
                               name_en=p.name_en, partner=p.partner, price=p.price, period=p.period,
-                              auto_renew=s.auto_renew, active=s.is_active and line.is_active))
+                              auto_renew=s.auto_renew, active=s.is_active and line.is_active, currency=p.currency))
     return out
 
 
-def _yuan(fen: int) -> str:
-    return f"¥{fen // 100}.{fen % 100:02d}"
+def _money(amount: int, lang: str, currency: str = "CNY") -> str:
+    return format_money(amount, currency, lang)
 
 
 def _label(tg: Target, lang: str) -> str:
     if tg.is_line:
         return mask_msisdn(tg.msisdn) + (f"（{tg.plan_name}）" if tg.plan_name and lang != "en" else "")
     per = {"month": _t(lang, "月", "month"), "year": _t(lang, "年", "year")}.get(tg.period, tg.period)
-    return f"{tg.name(lang)} {_yuan(tg.price)}/{per}"
+    return f"{tg.name(lang)} {_money(tg.price, lang, tg.currency)}/{per}"
 
 
 def _candidate(tg: Target, lang: str) -> dict:
@@ -223,19 +224,20 @@ def _propose(c, principal: Principal, u: Understanding, state: dict, lang: str, 
 def _impact_text(kind: str, what: str, result, lang: str) -> str:
     impact = result.impact
     refund = impact.get("refund", {}).get("amount", 0)
+    shown = _money(refund, lang, impact.get("refund", {}).get("currency") or "CNY")
     access = impact.get("access_ends_at")
     access = access[:10] if access and access != "on completion" else None
     if kind == "close_line":
         text = _t(lang, f"将注销号码 {what}，号码上的所有业务一并结束，号码冻结 {impact.get('number_frozen_days')} 天；"
-                        f"预计退款 {_yuan(refund)}。", f"This closes {what} and everything on it; the number is frozen for "
-                        f"{impact.get('number_frozen_days')} days; expected refund {_yuan(refund)}.")
+                        f"预计退款 {shown}。", f"This closes {what} and everything on it; the number is frozen for "
+                        f"{impact.get('number_frozen_days')} days; expected refund {shown}.")
     elif kind == "cancel_renewal":
         text = _t(lang, f"将取消 {what} 的自动续费：不再扣费，权益可用到 {access}。",
                   f"This stops the auto-renewal of {what}: no further charge, benefits last until {access}.")
     else:
         until = _t(lang, f"可用到 {access}", f"usable until {access}") if access else _t(lang, "立即停止", "ends at once")
-        text = _t(lang, f"将退订 {what}：{until}，退款 {_yuan(refund)}。",
-                  f"This unsubscribes {what}: {until}, refund {_yuan(refund)}.")
+        text = _t(lang, f"将退订 {what}：{until}，退款 {shown}。",
+                  f"This unsubscribes {what}: {until}, refund {shown}.")
     for w in result.warnings:
         text += f" ⚠ {w.message}"
     return text + _t(lang, " 回复“确认”办理，回复“算了”放弃。", " Reply “confirm” to go ahead or “no” to leave it.")

@@ -118,6 +118,14 @@ def clear_failures(s, subject: str) -> None:
     s.execute(orm.login_locks.delete().where(orm.login_locks.c.subject == subject))
 
 
+def tries_left(c, s, subject: str) -> int:
+    """Failures still allowed before the subject locks (0 while it is locked)."""
+    row = _lock_state(s, subject)
+    if row and row["locked_until"] and row["locked_until"] > c.now():
+        return 0
+    return max(0, c.settings.otp_max_attempts - (row["failures"] if row else 0))
+
+
 def _register(c, s, subject: str) -> bool:
     st = c.settings
     return register_failure(s, subject, c.now(), st.otp_max_attempts, st.otp_lock_minutes, st.lock_max_minutes)
@@ -147,7 +155,7 @@ def count_id_check(c, s, principal: Principal, matched: bool) -> bool:
 
 # ---------------------------------------------------------------------------- one-time codes
 
-def send_otp(c, raw_msisdn: object, client: str | None = None) -> None:
+def send_otp(c, raw_msisdn: object, client: str | None = None, lang: str | None = None) -> None:
     """Send a 6-digit code. The answer — and the database work — is the same whether or not the
     number exists; only the SMS itself is skipped for a number nobody can log in with."""
     limit_client(c, "otp", client)
@@ -164,7 +172,7 @@ def send_otp(c, raw_msisdn: object, client: str | None = None) -> None:
         s.execute(orm.otp_codes.insert().values(
             msisdn=msisdn, code_hash=c.keyring.otp_hash(msisdn, code), created_at=now,
             expires_at=now + timedelta(seconds=c.settings.otp_ttl_seconds), failed_attempts=0))
-        text = render("otp", code=code)
+        text = render("otp", lang or c.pack.locale, code=code)
         deliverable = _principal_for_msisdn(uow, msisdn) is not None
         # Through the outbox either way — the same insert, the same commit, the same wake-up of the
         # deliverer — so known and unknown numbers answer in the same time. For a number nobody can

@@ -23,6 +23,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from canceldesk.adapters import orm
+from canceldesk.domain import localtime
 from canceldesk.domain.batch import BATCHES, BEFORE_SUBMIT, MOVING, RUNNING_PHASES, BatchPhase
 from canceldesk.domain.batch import derive_outcome as derive_outcome  # re-exported: the rule lives in the domain
 from canceldesk.domain.lifecycle import Status
@@ -30,6 +31,7 @@ from canceldesk.domain.model import LineStatus
 
 from . import fleetguard, requests, selfservice
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
+from .notifications import notify
 from .principal import Principal, may
 
 log = logging.getLogger("canceldesk.batches")
@@ -143,6 +145,15 @@ def create(c, principal: Principal, msisdns: object, kind: str = "close_line", r
             for i, n in enumerate(numbers)])
         uow.commit()
     return status(c, principal, batch_id)
+
+
+def company_name(c, principal: Principal) -> dict:
+    """The admin's company as registered (shown at the top of the console), and the language its name
+    is written in, so a page in another language marks it (`lang`)."""
+    with c.uow() as uow:
+        company = uow.repo.customer(_enterprise_of(principal))
+    name = company.name if company is not None else ""
+    return {"name": name, "lang": "zh-CN" if any(ord(ch) >= 0x2E80 for ch in name) else "en"}
 
 
 def _batch(uow, principal: Principal, batch_id: str) -> dict:
@@ -261,10 +272,23 @@ def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh") -> None
                     uow.commit()
         with c.uow() as uow:
             _move(uow, batch_id, BatchPhase.SUBMITTING, BatchPhase.SUBMITTED, c.now())
+            _notify_admin(c, uow, principal, batch_id, batch["kind"], lang)
             uow.commit()
     except Exception:  # noqa: BLE001 - a background runner: log it; the batch shows as stalled
         log.exception("batch %s: submission stopped; resume it from the console", batch_id)
         raise
+
+
+def _notify_admin(c, uow, principal: Principal, batch_id: str, kind: str, lang: str) -> None:
+    """One message for the whole batch, to the admin who submitted it (not one per card)."""
+    if not principal.login_msisdn:
+        return
+    it, rq = orm.batch_items.c, orm.requests.c
+    rows = uow.session.execute(select(rq.status).select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id))
+                               .where(it.batch_id == batch_id)).scalars().all()
+    accepted = sum(1 for s in rows if s is not None and s not in (Status.REJECTED, Status.WITHDRAWN))
+    notify(uow.repo, to=principal.login_msisdn, event="batch_accepted", ref=batch_id[:8].upper(), at=c.now(),
+           dedup=f"batch:{batch_id}:accepted", lang=lang, kind=kind, accepted=accepted, refused=len(rows) - accepted)
 
 
 # ---- reading ---------------------------------------------------------------------------------------
@@ -275,7 +299,7 @@ def status(c, principal: Principal, batch_id: str) -> dict:
         it = orm.batch_items.c
         rq = orm.requests.c
         rows = uow.session.execute(
-            select(it.eligible, it.warnings, it.request_id, it.error_code, rq.status)
+            select(it.eligible, it.warnings, it.request_id, it.error_code, rq.status, it.refund)
             .select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id))
             .where(it.batch_id == b["id"])).all()
     checked = [r for r in rows if r.eligible is not None]
@@ -289,14 +313,15 @@ def status(c, principal: Principal, batch_id: str) -> dict:
     for r in checked:
         if r.eligible:
             for w in r.warnings or []:
-                warnings.setdefault(w["code"], {"code": w["code"], "message": w["message"], "lines": 0})["lines"] += 1
+                warnings.setdefault(w["code"], {**{k: v for k, v in w.items() if k != "details"}, "lines": 0})["lines"] += 1
     total = b["size"]
     settled = sum(1 for s in statuses if s not in MOVING)
     done = len(checked) if b["phase"] in BEFORE_SUBMIT else settled
     outcome = derive_outcome(b["phase"], total, statuses)
     running = b["phase"] in RUNNING_PHASES or outcome == "running"
     return {"id": b["id"], "kind": b["kind"], "phase": b["phase"], "outcome": outcome, "size": total,
-            "created_at": b["created_at"].isoformat(), "updated_at": b["updated_at"].isoformat(),
+            "created_at": localtime.iso(b["created_at"], c.pack.timezone),
+            "updated_at": localtime.iso(b["updated_at"], c.pack.timezone),
             "created_by": b["created_by"], "reason": b["reason"],
             "prechecked": len(checked), "eligible": sum(1 for r in checked if r.eligible),
             "blocked": sum(1 for r in checked if not r.eligible), "warnings": list(warnings.values()),
@@ -305,10 +330,11 @@ def status(c, principal: Principal, batch_id: str) -> dict:
             "not_completed": settled - counts.get(Status.COMPLETED, 0),
             "progress": {"done": done, "total": total, "percent": int(100 * done / total) if total else 100},
             "running": running,
+            "refund_total": sum(r.refund or 0 for r in submitted if r.status == Status.COMPLETED),
             "stalled": b["phase"] in RUNNING_PHASES and now - b["updated_at"] > STALLED_AFTER}
 
 
-def _result_row(r) -> dict:
+def _result_row(r, tz: str) -> dict:
     if r["error_code"]:
         result = "error"
     elif r["status"] is None:
@@ -321,9 +347,11 @@ def _result_row(r) -> dict:
     if not codes and r["eligible"] is False:
         codes = [b["code"] for b in r["blockers"] or []]
     return {"position": r["position"], "msisdn": r["msisdn"], "eligible": r["eligible"],
-            "blockers": r["blockers"] or [], "warnings": r["warnings"] or [], "refund": r["refund"],
+            "blockers": r["blockers"] or [], "warnings": r["warnings"] or [],
+            # a line that did not close refunds nothing: its pre-checked estimate is not shown as a refund
+            "refund": r["refund"] if result in ("completed", "running", "not_submitted") else None,
             "tracking_no": r["tracking_no"], "status": r["status"], "result": result, "reason_codes": codes,
-            "error": r["error_message"], "completed_at": r["completed_at"].isoformat() if r["completed_at"] else None}
+            "error": r["error_message"], "completed_at": localtime.iso(r["completed_at"], tz)}
 
 
 def _results_query(batch_id: str, show: str):
@@ -353,7 +381,7 @@ def results(c, principal: Principal, batch_id: str, *, show: str = "", page: int
         pages = max(1, -(-total // size))
         page = max(1, min(int(page), pages))
         rows = uow.session.execute(q.limit(size).offset((page - 1) * size)).mappings().all()
-    return {"total": total, "page": page, "pages": pages, "size": size, "rows": [_result_row(r) for r in rows]}
+    return {"total": total, "page": page, "pages": pages, "size": size, "rows": [_result_row(r, c.pack.timezone) for r in rows]}
 
 
 CSV_COLUMNS = ["position", "msisdn", "precheck", "blockers", "tracking_no", "result", "reason_codes",
@@ -364,7 +392,7 @@ def results_csv(c, principal: Principal, batch_id: str) -> str:
     """One row per line, in the order the lines were chosen."""
     with c.uow() as uow:
         b = _batch(uow, principal, batch_id)
-        rows = [_result_row(r) for r in uow.session.execute(_results_query(b["id"], "")).mappings()]
+        rows = [_result_row(r, c.pack.timezone) for r in uow.session.execute(_results_query(b["id"], "")).mappings()]
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_COLUMNS)

@@ -68,7 +68,9 @@ def customer_view(c, principal: Principal, customer_id: str) -> dict:
         for l in (uow.repo.lines_reclaimable_by(cu.id) if verified else []):
             lines.setdefault(l.msisdn, l)
         recent = uow.repo.requests_of(cu.id, limit=30) if verified else []
-        return {"id": cu.id, "kind": cu.kind, "name_masked": mask_name(cu.name), "id_doc_type": cu.id_doc_type,
+        # the full name is for the agent to compare with the card in hand (shown only in the ID check)
+        return {"id": cu.id, "kind": cu.kind, "name_masked": mask_name(cu.name),
+                "name_on_record": cu.name if c.pack.counter_shows_full_name else None, "id_doc_type": cu.id_doc_type,
                 "id_masked": mask_id(cu.id_doc_number), "verified_in_person": verified,
                 "lines": [line_public(uow, l) for l in sorted(lines.values(), key=lambda x: x.msisdn)],
                 "open_requests": [r for r in recent if r.is_open], "recent_requests": recent}

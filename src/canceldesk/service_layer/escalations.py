@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from canceldesk.adapters import durable, orm
+from canceldesk.domain import localtime
 from canceldesk.domain.execution import StepStatus, plan_for
 from canceldesk.domain.lifecycle import Request, Status
 
@@ -38,7 +38,7 @@ OVERDUE_STATUSES = (Status.EXECUTING, Status.IN_REVIEW, Status.FAILED)
 
 
 def _local(c, at) -> str:
-    return f"{at.astimezone(ZoneInfo(c.pack.timezone)):%Y-%m-%d %H:%M}"
+    return localtime.shown(at, c.pack.timezone)
 
 
 def current_step(uow, req: Request) -> str | None:
@@ -58,7 +58,7 @@ def escalate(c, uow, req: Request, *, reason: str, step: str | None, detail: str
     req.deadline_at = expected
     event = "escalated" if reason == "failed" else "overdue"
     notify(uow.repo, to=req.msisdn, event=event, ref=req.tracking_no, at=now, dedup=f"{req.id}:{event}:{level}",
-           kind=req.kind, deadline=_local(c, expected), via=req.channel)
+           kind=req.kind, deadline=_local(c, expected), lang=req.lang or c.pack.locale, via=req.channel)
     return level
 
 
@@ -148,10 +148,10 @@ def queue(c, now, limit: int = 500, keep=None) -> list[dict]:
             req = uow.repo.request_by_id(row["request_id"])
             if keep is not None and not keep(req):
                 continue
-            item = request_public(req, uow.repo.steps(req.id))
+            item = request_public(req, uow.repo.steps(req.id), tz=c.pack.timezone)
             item["escalation"] = {"reason": row["reason"], "level": row["level"], "step": row["step"],
-                                  "detail": row["detail"], "since": row["created_at"].isoformat(),
-                                  "expected_by": row["expected_by"].isoformat()}
+                                  "detail": row["detail"], "since": localtime.iso(row["created_at"], c.pack.timezone),
+                                  "expected_by": localtime.iso(row["expected_by"], c.pack.timezone)}
             item["age_minutes"] = int((now - req.created_at).total_seconds() // 60)
             out.append(item)
         return out
@@ -166,7 +166,7 @@ def queues(c, principal, limit: int = 200) -> dict[str, list[dict]]:
         raise Forbidden("staff only")
     keep = None if may(principal, "review") else (lambda r: principal.acted_at_own_store(r.requested_by))
     with c.uow() as uow:
-        review = [request_public(r) for r in uow.repo.requests_in_status([Status.IN_REVIEW], limit=limit)
+        review = [request_public(r, tz=c.pack.timezone) for r in uow.repo.requests_in_status([Status.IN_REVIEW], limit=limit)
                   if keep is None or keep(r)]
     return {"review": review, "escalations": queue(c, c.now(), limit, keep)}
 
@@ -213,6 +213,6 @@ def close_failed(c, principal, tracking_no: str, reason: str) -> Request:
         durable.resolve_escalations(uow.session, req.id, now)
         durable.drop_lease(uow.session, req.id)
         notify(uow.repo, to=req.msisdn, event="rejected", ref=req.tracking_no, at=now, dedup=f"{req.id}:rejected",
-               kind=req.kind, detail=reason[:500])
+               kind=req.kind, detail=reason[:500], lang=req.lang or c.pack.locale)
         uow.commit()
     return req

@@ -35,7 +35,7 @@ from canceldesk.domain.prechecks import local_today, midnight
 from canceldesk.domain.settlement import installment_fee, settle_refund_payment, settlement_for
 
 from . import escalations, numbers, receipts
-from .notifications import notify
+from .notifications import completion_detail, notify
 
 log = logging.getLogger("canceldesk.executor")
 BUSY = "busy"  # another live run holds the request: this one steps aside
@@ -349,7 +349,7 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
         line.status, line.closed_at = LineStatus.FROZEN, now
         line.frozen_until = now + timedelta(days=c.pack.freeze_days)
         line.former_customer_id = line.customer_id
-        numbers.end_admin_logins(uow, line.msisdn, now)  # a closed number is no admin login any more
+        numbers.end_admin_logins(uow, line.msisdn, now, c.pack.locale)  # a closed number is no admin login any more
         return {"frozen_until": line.frozen_until.isoformat()}
     if step == Step.RESTORE_NUMBER:
         line = run.line
@@ -402,12 +402,12 @@ def _complete(run: _Run) -> None:
     if code is None:
         receipt = uow.repo.receipt(req.id)
         code = receipt["verification_code"] if receipt else ""
-    refund = run.settled().get("refund", 0)
-    detail = f"退款 ¥{refund // 100}.{refund % 100:02d} 将原路退回。" if refund > 0 else ""
-    if req.kind == RequestKind.CLOSE_LINE:
-        detail += f"号码冻结 {c.pack.freeze_days} 天，期内可找回。"
-    notify(uow.repo, to=req.msisdn, event="completed", ref=req.tracking_no, at=now, dedup=f"{req.id}:completed",
-           kind=req.kind, detail=detail, code=code, via=req.channel)
+    lang = req.lang or c.pack.locale
+    detail = completion_detail(req.kind, run.settled().get("refund", 0), run.settled().get("currency", c.pack.currency),
+                               c.pack.freeze_days, lang)
+    if req.batch_id is None:  # a batch's admin gets one message for the batch (batches.py)
+        notify(uow.repo, to=req.msisdn, event="completed", ref=req.tracking_no, at=now, dedup=f"{req.id}:completed",
+               kind=req.kind, detail=detail, code=code, lang=lang, via=req.channel)
     if run.group is not None:
         run.group.finished.append(req.id)
     else:

@@ -80,13 +80,14 @@ def check(c, uow, principal: Principal, batch_id: str, eligible: int, otp: objec
                         code="FLEET_STEP_UP_FAILED")
     audit.record(uow, at=now, actor=principal.actor, event="fleet_closure_confirmed", subject=f"batch:{batch_id}",
                  details={"count": eligible})
-    tell_other_admins(uow, principal, batch_id, eligible, now)
+    tell_other_admins(uow, principal, batch_id, eligible, now, c.pack.locale)
 
 
-def tell_other_admins(uow, principal: Principal, batch_id: str, count: int, now) -> int:
+def tell_other_admins(uow, principal: Principal, batch_id: str, count: int, now, lang: str) -> int:
     """The enterprise's other admins learn that a fleet closure was accepted (and by which admin number)."""
     others = [m for m in store.live_admin_numbers(uow.session, principal.enterprise_id) if m != principal.login_msisdn]
     for m in others:
         notify(uow.repo, to=m, event="fleet_closure", ref=batch_id[:8], at=now, dedup=f"fleet_closure:{batch_id}:{m}",
-               count=count, admin=mask_msisdn(principal.login_msisdn) if principal.login_msisdn else principal.actor)
+               count=count, admin=mask_msisdn(principal.login_msisdn) if principal.login_msisdn else principal.actor,
+               lang=lang)
     return len(others)

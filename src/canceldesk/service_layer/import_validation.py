@@ -407,7 +407,7 @@ class _FieldReader:
     def currency(self, name: str):
         value = self.rec.get(name)
         if value is None:
-            return "CNY"
+            return None  # the importer uses the pack's currency
         if not isinstance(value, str) or not _CURRENCY.fullmatch(value):
             return self.fail(name, "must be a 3-letter ISO 4217 code in capitals, e.g. CNY")
         return value
@@ -480,7 +480,7 @@ class _FieldReader:
             return []
         out = []
         for i, b in enumerate(value):
-            item = self.item(b, f"{name}[{i}]", ("kind", "name"), ("kind", "name"), "a binding")
+            item = self.item(b, f"{name}[{i}]", ("kind", "name", "name_en"), ("kind", "name"), "a binding")
             if item is None:
                 continue
             kind = item["kind"]
@@ -488,8 +488,9 @@ class _FieldReader:
                 self.fail(f"{name}[{i}].kind", "must be one of bank, payment, social, other")
                 continue
             text = self.text_value(item["name"], f"{name}[{i}].name", 100)
+            text_en = self.text_value(item["name_en"], f"{name}[{i}].name_en", 100) if item.get("name_en") else None
             if text is not None:
-                out.append({"kind": kind, "name": text})
+                out.append({"kind": kind, "name": text, **({"name_en": text_en} if text_en else {})})
         return out
 
 

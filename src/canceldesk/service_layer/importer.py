@@ -354,7 +354,7 @@ def _announce_reissues(c, writer: "_Writer") -> None:
         for m in writer.reissued:
             audit.record(uow, at=now, actor="system:import", event="number_reissued", subject=mask_msisdn(m),
                          details={"former_authority_cleared": True})
-        numbers.announce_ended_admin_logins(uow, writer.ended_admins, now, "reissued")
+        numbers.announce_ended_admin_logins(uow, writer.ended_admins, now, "reissued", c.pack.locale)
         uow.commit()
 
 
@@ -438,12 +438,15 @@ class _Writer:
             usage = {r["id"]: r.pop("usage") for r in rows if "usage" in r}
             for r in rows:
                 r["status"] = "active"
+        elif rtype == "product":
+            for r in rows:
+                r["currency"] = r.get("currency") or self.c.pack.currency  # not given: the pack's
         elif rtype == "line":
             plain = {}
             for r in rows:
                 password = plain[r["msisdn"]] = r.pop("service_password")
                 r["service_password_hash"] = None if password is None else self.passwords.get(r["msisdn"])
-                r["currency"], r["version"] = "CNY", 1
+                r["currency"], r["version"] = self.c.pack.currency, 1  # a line bills in the pack's currency
             self._authority_changes(rows, plain)
         before = self._line_statuses(keys) if rtype == "line" and existing else {}
         self._execute(self._upsert(rtype, rows[0].keys()), rows)

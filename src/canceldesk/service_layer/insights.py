@@ -27,7 +27,7 @@ def suggestions_for(c, uow, subs_with_products, lang: str = "zh") -> dict[str, l
                            name_en=p.name_en, price=p.price, period=p.period, auto_renew=s.auto_renew,
                            period_end=s.period_end, partner=p.partner, last_used_on=u.get("last_used_on"),
                            previous_price=u.get("previous_price"), price_changed_on=u.get("price_changed_on"),
-                           trial_ended_on=u.get("trial_ended_on")))
+                           trial_ended_on=u.get("trial_ended_on"), currency=p.currency))
     out: dict[str, list[dict]] = {}
     for sg in suggest(facts, local_today(c.now(), c.pack), unused_days(c), lang):
         out.setdefault(sg.subscription_id, []).append(

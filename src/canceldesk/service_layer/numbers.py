@@ -41,7 +41,8 @@ def expire_freezes(c, now) -> dict:
                 continue
             day = frozen_until.astimezone(ZoneInfo(c.pack.timezone)).date().isoformat()
             notify(uow.repo, to=other, event="freeze_ending", ref=None, at=now,
-                   dedup=f"freeze_ending:{msisdn}:{frozen_until.date().isoformat()}", msisdn=mask_msisdn(msisdn), date=day)
+                   dedup=f"freeze_ending:{msisdn}:{frozen_until.date().isoformat()}", msisdn=mask_msisdn(msisdn), date=day,
+                   lang=c.pack.locale)
             noticed += 1
         uow.commit()
     return {"recyclable": recycled, "freeze_ending_notices": noticed}
@@ -71,7 +72,7 @@ def end_admin_logins_in(s, msisdns: list[str], now, reason: str) -> list[tuple[s
     return [(m, e) for m, e in ended]
 
 
-def announce_ended_admin_logins(uow, ended: list[tuple[str, str]], now, reason: str) -> None:
+def announce_ended_admin_logins(uow, ended: list[tuple[str, str]], now, reason: str, lang: str) -> None:
     """Audit each ended admin login and tell the enterprise's other admins to name another."""
     for msisdn, eid in ended:
         others = [m for m in securitystore.live_admin_numbers(uow.session, eid) if m != msisdn]
@@ -79,11 +80,12 @@ def announce_ended_admin_logins(uow, ended: list[tuple[str, str]], now, reason: 
                      details={"admin": mask_msisdn(msisdn), "reason": reason, "other_admins_told": len(others)})
         for other in others:
             notify(uow.repo, to=other, event="admin_login_ended", ref=None, at=now,
-                   dedup=f"admin_login_ended:{eid}:{msisdn}:{other}:{now.isoformat()}", msisdn=mask_msisdn(msisdn))
+                   dedup=f"admin_login_ended:{eid}:{msisdn}:{other}:{now.isoformat()}", msisdn=mask_msisdn(msisdn),
+                   lang=lang)
 
 
-def end_admin_logins(uow, msisdn: str, now, reason: str = "closed") -> int:
+def end_admin_logins(uow, msisdn: str, now, lang: str, reason: str = "closed") -> int:
     """The executor's hook when it freezes a closed number."""
     ended = end_admin_logins_in(uow.session, [msisdn], now, reason)
-    announce_ended_admin_logins(uow, ended, now, reason)
+    announce_ended_admin_logins(uow, ended, now, reason, lang)
     return len(ended)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 
+from canceldesk.domain import localtime
 from canceldesk.domain.identifiers import mask_msisdn
+from canceldesk.domain.present import localize
 
 from .errors import NotFound
 from .principal import Principal
 from .requests import owned_request
 
 _CODE = re.compile(r"^[A-Z2-7]{5}-?[A-Z2-7]{5}$")
+OPERATOR = {"zh": "canceldesk 演示运营商", "en": "canceldesk demo operator"}
 
 
 def verification_code(c, tracking_no: str) -> str:
@@ -43,7 +46,11 @@ def issue(c, uow, req, now, steps: dict | None = None, existing: str | None = No
     return {"verification_code": code}
 
 
-def receipt_for(c, principal: Principal, tracking_no: str) -> dict:
+def receipt_for(c, principal: Principal, tracking_no: str, lang: str = "zh") -> dict:
+    """The receipt as its reader sees it: times local to the pack, words in the reader's language,
+    and who issued it. The ledger (account names) is for the back office: `ledger` is kept here for
+    the auditor's copy and left out of the subscriber's PDF."""
+    tz = c.pack.timezone
     with c.uow() as uow:
         req = owned_request(uow, principal, tracking_no)
         row = uow.repo.receipt(req.id)
@@ -52,14 +59,20 @@ def receipt_for(c, principal: Principal, tracking_no: str) -> dict:
                            code="RECEIPT_NOT_READY")
         ledger = [{"settlement": e["settlement"], "account": e["account"], "amount": e["amount"],
                    "currency": e["currency"], "memo": e["memo"]} for e in uow.repo.ledger_of(req.id)]
-        return {**row["body"], "status": req.status, "verification_code": row["verification_code"],
-                "issued_at": row["issued_at"].isoformat(), "ledger": ledger,
-                "timeline": [t.as_dict() for t in req.timeline]}
+        payment = uow.repo.payment(f"{req.id}:refund")
+        body = localize(row["body"], lang)
+        body["refund_method"] = (payment or {}).get("method") or "original"
+        for key in ("requested_at", "completed_at", "frozen_until"):
+            body[key] = localtime.iso(body.get(key), tz)
+        return {**body, "status": req.status, "verification_code": row["verification_code"],
+                "issued_at": localtime.iso(row["issued_at"], tz), "ledger": ledger, "timezone": tz,
+                "operator": c.settings.operator_name or OPERATOR["en" if lang.startswith("en") else "zh"],
+                "timeline": [{**t.as_dict(), "at": localtime.iso(t.at, tz)} for t in req.timeline]}
 
 
 def verify(c, code: str) -> dict:
     """Public: {"genuine": true, …} for a real code, {"genuine": false} for anything else."""
-    norm = (code or "").strip().upper()
+    norm = "".join(str(code or "").split()).upper()  # as typed: "abcde fghij" is the same code
     if not _CODE.match(norm):
         return {"genuine": False}
     if "-" not in norm:
@@ -71,5 +84,6 @@ def verify(c, code: str) -> dict:
             return {"genuine": False}
         body = row["body"]
         return {"genuine": True, "tracking_no": row["tracking_no"], "kind": body["kind"],
-                "completed_at": body["completed_at"], "issued_at": row["issued_at"].isoformat(),
+                "completed_at": localtime.iso(body["completed_at"], c.pack.timezone),
+                "issued_at": localtime.iso(row["issued_at"], c.pack.timezone),
                 "issuer": body.get("issuer", "canceldesk")}  # no personal data, not even a masked number

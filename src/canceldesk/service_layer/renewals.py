@@ -21,8 +21,8 @@ from sqlalchemy import insert, select, update
 from canceldesk.adapters import orm
 from canceldesk.adapters.downstream import PermanentError, TransientError
 from canceldesk.domain.model import Line, LineStatus, Product, Subscription, SubscriptionStatus
-from canceldesk.domain.money import format_yuan
 from canceldesk.domain.access import local_today, period_end_access
+from canceldesk.domain.money import format_money
 from canceldesk.domain.renewal import add_period, earliest_charge, reminder_rule
 
 from .notifications import notify
@@ -82,7 +82,7 @@ def send_reminders(c, now) -> dict:
 
 def _remind(c, uow, sub, product, now, event, key, on_date) -> None:
     notify(uow.repo, to=sub.msisdn, event=event, ref=None, at=now, dedup=key, lang=c.pack.locale,
-           name=product.name(c.pack.locale), date=on_date.isoformat(), amount=format_yuan(product.price),
+           name=product.name(c.pack.locale), date=on_date.isoformat(), amount=format_money(product.price, product.currency, c.pack.locale),
            serial=product.code)
 
 
@@ -189,7 +189,7 @@ def _charged(c, sub_id: str, key: str, ref: str, new_start, now) -> str:
         sub.period_start, sub.period_end = new_start, new_end
         sub.renewal_postponed, sub.access_ends_at = False, None
         notify(uow.repo, to=sub.msisdn, event="renewed", ref=None, at=now, dedup=f"{sub.id}:renewed:{old_end.isoformat()}",
-               lang=c.pack.locale, name=product.name(c.pack.locale), amount=format_yuan(row["amount"]),
+               lang=c.pack.locale, name=product.name(c.pack.locale), amount=format_money(row["amount"], product.currency, c.pack.locale),
                date=(new_end - timedelta(days=1)).isoformat())
         uow.commit()
         return "charged"

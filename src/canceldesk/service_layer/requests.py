@@ -10,13 +10,14 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
+from canceldesk.domain import localtime
 from canceldesk.domain.errors import IntegrityConflict
 from canceldesk.domain.identifiers import InvalidIdentifier, mask_msisdn, normalize_msisdn, validate_document
 from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import Line
 from canceldesk.domain.prechecks import PrecheckContext, PrecheckResult, evaluate
+from canceldesk.domain.present import localize
 
 from . import alerts, audit, auth, numbers, staffscope, stepup
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -37,6 +38,7 @@ class NewRequest:
     batch_id: str | None = None
     channel: str | None = None  # sms / ivr / assistant override the principal's default channel
     lang: str = "zh"
+    one_step: bool = False  # the caller showed the effect and confirms now: create and accept together
     confirm_follows: bool = False  # the caller confirms at once (SMS "Y"): no "needs your action" notice
 
 
@@ -193,7 +195,8 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
                       customer_id=owner, channel=channel, requested_by=principal.actor, created_at=now,
                       subscription_id=cmd.subscription_id, reason=cmd.reason, idempotency_key=cmd.idempotency_key,
                       body_hash=body_hash, impact=result.impact, acknowledged_warnings=list(cmd.acknowledged_warnings),
-                      deadline_at=now + timedelta(minutes=c.pack.deadline_minutes(cmd.kind)), batch_id=cmd.batch_id)
+                      deadline_at=now + timedelta(minutes=c.pack.deadline_minutes(cmd.kind)), batch_id=cmd.batch_id,
+                      lang=cmd.lang if cmd.lang in ("zh", "en") else None)
         req.start(now, principal.actor, channel)
         if result.eligible:
             req.transition(Status.CHECKED, now, "system", channel, "pre-checks passed")
@@ -205,19 +208,45 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
         uow.repo.add(req)
         if cmd.in_person_document and not principal.is_subscriber:
             _record_in_person(uow, principal, req, cmd.in_person_document, ctx.actor_may_end, now)
+        if cmd.one_step and result.eligible and _needs_no_step_up(c, principal, req):
+            _accept(c, req, principal, result, now, via=channel)  # one transaction, one "accepted" notice
         try:
             uow.flush()
         except IntegrityConflict:
             uow.rollback()
             raise _race_conflict(c, principal, cmd) from None
         if not (cmd.confirm_follows and req.status == Status.AWAITING_CONFIRMATION):
-            _notify_state(c, uow, req, now, result)
+            _notify_state(c, uow, req, now, result, lang=cmd.lang, via=channel)
         if req.kind == RequestKind.CLOSE_LINE and req.status != Status.REJECTED:
             # SIM-swap aware: announced on the owner's other lines too, not only on the number closing
             alerts.announce(uow, customer_id=req.customer_id, msisdn=req.msisdn, event="closure_requested",
-                            ref=req.tracking_no, at=now, dedup=f"{req.id}:closure_requested")
+                            ref=req.tracking_no, at=now, dedup=f"{req.id}:closure_requested",
+                            lang=req.lang or c.pack.locale)
         uow.commit()
+    if req.status == Status.EXECUTING:
+        c.enqueue_execution(req.id)
     return req, True
+
+
+def _needs_no_step_up(c, principal: Principal, req: Request) -> bool:
+    if not principal.may_confirm(req.requested_by):
+        return False
+    return not (principal.is_subscriber and c.pack.step_up_factors(req.kind))
+
+
+def _accept(c, req: Request, principal: Principal, result: PrecheckResult, now, via: str | None = None) -> None:
+    """Confirmed: to review when the refund is over the pack's threshold, else to execution.
+    `via`: the channel the confirmation came by (default: the principal's)."""
+    via = via or principal.channel
+    req.impact = result.impact
+    req.deadline_at = now + timedelta(minutes=c.pack.deadline_minutes(req.kind))  # promised from acceptance
+    threshold = c.pack.review_refund_over
+    refund = (result.settlement.refund if result.settlement else 0)
+    if threshold is not None and refund > threshold:
+        req.transition(Status.IN_REVIEW, now, principal.actor, via,
+                       f"refund {refund} over review threshold {threshold}")
+    else:
+        req.transition(Status.EXECUTING, now, principal.actor, via, "confirmed")
 
 
 def _record_in_person(uow, principal: Principal, req: Request, doc: dict, matched: bool, now) -> None:
@@ -242,20 +271,34 @@ def _race_conflict(c, principal, cmd: NewRequest) -> Conflict:
         return Conflict(f"another open request {no} already covers this", {"tracking_no": no}, code="OPEN_REQUEST")
 
 
-def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = None, detail: str = "") -> None:
-    to = req.msisdn
-    base = dict(to=to, ref=req.tracking_no, at=now, kind=req.kind, via=req.channel)
+# Channels where the person is not looking at the request when it is created (a text, a call, an
+# assistant): only there does "please confirm" tell them something they do not already see.
+ASKS_BY_MESSAGE = frozenset({"sms", "ivr", "assistant"})
+# Channels whose own reply to the confirmation is the acceptance message (the SMS answer to "Y" carries
+# the reference and how to follow it): a separate "accepted" text would say the same thing twice.
+ACCEPTS_IN_REPLY = frozenset({"sms"})
+
+
+def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = None, detail: str = "",
+                  lang: str | None = None, via: str | None = None) -> None:
+    """One message per event. Lines of an enterprise batch are told nothing one by one: the
+    admin gets one message for the batch (batches.py)."""
+    if req.batch_id is not None:
+        return
+    lang = lang or req.lang or c.pack.locale
+    base = dict(to=req.msisdn, ref=req.tracking_no, at=now, kind=req.kind, lang=lang, via=req.channel)
     if req.status == Status.REJECTED:
-        text = detail or "；".join(b.message for b in (result.blockers if result else [])) or ",".join(req.reject_codes)
+        sep = "; " if lang.startswith("en") else "；"
+        text = detail or sep.join(b.message for b in (result.blockers if result else [])) or ",".join(req.reject_codes)
         notify(uow.repo, event="rejected", dedup=f"{req.id}:rejected", detail=text, **base)
     elif req.status == Status.AWAITING_CONFIRMATION:
-        notify(uow.repo, event="needs_action", dedup=f"{req.id}:needs_action",
-               detail="请在 App 中查看办理影响并确认。", **base)
+        if req.channel in ASKS_BY_MESSAGE:
+            notify(uow.repo, event="needs_action", dedup=f"{req.id}:needs_action", **base)
     elif req.status == Status.IN_REVIEW:
         notify(uow.repo, event="in_review", dedup=f"{req.id}:in_review", **base)
-    elif req.status == Status.EXECUTING:
+    elif req.status == Status.EXECUTING and via not in ACCEPTS_IN_REPLY:
         notify(uow.repo, event="accepted", dedup=f"{req.id}:accepted",
-               deadline=f"{req.deadline_at.astimezone(ZoneInfo(c.pack.timezone)):%Y-%m-%d %H:%M}", **base)
+               deadline=localtime.shown(req.deadline_at, c.pack.timezone), **base)
     elif req.status == Status.WITHDRAWN:
         notify(uow.repo, event="withdrawn", dedup=f"{req.id}:withdrawn", **base)
 
@@ -309,19 +352,11 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
         if not result.eligible:
             req.reject_codes = [b.code for b in result.blockers]
             req.transition(Status.REJECTED, now, principal.actor, via, ",".join(req.reject_codes))
-            _notify_state(c, uow, req, now, result)
+            _notify_state(c, uow, req, now, result, lang=lang)
             uow.commit()
             return req
-        req.impact = result.impact
-        req.deadline_at = now + timedelta(minutes=c.pack.deadline_minutes(req.kind))  # promised from acceptance
-        threshold = c.pack.review_refund_over
-        refund = (result.settlement.refund if result.settlement else 0)
-        if threshold is not None and refund > threshold:
-            req.transition(Status.IN_REVIEW, now, principal.actor, via,
-                           f"refund {refund} over review threshold {threshold}")
-        else:
-            req.transition(Status.EXECUTING, now, principal.actor, via, "confirmed")
-        _notify_state(c, uow, req, now)
+        _accept(c, req, principal, result, now, via=via)
+        _notify_state(c, uow, req, now, lang=lang, via=via)
         uow.commit()
     if req.status == Status.EXECUTING:
         c.enqueue_execution(req.id)
@@ -363,13 +398,16 @@ def withdraw(c, principal: Principal, tracking_no: str) -> Request:
         return req
 
 
-def request_public(req: Request, steps: dict | None = None) -> dict:
+def request_public(req: Request, steps: dict | None = None, *, tz: str = "Asia/Shanghai", lang: str = "zh") -> dict:
+    """The API's view: times in ISO 8601 with the pack's local offset, words in the reader's language."""
+    def at(value):
+        return localtime.iso(value, tz)
+
     out = {"id": req.id, "tracking_no": req.tracking_no, "kind": req.kind, "msisdn": req.msisdn,
            "subscription_id": req.subscription_id, "status": req.status, "channel": req.channel,
-           "created_at": req.created_at.isoformat(), "deadline_at": req.deadline_at.isoformat() if req.deadline_at else None,
-           "completed_at": req.completed_at.isoformat() if req.completed_at else None,
-           "reject_codes": req.reject_codes, "impact": req.impact, "failure": req.failure,
-           "timeline": [t.as_dict() for t in req.timeline]}
+           "created_at": at(req.created_at), "deadline_at": at(req.deadline_at), "completed_at": at(req.completed_at),
+           "reject_codes": req.reject_codes, "impact": localize(req.impact, lang), "failure": req.failure,
+           "timeline": [{**t.as_dict(), "at": at(t.at)} for t in req.timeline]}
     if steps is not None:
         # In the kind's plan order, with the steps not reached yet shown as pending: the subscriber
         # sees the whole road and how far along it the request is.

@@ -152,6 +152,7 @@ def end_in_one_step(c, principal: Principal, cmd: requests.NewRequest, verificat
     A request that needs something more (a second factor the caller did not give) stays
     `awaiting_confirmation`, and the error is raised for the caller to ask for it.
     """
+    cmd.one_step = True
     req, _created = requests.create_request(c, principal, cmd)
     if req.status == Status.AWAITING_CONFIRMATION:
         req = requests.confirm(c, principal, req.tracking_no, verification, cmd.lang)

@@ -70,14 +70,16 @@ def check(c, uow, principal: Principal, req, verification: dict | None) -> None:
                  details={"factors": tried, "kind": req.kind})
     if newly_locked:
         notify(uow.repo, to=req.msisdn, event="step_up_locked", ref=req.tracking_no, at=now,
-               dedup=f"{req.id}:step_up_locked:{now.timestamp()}", kind=req.kind)
+               dedup=f"{req.id}:step_up_locked:{now.timestamp()}", kind=req.kind,
+               lang=req.lang or c.pack.locale)
         # SIM-swap aware: the number itself may be the attacker's card — tell every other line too
         elsewhere = alerts.announce(uow, customer_id=req.customer_id, msisdn=req.msisdn, event="step_up_locked_elsewhere",
                                     ref=req.tracking_no, at=now, dedup=f"{req.id}:step_up_locked:{now.timestamp()}",
-                                    kind=req.kind)
+                                    kind=req.kind, lang=req.lang or c.pack.locale)
         audit.record(uow, at=now, actor=principal.actor, event="step_up_locked", subject=req.tracking_no,
                      details={"factors": newly_locked, "kind": req.kind, "notified": mask_msisdn(req.msisdn),
                               "also_notified": elsewhere})
     uow.commit()
-    raise Forbidden("the identity check failed", {**details, "locked": locked + newly_locked},
-                    code="STEP_UP_FAILED")
+    left = min(auth.tries_left(c, s, _subject(f, principal.id)) for f in tried)
+    raise Forbidden(f"the identity check failed; {left} tries left before it locks for a while",
+                    {**details, "locked": locked + newly_locked, "tries_left": left}, code="STEP_UP_FAILED")

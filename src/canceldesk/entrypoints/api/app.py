@@ -64,7 +64,11 @@ def create_app(container: Container | None = None) -> FastAPI:
         return error(422, "VALIDATION_FAILED", f"the request is not valid — {summary}", fields)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404:
+            from canceldesk.entrypoints.web.devpages import not_found_page, wants_html
+            if wants_html(request):
+                return not_found_page(request)  # a browser gets a page, an API client JSON
         code = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
                 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
         detail = str(exc.detail)

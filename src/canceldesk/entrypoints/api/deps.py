@@ -13,9 +13,10 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Query, Request
 
 from canceldesk.bootstrap import Container
+from canceldesk.entrypoints.web.i18n import preferred_lang
 from canceldesk.service_layer import auth
 from canceldesk.service_layer.errors import Forbidden
 from canceldesk.service_layer.principal import MAY
@@ -99,10 +100,15 @@ CurrentReviewer = Annotated[Principal, Depends(require("review"))]
 CurrentEnterpriseAdmin = Annotated[Principal, Depends(require("enterprise"))]
 
 
-def get_lang(accept_language: Annotated[str | None, Header(max_length=200)] = None) -> str:
-    if accept_language and accept_language.lower().startswith("en"):
-        return "en"
-    return "zh"
+def get_lang(request: Request, accept_language: Annotated[str | None, Header(max_length=200)] = None,
+             lang: Annotated[str | None, Query(max_length=5)] = None) -> str:
+    """?lang=, else the language chosen on the pages (cookie), else Accept-Language, else the pack's."""
+    if lang in ("zh", "en"):
+        return lang
+    chosen = request.cookies.get("cd_lang")
+    if chosen in ("zh", "en"):
+        return chosen
+    return preferred_lang(accept_language) or ("en" if request.app.state.container.pack.locale.startswith("en") else "zh")
 
 
 Lang = Annotated[str, Depends(get_lang)]

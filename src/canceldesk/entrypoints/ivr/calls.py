@@ -80,7 +80,7 @@ def _prompt(c, state: dict) -> list[str]:
         return [p("top_senior" if state.get("senior") else "top", lang)]
     if menu in ("services", "renewals"):
         items = [p("item", lang, name=i["name"], period=PERIOD[lang].get(i["period"], i["period"]),
-                   price=money(i["price"], lang), n=n) for n, i in enumerate(state["items"], start=1)]
+                   price=money(i["price"], lang, c.pack.currency), n=n) for n, i in enumerate(state["items"], start=1)]
         return [*items, p("list_foot", lang)]
     if menu in ("item", "close"):
         return [*state.get("impact", []), p("confirm", lang)]
@@ -192,7 +192,7 @@ def _pick(c, state: dict, key: str) -> Turn | None:
         b = result.blockers[0]
         return Turn(lang, [p("blocked", lang, message=b.message, resolution=b.resolution), *_prompt(c, state)])
     refund = result.impact.get("refund", {}).get("amount", 0)
-    refund_text = p("refund", lang, amount=money(refund, lang)) if refund else p("no_refund", lang)
+    refund_text = p("refund", lang, amount=money(refund, lang, c.pack.currency)) if refund else p("no_refund", lang)
     access = result.impact.get("access_ends_at")
     if access and access != "on completion":
         last_day = (datetime.fromisoformat(access).date() - timedelta(days=1)).isoformat()
@@ -231,7 +231,7 @@ def _close_preview(c, state: dict, principal) -> Turn:
         said = [p("blocked", lang, message=b.message, resolution=b.resolution) for b in result.blockers]
         return Turn(lang, [*said, *_prompt(c, state)])
     refund = result.impact.get("refund", {}).get("amount", 0)
-    refund_text = p("refund", lang, amount=money(refund, lang)) if refund else p("no_refund", lang)
+    refund_text = p("refund", lang, amount=money(refund, lang, c.pack.currency)) if refund else p("no_refund", lang)
     state.update(menu="close", kind="close_line", warnings=result.warning_codes,
                  impact=[p("close_impact", lang, days=c.pack.freeze_days, refund=refund_text),
                          *(p("warning", lang, message=w.message) for w in result.warnings)])

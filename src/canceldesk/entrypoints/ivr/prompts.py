@@ -1,7 +1,7 @@
 """What the phone says, zh-CN and English (`9` switches). Only wording; facts come from the service layer."""
 from __future__ import annotations
 
-from canceldesk.domain.money import format_yuan
+from canceldesk.domain.money import spoken_money
 
 VOICE_LANG = {"zh": "zh-CN", "en": "en-US"}
 
@@ -55,9 +55,9 @@ def p(key: str, lang: str, **params) -> str:
     return (en if lang == "en" else zh).format(**params)
 
 
-def money(amount: int, lang: str) -> str:
-    yuan = format_yuan(amount).replace("¥", "")
-    return f"{yuan} yuan" if lang == "en" else f"{yuan}元"
+def money(amount: int, lang: str, currency: str = "CNY") -> str:
+    """Said aloud: "15.00元" / "15.00 yuan" (domain/money.py: spoken_money)."""
+    return spoken_money(amount, currency, lang)
 
 
 def spoken_ref(ref: str) -> str:

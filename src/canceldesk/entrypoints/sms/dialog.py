@@ -125,7 +125,7 @@ def _list(c, principal, msisdn, state, lang, now, rules) -> str:
         else:
             effect = t("effect_end_of_cycle", lang, date=(i.period_end - timedelta(days=1)).isoformat())
         renew = t("renews", lang, n=i.serial) if i.auto_renew else ""
-        out.append(t("list_item", lang, n=i.serial, name=i.name, price=money(i.price),
+        out.append(t("list_item", lang, n=i.serial, name=i.name, price=money(i.price, lang, c.pack.currency),
                      period=PERIOD[lang].get(i.period, i.period), effect=effect, renew=renew))
     out.append(t("list_foot", lang))
     return _with_marks(out, items, lang)
@@ -182,7 +182,7 @@ def _preview(c, principal, msisdn, kind, sub_ids, state, lang, now, rules) -> st
             lines.append(t("preview_blocked", lang, name=name, kind=KIND[lang][kind], message=b.message, resolution=b.resolution))
             continue
         refund = result.impact.get("refund", {}).get("amount", 0)
-        refund_text = t("preview_refund", lang, amount=money(refund)) if refund else t("refund_none", lang)
+        refund_text = t("preview_refund", lang, amount=money(refund, lang, c.pack.currency)) if refund else t("refund_none", lang)
         access = result.impact.get("access_ends_at")
         effect = (t("preview_access", lang, date=_last_day(access), refund=refund_text)
                   if access and access != "on completion" else t("preview_now", lang, refund=refund_text))

@@ -1,7 +1,7 @@
 """The SMS replies, zh-CN and English. Only wording lives here; the facts come from the service layer."""
 from __future__ import annotations
 
-from canceldesk.domain.money import format_yuan
+from canceldesk.domain.money import format_money
 
 PERIOD = {"zh": {"day": "天", "week": "周", "month": "月", "quarter": "季度", "year": "年"},
           "en": {"day": "day", "week": "week", "month": "month", "quarter": "quarter", "year": "year"}}
@@ -83,5 +83,5 @@ def t(key: str, lang: str, **params) -> str:
     return (en if lang == "en" else zh).format(**params)
 
 
-def money(amount: int) -> str:
-    return format_yuan(amount)
+def money(amount: int, lang: str, currency: str = "CNY") -> str:
+    return format_money(amount, currency, lang)

@@ -98,12 +98,19 @@ def counter_search(request: Request, p: Staff, form: CheckedForm):
     return redirect(f"/counter/customers/{cid}")
 
 
-def _customer_page(request: Request, p, customer_id: str, status: int = 200, errors: dict | None = None):
+def _customer_page(request: Request, p, customer_id: str, status: int = 200, errors: dict | None = None,
+                   form=None):
+    """After a mismatch the form comes back with what was typed and where to go next (never the
+    POST's own URL: going "back" there is a 405)."""
     c = container(request)
     view = counter.customer_view(c, p, customer_id)
     doc = _checked_document(request, p, view["id"])
+    typed = {"doc_type": str(form.get("doc_type") or "")[:40], "doc_number": str(form.get("doc_number") or "")[:40],
+             "next": safe_next(form.get("next"), f"/counter/customers/{customer_id}")} if form is not None else {}
+    if typed and typed["next"].endswith("/idcheck"):
+        typed["next"] = f"/counter/customers/{customer_id}"
     return render(request, "counter/customer.html", status=status, cu=view, idcheck=_id_summary(doc),
-                  errors=errors or {}, doc_types=labels.DOC_TYPES)
+                  errors=errors or {}, doc_types=labels.DOC_TYPES, typed=typed)
 
 
 @router.get("/counter/customers/{customer_id}")
@@ -122,11 +129,13 @@ def record_id_check(customer_id: str, request: Request, p: Staff, form: CheckedF
     except ServiceError as exc:
         if exc.status == 404:
             raise
-        return _customer_page(request, p, customer_id, status=exc.status, errors=field_errors(request, exc, "doc_number"))
+        return _customer_page(request, p, customer_id, status=exc.status, errors=field_errors(request, exc, "doc_number"),
+                              form=form)
     if not ok:
         return _customer_page(request, p, customer_id, status=422,
-                              errors={"doc_number": tr(request)(labels.ERRORS["ID_MISMATCH"])})
-    response = redirect(safe_next(form.get("next"), f"/counter/customers/{customer_id}"))
+                              errors={"doc_number": tr(request)(labels.ERRORS["ID_MISMATCH"])}, form=form)
+    target = safe_next(form.get("next"), f"/counter/customers/{customer_id}")
+    response = redirect(target if not target.endswith("/idcheck") else f"/counter/customers/{customer_id}")
     payload = json.dumps({"cid": customer_id, "type": doc_type, "number": number, "agent": p.actor,
                           "exp": time.time() + IDCHECK_SECONDS})
     response.set_cookie(IDCHECK_COOKIE, c.keyring.encrypt(payload), max_age=IDCHECK_SECONDS,

@@ -69,6 +69,17 @@ def dashboard(request: Request, p: Admin):
                   reason_labels=labels.REASONS)
 
 
+def _reason_rows(reasons: list[dict], _) -> list:
+    """The listed reasons in the reader's language; text people typed themselves is counted as
+    "typed by the requester" (it is in the CSV export word for word)."""
+    counts: dict[str, int] = {}
+    for x in reasons:
+        code = x["reason"]
+        label = _(labels.REASONS[code]) if code in labels.REASONS else _("In their own words")
+        counts[label] = counts.get(label, 0) + x["count"]
+    return [(label, [n]) for label, n in sorted(counts.items(), key=lambda kv: -kv[1])]
+
+
 def _cell(value):
     """Free text (a reason someone typed) must not run as a formula when the CSV opens in a spreadsheet."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):

@@ -42,7 +42,7 @@ def _fleet_page(request: Request, p, status: int = 200, errors: dict | None = No
         flag = ""
     page = batches.fleet(c, p, q=q, flag=flag, page=_int(qp.get("page")), size=PAGE_SIZE)
     return render(request, "enterprise/fleet.html", status=status, fleet=page, q=q, flag=flag, filters=labels.FLEET_FILTERS,
-                  recent=batches.recent(c, p, limit=5), errors=errors or {})
+                  recent=batches.recent(c, p, limit=5), errors=errors or {}, company=batches.company_name(c, p))
 
 
 @router.get("/enterprise")
@@ -80,6 +80,7 @@ def _batch_page(request: Request, p, batch_id: str, status: int = 200, errors: d
     st = batches.status(c, p, batch_id)
     res = batches.results(c, p, batch_id, show=show, page=_int(qp.get("page")), size=PAGE_SIZE)
     return render(request, "enterprise/batch.html", status=status, b=st, res=res, show=show,
+                  company=batches.company_name(c, p),
                   filters=labels.RESULT_FILTERS, errors=errors or {}, step_up_over=c.settings.fleet_step_up_over)
 
 

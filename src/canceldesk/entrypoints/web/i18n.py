@@ -40,3 +40,18 @@ def translations(lang: str) -> gettext.NullTranslations:
 
 def gettext_for(lang: str):
     return translations(lang).gettext
+
+
+def preferred_lang(header: str | None) -> str | None:
+    """The first language of an Accept-Language header that we speak ("en-GB,en;q=0.8" → "en")."""
+    ranked = []
+    for i, part in enumerate((header or "")[:200].split(",")):
+        tag, _, q = part.strip().partition(";q=")
+        try:
+            weight = float(q) if q else 1.0
+        except ValueError:
+            weight = 0.0
+        code = tag.strip().lower()[:2]
+        if code in LANGS and weight > 0:
+            ranked.append((-weight, i, code))
+    return min(ranked)[2] if ranked else None

@@ -23,7 +23,7 @@ STEPS = {"bar_network": N_("Stop network service"), "stop_partner": N_("Stop at 
          "refund": N_("Pay the refund"), "end_subscriptions": N_("End the products"),
          "freeze_number": N_("Freeze the number"), "restore_number": N_("Restore the number"),
          "issue_receipt": N_("Issue the receipt")}
-STEP_STATUSES = {"pending": N_("Waiting"), "started": N_("In progress"), "done": N_("Done"), "failed": N_("Failed")}
+STEP_STATUSES = {"pending": N_("Not started yet"), "started": N_("In progress"), "done": N_("Done"), "failed": N_("Failed")}
 CHANNELS = {"app": N_("App / web"), "counter": N_("Counter"), "enterprise": N_("Enterprise console"),
             "staff": N_("Staff"), "sms": N_("SMS"), "ivr": N_("Phone"), "assistant": N_("Assistant"),
             "kiosk": N_("Kiosk"), "worker": N_("System"), "tmf": N_("Partner API"), "scheduler": N_("System"),
@@ -93,3 +93,4 @@ REJECT_CODES = {"ARREARS": N_("Unpaid charges"), "CONTRACT_LOCK": N_("Contract t
                 "REVIEW_REJECTED": N_("Rejected on review"), "SUBSCRIPTION_NOT_ACTIVE": N_("Already ended"),
                 "RENEWAL_ALREADY_OFF": N_("Renewal already off"), "WITHDRAWAL_WINDOW_CLOSED": N_("Withdrawal window over"),
                 "CLOSED_AFTER_FAILURE": N_("Closed after a failure")}
+PACK_NAMES = {"cn": N_("Mainland China (CN)"), "eu": N_("European Union (EU)"), "us-ca": N_("California (US-CA)")}

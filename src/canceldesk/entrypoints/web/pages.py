@@ -8,7 +8,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Callable
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,14 +16,17 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
 from starlette.datastructures import FormData
 
+from canceldesk.domain import localtime
 from canceldesk.domain.identifiers import mask_msisdn
+from canceldesk.domain.money import format_money
+from canceldesk.domain.present import localize
 from canceldesk.domain.transitions import IllegalTransition
 from canceldesk.service_layer import auth
 from canceldesk.service_layer.errors import Forbidden, NotFound, ServiceError, Unauthorized
 from canceldesk.service_layer.principal import MAY, Principal, may
 
 from . import labels
-from .i18n import DEFAULT, LANGS, N_, translations
+from .i18n import DEFAULT, LANGS, N_, preferred_lang, translations
 
 TEMPLATES = Path(__file__).parent / "templates"
 SESSION_COOKIE = "cd_session"
@@ -32,7 +34,6 @@ ANON_COOKIE = "cd_anon"
 LANG_COOKIE = "cd_lang"
 KIOSK_COOKIE = "cd_kiosk"   # a session started on a store's self-service terminal (web/kiosk.py)
 KIOSK_IDLE_SECONDS = 60     # a kiosk logs out and clears the screen after this long without a touch
-CURRENCY_SIGNS = {"CNY": "¥", "EUR": "€", "USD": "$"}
 
 # Which roles may use which area (the one roles table, service_layer/principal.MAY), and where each area's login is.
 AREAS = {
@@ -55,12 +56,8 @@ class CsrfRejected(Exception):
 
 
 # ---- formatting (presentation only) -----------------------------------------------------------------
-def money(amount: int | None, currency: str = "CNY") -> str:
-    if amount is None:
-        return "—"
-    sign = "-" if amount < 0 else ""
-    a = abs(int(amount))
-    return f"{sign}{CURRENCY_SIGNS.get(currency, currency + ' ')}{a // 100:,}.{a % 100:02d}"
+def money(amount: int | None, currency: str = "CNY", lang: str = DEFAULT) -> str:
+    return "—" if amount is None else format_money(int(amount), currency, lang)
 
 
 def _as_datetime(value) -> datetime | None:
@@ -78,17 +75,66 @@ def _as_datetime(value) -> datetime | None:
 
 @pass_context
 def local_time(ctx, value, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Pages show times through the one formatter (domain/localtime.py), in the pack's zone."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str) and len(value) == 10:
+        return value  # already a calendar date
     dt = _as_datetime(value)
     if dt is None:
         return "—" if not value else str(value)
-    if dt.tzinfo is not None:
-        dt = dt.astimezone(ZoneInfo(ctx.get("tz", "Asia/Shanghai")))
-    return dt.strftime(fmt)
+    return localtime.shown(dt, ctx.get("tz", "Asia/Shanghai"), with_time="%H" in fmt)
 
 
 @pass_context
 def local_day(ctx, value) -> str:
     return local_time(ctx, value, "%Y-%m-%d")
+
+
+@pass_context
+def money_filter(ctx, amount, currency: str | None = None) -> str:
+    pack = ctx.get("pack")
+    return money(amount, currency or (pack.currency if pack else "CNY"), ctx.get("lang", DEFAULT))
+
+
+ACTOR_ROLES = {"subscriber": N_("You"), "system": N_("System"), "agent": N_("Counter staff"),
+               "reviewer": N_("Reviewer"), "admin": N_("Back office"), "enterprise_admin": N_("Company administrator")}
+
+
+@pass_context
+def actor_label(ctx, actor: str) -> str:
+    """Who acted, in words; internal ids (subscriber:C001) are for staff screens only."""
+    principal = ctx.get("principal")
+    if principal is not None and not principal.is_subscriber and principal.role in ("agent", "reviewer", "admin"):
+        return actor
+    role = str(actor or "").split(":", 1)[0]
+    t = translations(ctx.get("lang", DEFAULT))
+    return t.gettext(ACTOR_ROLES.get(role, N_("System")))
+
+
+@pass_context
+def reason_label(ctx, reason: str | None) -> str:
+    """A timeline reason in words: known phrases and codes translated, a person's own words kept."""
+    if not reason:
+        return ""
+    t = translations(ctx.get("lang", DEFAULT))
+    for table in (labels.TIMELINE_REASONS, labels.REASONS):
+        if reason in table:
+            return t.gettext(table[reason])
+    codes = reason.split(",")
+    if all(code in labels.REJECT_CODES for code in codes):
+        return "; ".join(t.gettext(labels.REJECT_CODES[code]) for code in codes)
+    if reason.startswith("refund ") and "review threshold" in reason:
+        return t.gettext(N_("Large refund: a person checks it first"))
+    if reason.startswith("gave up") or ": " in reason and reason.split(": ", 1)[0] in labels.STEPS:
+        return t.gettext(N_("A step could not be completed; staff are on it"))
+    return reason
+
+
+@pass_context
+def localized(ctx, data):
+    """Stored facts (impact, findings) in the page's language: domain/present.py."""
+    return localize(data, ctx.get("lang", DEFAULT))
 
 
 @pass_context
@@ -110,7 +156,7 @@ def _env(lang: str) -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "svg"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations(lang), newstyle=True)
-    env.filters.update(money=money, local=local_time, day=local_day, age=age, mask=mask_msisdn,
+    env.filters.update(money=money_filter, loc=localized, actor=actor_label, why=reason_label, local=local_time, day=local_day, age=age, mask=mask_msisdn,
                        urlq=lambda s: quote(str(s), safe=""))
     env.globals.update(L=labels, lang_names={"zh": "中文", "en": "English"}, may=may)
     return env
@@ -125,10 +171,19 @@ def container(request: Request):
 
 
 def lang_of(request: Request) -> str:
+    """The reader's language: the choice they made (cookie), else ?lang=, else what their browser
+    asks for (Accept-Language), else the pack's."""
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGS:
         return chosen
+    asked = request.query_params.get("lang")
+    if asked in LANGS:
+        return asked
+    browser = preferred_lang(request.headers.get("accept-language"))
+    if browser:
+        return browser
     return "en" if container(request).pack.locale.startswith("en") else DEFAULT
+
 
 
 def tr(request: Request) -> Callable[..., str]:
@@ -308,6 +363,10 @@ def error_text(request: Request, exc: ServiceError) -> str:
     """A service error in the page's language (by its code or field), else its own message."""
     _ = tr(request)
     details = exc.details if isinstance(exc.details, dict) else {}
+    if exc.code == "STEP_UP_FAILED" and isinstance(details.get("tries_left"), int):
+        left = details["tries_left"]
+        return (_("That does not match our records. %(n)s tries left.", n=left) if left
+                else _("That does not match our records. Checks are paused for a while; the other way stays open."))
     if exc.code in labels.ERRORS:
         return _(labels.ERRORS[exc.code])
     if str(details.get("field")) in labels.FIELD_ERRORS:

@@ -74,7 +74,7 @@ def login_send_code(request: Request, form: CheckedForm):
     nxt = safe_next(form.get("next"), "")
     try:
         number = requests.parse_msisdn(msisdn)
-        auth.send_otp(c, number, client=_client(request))
+        auth.send_otp(c, number, client=_client(request), lang=lang_of(request))
     except ServiceError as exc:
         return _login_page(request, area, status=422, errors=field_errors(request, exc, "msisdn"), msisdn=msisdn,
                            next=nxt)
@@ -251,7 +251,7 @@ def request_complaint(tracking_no: str, request: Request, p: Subscriber, form: C
 # ---- public verification ------------------------------------------------------------------------------------
 @router.get("/verify")
 def verify_form(request: Request):
-    code = str(request.query_params.get("code") or "").strip()[:40]
+    code = "".join(str(request.query_params.get("code") or "").split()).upper()[:40]  # "abcde fgh23" as typed
     if code:
         return redirect(f"/verify/{code}")
     return render(request, "verify.html", result=None, code="")

@@ -30,7 +30,7 @@ async def import_document(request: Request, p: CurrentAdmin, c: ContainerDep):
 @router.get("/queues/review", summary="Requests waiting for a person, oldest first")
 def review_queue(p: CurrentReviewer, c: ContainerDep):
     with c.uow() as uow:
-        return {"requests": [svc.request_public(r) for r in uow.repo.requests_in_status(["in_review"])]}
+        return {"requests": [svc.request_public(r, tz=c.pack.timezone) for r in uow.repo.requests_in_status(["in_review"])]}
 
 
 @router.get("/queues/escalations", summary="Failed or overdue requests, oldest first, with age and escalation")
@@ -41,4 +41,4 @@ def escalations(p: CurrentReviewer, c: ContainerDep):
 
 @router.post("/requests/{tracking_no}/review", summary="Approve or reject a request in review")
 def decide(tracking_no: str, body: ReviewDecision, p: CurrentReviewer, c: ContainerDep):
-    return svc.request_public(svc.review(c, p, tracking_no, body.approve, body.reason))
+    return svc.request_public(tz=c.pack.timezone, req=svc.review(c, p, tracking_no, body.approve, body.reason))

@@ -5,15 +5,15 @@ from fastapi.responses import Response
 
 from canceldesk.service_layer import auth
 
-from ..deps import ClientAddress, ContainerDep, CurrentPrincipal, bearer_token
+from ..deps import ClientAddress, ContainerDep, CurrentPrincipal, Lang, bearer_token
 from ..schemas import OtpCreate, StaffLogin, TokenCreate
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
 @router.post("/otp", status_code=202, summary="Send a one-time code by SMS")
-def send_otp(body: OtpCreate, c: ContainerDep, client: ClientAddress):
-    auth.send_otp(c, body.msisdn, client=client)
+def send_otp(body: OtpCreate, c: ContainerDep, client: ClientAddress, lang: Lang):
+    auth.send_otp(c, body.msisdn, client=client, lang=lang)
     return {"status": "sent", "message": "if this number is served here, a code is on its way; it is valid for 5 minutes"}
 
 

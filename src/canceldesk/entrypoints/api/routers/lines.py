@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from canceldesk.domain import localtime
 from canceldesk.domain.access import access_end
 from canceldesk.service_layer import selfservice
 from canceldesk.service_layer.requests import parse_msisdn, visible_line
@@ -19,7 +20,7 @@ def my_lines(p: CurrentSubscriber, c: ContainerDep):
             lines.setdefault(l.msisdn, l)
         return {"lines": [{"msisdn": l.msisdn, "status": l.status, "is_primary_of_shared_plan": bool(uow.repo.active_secondaries(l.msisdn)),
                            "primary_msisdn": l.primary_msisdn, "cash_balance": l.cash_balance, "gift_balance": l.gift_balance,
-                           "arrears": l.arrears, "frozen_until": l.frozen_until.isoformat() if l.frozen_until else None,
+                           "arrears": l.arrears, "frozen_until": localtime.iso(l.frozen_until, c.pack.timezone),
                            "currency": l.currency} for l in sorted(lines.values(), key=lambda x: x.msisdn)]}
 
 
@@ -30,8 +31,7 @@ def subscriptions(msisdn: str, p: CurrentSubscriber, c: ContainerDep, lang: Lang
         visible_line(uow, p, number)
         out = []
         for s, prod in uow.repo.subscriptions_with_products(number):
-            ends = access_end(s, c.pack)
-            access = ends.isoformat() if ends else None
+            access = localtime.iso(access_end(s, c.pack), c.pack.timezone)
             out.append({"id": s.id, "product": prod.code, "kind": prod.kind, "name": prod.name(lang), "price": prod.price,
                         "currency": prod.currency, "period": prod.period, "period_start": s.period_start.isoformat(),
                         "period_end": s.period_end.isoformat(), "auto_renew": s.auto_renew, "access_ends_at": access,

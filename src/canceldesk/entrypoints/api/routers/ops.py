@@ -1,7 +1,7 @@
 """Health, metrics and the demo outbox."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
@@ -38,9 +38,12 @@ def metrics(c: ContainerDep):
 
 
 @router.get("/dev/outbox", summary="Demo/test only: messages the simulated SMS gateway sent")
-def outbox(c: ContainerDep, to: str | None = Query(None, max_length=200)):
+def outbox(c: ContainerDep, request: Request, to: str | None = Query(None, max_length=200)):
     if not c.settings.is_dev:
         raise NotFound("not found")
+    from canceldesk.entrypoints.web.devpages import outbox_page, wants_html
+    if wants_html(request):
+        return outbox_page(request, to)  # a browser reads it as a page, newest first
     if to:
         try:
             to = normalize_msisdn(to)

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Header, Request
+from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from canceldesk.adapters.pdf import receipt_pdf
 from canceldesk.service_layer import receipts
+from canceldesk.service_layer.errors import Forbidden
 from canceldesk.service_layer import requests as svc
 
 from ..deps import ContainerDep, CurrentPrincipal, CurrentRequester, Lang
@@ -29,22 +30,22 @@ def create(body: RequestCreate, p: CurrentRequester, c: ContainerDep, lang: Lang
                          in_person_document=body.in_person_document.model_dump() if body.in_person_document else None,
                          lang=lang)
     req, created = svc.create_request(c, p, cmd)
-    return JSONResponse(status_code=201 if created else 200, content=svc.request_public(req))
+    return JSONResponse(status_code=201 if created else 200, content=svc.request_public(req, tz=c.pack.timezone, lang=lang))
 
 
 @router.get("/requests", summary="My requests, newest first")
-def mine(p: CurrentPrincipal, c: ContainerDep):
+def mine(p: CurrentPrincipal, c: ContainerDep, lang: Lang):
     if not p.is_subscriber:
         return {"requests": []}
     with c.uow() as uow:
-        return {"requests": [svc.request_public(r) for r in uow.repo.requests_of(p.id)]}
+        return {"requests": [svc.request_public(r, tz=c.pack.timezone, lang=lang) for r in uow.repo.requests_of(p.id)]}
 
 
 @router.get("/requests/{tracking_no}", summary="Status and timeline")
-def get(tracking_no: str, p: CurrentPrincipal, c: ContainerDep):
+def get(tracking_no: str, p: CurrentPrincipal, c: ContainerDep, lang: Lang):
     with c.uow() as uow:
         req = svc.owned_request(uow, p, tracking_no)
-        return svc.request_public(req, uow.repo.steps(req.id))
+        return svc.request_public(req, uow.repo.steps(req.id), tz=c.pack.timezone, lang=lang)
 
 
 @router.post("/requests/{tracking_no}/confirm", summary="Confirm the shown impact (close_line needs a second factor)")
@@ -54,22 +55,27 @@ def confirm(tracking_no: str, p: CurrentRequester, c: ContainerDep, lang: Lang,
     req = svc.confirm(c, p, tracking_no, verification, lang)
     with c.uow() as uow:
         req = uow.repo.request(req.tracking_no)
-        return svc.request_public(req, uow.repo.steps(req.id))
+        return svc.request_public(req, uow.repo.steps(req.id), tz=c.pack.timezone, lang=lang)
 
 
 @router.post("/requests/{tracking_no}/withdraw", summary="Withdraw before execution")
-def withdraw(tracking_no: str, p: CurrentRequester, c: ContainerDep):
-    return svc.request_public(svc.withdraw(c, p, tracking_no))
+def withdraw(tracking_no: str, p: CurrentRequester, c: ContainerDep, lang: Lang):
+    return svc.request_public(svc.withdraw(c, p, tracking_no), tz=c.pack.timezone, lang=lang)
 
 
 @router.get("/requests/{tracking_no}/receipt", summary="The receipt: PDF, or JSON with Accept: application/json",
             responses={200: {"content": {"application/pdf": {}, "application/json": {}}}})
-def receipt(tracking_no: str, p: CurrentPrincipal, c: ContainerDep, request: Request, lang: Lang):
-    data = receipts.receipt_for(c, p, tracking_no)
+def receipt(tracking_no: str, p: CurrentPrincipal, c: ContainerDep, request: Request, lang: Lang,
+            copy: Annotated[Literal["subscriber", "auditor"], Query()] = "subscriber"):
+    """`?copy=auditor` (reviewers and admins only) adds the ledger with its account names."""
+    if copy == "auditor" and p.role not in ("reviewer", "admin"):
+        raise Forbidden("the auditor's copy is for reviewers and admins; ask for the subscriber's copy",
+                        {"copy": copy})
+    data = receipts.receipt_for(c, p, tracking_no, lang)
     if "application/json" in request.headers.get("accept", ""):
         return data
     base = str(request.base_url).rstrip("/")
-    pdf = receipt_pdf(data, verify_url=f"{base}/verify/{data['verification_code']}", lang=lang)
+    pdf = receipt_pdf(data, verify_url=f"{base}/verify/{data['verification_code']}", lang=lang, copy=copy)
     return Response(pdf, media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="receipt-{data["tracking_no"]}.pdf"'})
 

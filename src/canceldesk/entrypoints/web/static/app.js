@@ -26,11 +26,15 @@
     var boxes = form.querySelectorAll("input.row-select");
     var counter = document.getElementById("selection-count");
     var pageBox = document.getElementById("select-page");
+    var allMatching = document.getElementById("all_matching");
     var save = function () {
       window.sessionStorage.setItem(key, JSON.stringify(Array.from(chosen)));
+      // "all lines matching this filter" selects them all, whether or not their boxes are ticked here
+      var n = allMatching && allMatching.checked ? counter.getAttribute("data-total") : chosen.size;
       if (counter) { counter.textContent = counter.getAttribute("data-template") ?
-        counter.getAttribute("data-template").replace("{n}", chosen.size) : String(chosen.size); }
+        counter.getAttribute("data-template").replace("{n}", n) : String(n); }
     };
+    if (allMatching) { allMatching.addEventListener("change", function () { save(); }); }
     boxes.forEach(function (b) {
       b.checked = chosen.has(b.value);
       b.addEventListener("change", function () {
