@@ -105,7 +105,7 @@ ACTOR_ROLES = {"subscriber": N_("You"), "system": N_("System"), "agent": N_("Cou
 def actor_label(ctx, actor: str) -> str:
     """Who acted, in words; internal ids (subscriber:C001) are for staff screens only."""
     principal = ctx.get("principal")
-    if principal is not None and not principal.is_subscriber and principal.role in ("agent", "reviewer", "admin"):
+    if principal is not None and not principal.is_subscriber and may(principal, "staff_pages"):
         return actor
     role = str(actor or "").split(":", 1)[0]
     t = translations(ctx.get("lang", DEFAULT))

@@ -9,6 +9,7 @@ from canceldesk.adapters.pdf import receipt_pdf
 from canceldesk.service_layer import receipts
 from canceldesk.service_layer.errors import Forbidden
 from canceldesk.service_layer import requests as svc
+from canceldesk.service_layer.principal import may
 
 from ..deps import ContainerDep, CurrentPrincipal, CurrentRequester, Lang
 from ..schemas import ConfirmCreate, PrecheckCreate, RequestCreate
@@ -66,9 +67,9 @@ def withdraw(tracking_no: str, p: CurrentRequester, c: ContainerDep, lang: Lang)
 @router.get("/requests/{tracking_no}/receipt", summary="The receipt: PDF, or JSON with Accept: application/json",
             responses={200: {"content": {"application/pdf": {}, "application/json": {}}}})
 def receipt(tracking_no: str, p: CurrentPrincipal, c: ContainerDep, request: Request, lang: Lang,
-            copy: Annotated[Literal["subscriber", "auditor"], Query()] = "subscriber"):
+            copy: Annotated[Literal["auditor", "subscriber"], Query()] = "subscriber"):
     """`?copy=auditor` (reviewers and admins only) adds the ledger with its account names."""
-    if copy == "auditor" and p.role not in ("reviewer", "admin"):
+    if copy == "auditor" and not may(p, "review"):
         raise Forbidden("the auditor's copy is for reviewers and admins; ask for the subscriber's copy",
                         {"copy": copy})
     data = receipts.receipt_for(c, p, tracking_no, lang)
