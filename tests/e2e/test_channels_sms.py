@@ -362,7 +362,7 @@ def test_free_text_naming_someone_elses_number_is_refused_and_n_declines(sqlite_
     send(client, "Y")
     assert last_reply(client) == "【canceldesk】没有待确认的操作，或确认已超过10分钟。发送0000重新开始。"
     send(client, "stop renewing my video membership")
-    assert last_reply(client) == ("[canceldesk] This stops the auto-renewal of Video membership ¥15.00/month: no further "
+    assert last_reply(client) == ("[canceldesk] This stops the auto-renewal of Video membership CN¥15.00/month: no further "
                                   "charge, benefits last until 2026-12-07.\nReply Y to confirm within 10 minutes, or N to cancel.")
     send(client, "N")
     assert last_reply(client) == "[canceldesk] Cancelled; nothing was changed."
@@ -395,7 +395,7 @@ def test_0000_marks_what_could_be_stopped_neutrally_and_within_one_long_sms(sqli
     send(client, "EN")
     send(client, "0000")
     en = last_reply(client)
-    assert en.splitlines()[1].endswith("reply '取消1' to stop it (note: unused for 72 days; stopping saves about ¥5.00/month)")
+    assert en.splitlines()[1].endswith("reply '取消1' to stop it (note: unused for 72 days; stopping saves about CN¥5.00/month)")
     # the English list is longer: the last mark would not fit one long SMS, so the app is named instead
     assert en.splitlines()[3].endswith("reply '取消3' to stop it")
     assert en.splitlines()[-1] == "More suggestions in the app." and len(en) <= 536

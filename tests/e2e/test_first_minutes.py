@@ -21,7 +21,7 @@ HTML = {"Accept": "text/html,application/xhtml+xml"}
 
 @pytest.fixture()
 def world(tmp_path):
-    c = demo_container(tmp_path / "first.db")
+    c = demo_container(tmp_path / "first.db", fleet_step_up_over=100)  # the fleet second factor: test_security_simswap
     yield c, TestClient(create_app(c))
     c.dispose()
 

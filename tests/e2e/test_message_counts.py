@@ -23,7 +23,7 @@ ID_LAST6 = next(d["id_last6"] for d in DEMO_LOGINS if d["msisdn"] == CLEAN)
 
 @pytest.fixture()
 def world(tmp_path):
-    c = demo_container(tmp_path / "msgs.db")
+    c = demo_container(tmp_path / "msgs.db", fleet_step_up_over=100)  # the fleet second factor: test_security_simswap
     yield c, TestClient(create_app(c))
     c.dispose()
 

@@ -211,7 +211,7 @@ def _check_close_line(ctx: PrecheckContext, today: date, block, warn) -> Settlem
         names = _both([(str(b.get("name", "")), str(b.get("name_en") or b.get("name", ""))) for b in line.bindings])
         warn("BOUND_ACCOUNTS", {"bindings": line.bindings}, names=names)
     if ctx.admin_login_of:
-        names = _list_sep(ctx.lang).join(ctx.admin_login_of)
+        names = _both(list(ctx.admin_login_of))
         warn("ADMIN_LOGIN", {"enterprises": list(ctx.admin_login_of)}, names=names)
     if line.gift_balance > 0:
         warn("GIFT_BALANCE_FORFEIT", {"amount": line.gift_balance}, amount=line.gift_balance)

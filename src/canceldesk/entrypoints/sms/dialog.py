@@ -144,13 +144,14 @@ def _mark(item, items, lang: str) -> str:
             why.append(t("mark_duplicate", lang, n="、".join(map(str, others)) if lang == "zh" else ", ".join(map(str, others)))
                        if others else t("mark_duplicate_other", lang))
         elif sg["reason"] == "price_rise":
-            why.append(t("mark_price_rise", lang, old=money(d.get("previous_price", 0)), new=money(item.price)))
+            why.append(t("mark_price_rise", lang, old=money(d.get("previous_price", 0), lang, item.currency),
+                                          new=money(item.price, lang, item.currency)))
         elif sg["reason"] == "renews_after_trial":
-            why.append(t("mark_renews_after_trial", lang, date=item.period_end.isoformat(), price=money(item.price)))
+            why.append(t("mark_renews_after_trial", lang, date=item.period_end.isoformat(), price=money(item.price, lang, item.currency)))
     if not why:
         return ""
     return t("mark", lang, why=("、" if lang == "zh" else "; ").join(why),
-             saving=money(max(sg["saving_per_month"] for sg in item.suggestions)))
+             saving=money(max(sg["saving_per_month"] for sg in item.suggestions), lang, item.currency))
 
 
 def _with_marks(lines: list[str], items, lang: str) -> str:
