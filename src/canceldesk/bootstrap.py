@@ -46,6 +46,7 @@ class Container:
     email_gateway: object | None = None
     rate_limiter: object | None = None
     tasks: dict = field(default_factory=dict)
+    webhook_gateway: object | None = None  # TMF622 hub callbacks (adapters/webhooks.py)
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, on_messages=self.enqueue_delivery)
@@ -57,6 +58,12 @@ class Container:
 
     def enqueue_delivery(self) -> None:
         pass
+
+    def enqueue_order(self, order_id: str) -> None:
+        """Without a queue the TMF622 order's items run inline; attach() replaces this."""
+        from canceldesk.service_layer import product_orders
+        product_orders.process(self, order_id)
+        product_orders.refresh(self, order_id)
 
     def now(self) -> datetime:
         return self.clock()
@@ -92,6 +99,8 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
         rate_limiter=ratelimit.build(settings),
         clock=clock or utcnow,
     )
+    from canceldesk.adapters.webhooks import HttpWebhookGateway
+    container.webhook_gateway = HttpWebhookGateway()
     if with_queue:
         from canceldesk.adapters import queue
         queue.attach(container)

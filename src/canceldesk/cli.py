@@ -159,6 +159,26 @@ def cmd_keys(args) -> int:
     return 0
 
 
+def cmd_partner_key(args) -> int:
+    """Partner API keys for an enterprise: create (printed once), list, revoke."""
+    from canceldesk.bootstrap import bootstrap
+    from canceldesk.service_layer import partner_keys
+    from canceldesk.service_layer.errors import ServiceError
+    c = bootstrap(_settings(), with_queue=False)
+    try:
+        if args.action == "create":
+            report = partner_keys.issue(c, args.enterprise, args.name or "", "cli")
+        elif args.action == "list":
+            report = partner_keys.all_keys(c, args.enterprise)
+        else:
+            report = partner_keys.revoke(c, None, args.key_id or "", args.enterprise)
+    except ServiceError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="canceldesk", description="canceldesk — end what you pay for, with proof.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -195,6 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("keys", help="encryption keys: rotate (re-encrypt under the current key) or status")
     k.add_argument("action", choices=["rotate", "status"])
     k.set_defaults(func=cmd_keys)
+    pk = sub.add_parser("partner-key", help="partner API keys of an enterprise: create (shown once), list, revoke")
+    pk.add_argument("action", choices=["create", "list", "revoke"])
+    pk.add_argument("key_id", nargs="?", help="the key to revoke")
+    pk.add_argument("--enterprise", required=True, help="the enterprise's customer id")
+    pk.add_argument("--name", help="which system will use the key (create)")
+    pk.set_defaults(func=cmd_partner_key)
     return p
 
 

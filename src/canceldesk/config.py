@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     max_body_bytes: int = Field(1_000_000, ge=1024)
     max_import_bytes: int = Field(200_000_000, ge=1024)
+    max_order_bytes: int = Field(200_000_000, ge=1024)  # TMF622 productOrder bodies (fleet closures)
     log_level: str = "INFO"
 
     @field_validator("queue_url")

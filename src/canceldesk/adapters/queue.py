@@ -139,5 +139,42 @@ def attach(c) -> None:
             escalations.mark_unqueued(c, request_id)
 
     c.enqueue_execution = enqueue_execution
+    _attach_orders(c, huey)
     c.tasks = {"execute_request": execute_request, "deliver_outbox": deliver_outbox, "run_duty": run_duty,
                "duties_tick": duties_tick}
+
+
+ORDER_WATCH_SECONDS = 1.0
+
+
+def _attach_orders(c, huey) -> None:
+    """TMF622 orders: their slices are shared by all workers; a watcher derives the order's state
+    until it is final; a periodic sweep restarts orders whose tasks were lost (a killed worker)."""
+    from canceldesk.service_layer import product_orders
+
+    @huey.task(name="process_order")
+    def process_order(order_id: str, first: int, last: int):
+        product_orders.process(c, order_id, first, last)
+
+    @huey.task(name="watch_order")
+    def watch_order(order_id: str):
+        if product_orders.refresh(c, order_id) in ("acknowledged", "inProgress") and not huey.immediate:
+            watch_order.schedule(args=(order_id,), delay=ORDER_WATCH_SECONDS)
+
+    @huey.periodic_task(crontab(minute="*"), name="orders_tick")
+    def orders_tick():
+        for order_id, ranges in product_orders.stalled(c):
+            for first, last in ranges:
+                process_order(order_id, first, last)
+            watch_order(order_id)
+
+    def enqueue_order(order_id: str) -> None:
+        with c.uow() as uow:
+            from canceldesk.adapters import order_store
+            size = order_store.order(uow.session, order_id)["size"]
+        for first, last in product_orders.slices(size):
+            process_order(order_id, first, last)
+        watch_order(order_id)
+
+    c.enqueue_order = enqueue_order
+    c.tasks.update(process_order=process_order, watch_order=watch_order, orders_tick=orders_tick)

@@ -221,24 +221,33 @@ def submit(c, principal: Principal, batch_id: str, acknowledged_warnings: object
     return status(c, principal, batch_id)
 
 
-def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh") -> None:
-    """Create and confirm one request per line not yet done; blocked lines become rejected requests."""
+def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh",
+               positions: tuple[int, int] | None = None) -> None:
+    """Create and confirm one request per line not yet done; blocked lines become rejected requests.
+
+    An item may name its own kind and subscription (a TMF622 order mixes them); `positions`
+    (first, last) limits the run to a slice, so several workers can share one large order.
+    """
     try:
         with c.uow() as uow:
             batch = _batch(uow, principal, batch_id)
         it = orm.batch_items.c
+        where = [it.batch_id == batch_id, it.request_id.is_(None), it.error_code.is_(None)]
+        if positions is not None:
+            where += [it.position >= positions[0], it.position <= positions[1]]
         while True:
             with c.uow() as uow:
-                todo = uow.session.execute(select(it.id, it.msisdn).where(
-                    it.batch_id == batch_id, it.request_id.is_(None), it.error_code.is_(None))
-                    .order_by(it.position).limit(CHUNK)).all()
+                todo = uow.session.execute(select(it.id, it.msisdn, it.item_kind, it.subscription_id, it.item_ref)
+                                           .where(*where).order_by(it.position).limit(CHUNK)).all()
             if not todo:
                 break
-            for item_id, msisdn in todo:
+            for item_id, msisdn, item_kind, subscription_id, item_ref in todo:
                 values: dict = {}
-                cmd = requests.NewRequest(kind=batch["kind"], msisdn=msisdn, reason=batch["reason"],
+                cmd = requests.NewRequest(kind=item_kind or batch["kind"], msisdn=msisdn, subscription_id=subscription_id,
+                                          reason=batch["reason"],
                                           acknowledged_warnings=tuple(batch["acknowledged_warnings"] or ()),
-                                          idempotency_key=f"batch:{batch_id}:{msisdn}", batch_id=batch_id, lang=lang)
+                                          idempotency_key=f"batch:{batch_id}:{item_ref or msisdn}", batch_id=batch_id,
+                                          lang=lang)
                 try:
                     req = selfservice.end_in_one_step(c, principal, cmd)
                     values = {"request_id": req.id, "tracking_no": req.tracking_no}
@@ -248,9 +257,10 @@ def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh") -> None
                     uow.session.execute(update(orm.batch_items).where(it.id == item_id).values(**values))
                     _touch(uow, batch_id, c.now())
                     uow.commit()
-        with c.uow() as uow:
-            _touch(uow, batch_id, c.now(), phase="submitted")
-            uow.commit()
+        if positions is None:
+            with c.uow() as uow:
+                _touch(uow, batch_id, c.now(), phase="submitted")
+                uow.commit()
     except Exception:  # noqa: BLE001 - a background runner: log it; the batch shows as stalled
         log.exception("batch %s: submission stopped; resume it from the console", batch_id)
         raise

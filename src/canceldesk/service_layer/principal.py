@@ -20,6 +20,7 @@ class Principal:
     enterprise_id: str | None = None
     login_msisdn: str | None = None
     display_name: str = ""
+    via: str | None = None         # the channel when it is not the role's own (TMF622 calls: "partner")
 
     @property
     def is_subscriber(self) -> bool:
@@ -34,6 +35,8 @@ class Principal:
 
     @property
     def channel(self) -> str:
+        if self.via:
+            return self.via
         return {"subscriber": "app", "agent": "counter", "enterprise_admin": "enterprise"}.get(self.role, "staff")
 
     def has_role(self, *roles: str) -> bool:

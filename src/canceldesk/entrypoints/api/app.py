@@ -13,14 +13,20 @@ from canceldesk import __version__
 from canceldesk.bootstrap import Container, bootstrap
 from canceldesk.service_layer.errors import ServiceError
 
+from . import tmf_errors
 from .hardening import Hardening, SafeJSONResponse, security_headers
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .routers import admin, auth, enterprise, lines, ops, requests, staff
+from .routers import partner_keys as partner_keys_router
+from .routers import tmf622
 
 log = logging.getLogger("canceldesk.api")
 
-def error(status: int, code: str, message: str, details=None) -> JSONResponse:
+def error(status: int, code: str, message: str, details=None, path: str = "") -> JSONResponse:
     # Headers here too: a 500 is answered outside the middleware that adds them to everything else.
+    if tmf_errors.is_tmf(path):
+        status, body = tmf_errors.shape(status, code, message, details)
+        return SafeJSONResponse(status_code=status, content=body, headers=security_headers())
     return SafeJSONResponse(status_code=status, content={"error": {"code": code, "message": message, "details": details}},
                             headers=security_headers())
 
@@ -42,25 +48,26 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.state.container = c
 
     @app.exception_handler(ServiceError)
-    async def _service_error(_: Request, exc: ServiceError):
-        return error(exc.status, exc.code, exc.message, exc.details)
+    async def _service_error(request: Request, exc: ServiceError):
+        return error(exc.status, exc.code, exc.message, exc.details, request.url.path)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError):
+    async def _validation(request: Request, exc: RequestValidationError):
         fields = _field_errors(exc)
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
-        return error(422, "VALIDATION_FAILED", f"the request is not valid — {summary}", fields)
+        return error(422, "VALIDATION_FAILED", f"the request is not valid — {summary}", fields, request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException):
         code = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
                 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(exc.status_code, "HTTP_ERROR")
-        return error(exc.status_code, code, str(exc.detail))
+        return error(exc.status_code, code, str(exc.detail), path=request.url.path)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return error(500, "INTERNAL", "something went wrong on our side; the request was not lost — try again or ask staff")
+        return error(500, "INTERNAL", "something went wrong on our side; the request was not lost — try again or ask staff",
+                     path=request.url.path)
 
     @app.middleware("http")
     async def _guard(request: Request, call_next):
@@ -75,7 +82,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     # Outermost of ours: size limits, URL control characters, security headers (hardening.py).
     app.add_middleware(Hardening, settings=c.settings)
 
-    for r in (ops.router, auth.router, lines.router, requests.router, admin.router, staff.router, enterprise.router):
+    for r in (ops.router, auth.router, lines.router, requests.router, admin.router, staff.router, enterprise.router,
+              partner_keys_router.router, tmf622.router):
         app.include_router(r)
 
     from canceldesk.entrypoints import web
