@@ -154,13 +154,13 @@ def create(c, principal: Principal, body: object) -> dict:
             msisdn = p["msisdn"] if p["msisdn"] in lines else subs.get(p["subscription_id"] or "")
             row = {"batch_id": order_id, "position": pos, "msisdn": msisdn or "-", "blockers": [], "warnings": [],
                    "item_ref": p["ref"], "action": p["action"], "item_kind": p["kind"],
-                   "subscription_id": p["subscription_id"]}
+                   "subscription_id": p["subscription_id"], "error_code": None, "error_message": None}
             if msisdn is None:  # not this enterprise's, or no such product: the same answer
                 row.update(error_code="PRODUCT_NOT_FOUND", error_message="no such product in this enterprise",
                            msisdn=(p["msisdn"] or "-")[:11])
             items.append(row)
         if all(r.get("error_code") for r in items):
-            raise NotFound("no product of this order belongs to the enterprise",
+            raise InvalidInput("no product of this order belongs to the enterprise",
                            {"items": [r["item_ref"] for r in items[:50]]}, code="PRODUCT_NOT_FOUND")
         kinds = {p["kind"] for p in parsed}
         order_store.add_order(
@@ -220,16 +220,19 @@ def _fill_blockers(c, o: dict) -> None:
             todo = order_store.rejected_without_blockers(uow.session, o["id"])
         if not todo:
             return
+        found = []
+        for r in todo:
+            try:
+                res = requests.precheck(c, p, r["item_kind"], r["msisdn"], r["subscription_id"])
+                blockers = [b.as_dict() for b in res.blockers]
+            except ServiceError as exc:
+                blockers = [{"code": exc.code, "message": exc.message, "resolution": ""}]
+            if not blockers:
+                blockers = [{"code": code, "message": "", "resolution": ""} for code in r["reject_codes"] or []]
+            found.append((r["id"], blockers))
         with c.uow() as uow:
-            for r in todo:
-                try:
-                    res = requests.precheck(c, p, r["item_kind"], r["msisdn"], r["subscription_id"])
-                    blockers = [b.as_dict() for b in res.blockers]
-                except ServiceError as exc:
-                    blockers = [{"code": exc.code, "message": exc.message, "resolution": ""}]
-                if not blockers:
-                    blockers = [{"code": code, "message": "", "resolution": ""} for code in r["reject_codes"] or []]
-                order_store.set_item(uow.session, r["id"], eligible=False, blockers=blockers)
+            for item_id, blockers in found:
+                order_store.set_item(uow.session, item_id, eligible=False, blockers=blockers)
             uow.commit()
 
 
