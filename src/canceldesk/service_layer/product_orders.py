@@ -285,8 +285,7 @@ def _owned(uow, principal: Principal, order_id: str) -> dict:
 def get(c, principal: Principal, order_id: str, fields: list[str] | None = None) -> dict:
     with c.uow() as uow:
         o = _owned(uow, principal, order_id)
-        wants_items = not fields or "productOrderItem" in fields or "note" in fields
-        rows = order_store.items(uow.session, o["id"]) if wants_items else None
+        rows = order_store.items(uow.session, o["id"])
     return tmf_format.pick(tmf_format.order(o, rows), fields)
 
 
@@ -301,9 +300,7 @@ def list_orders(c, principal: Principal, *, fields: list[str] | None, filters: d
             where[ORDER_FIELDS[key]] = value
     with c.uow() as uow:
         total, orders = order_store.orders(uow.session, ent, where, offset, limit)
-        wants_items = not fields or "productOrderItem" in fields or "note" in fields
-        out = [tmf_format.pick(tmf_format.order(o, order_store.items(uow.session, o["id"]) if wants_items else None),
-                               fields) for o in orders]
+        out = [tmf_format.pick(tmf_format.order(o, order_store.items(uow.session, o["id"])), fields) for o in orders]
     return total, out
 
 
@@ -318,7 +315,10 @@ def cancel(c, principal: Principal, body: object) -> dict:
     requested_at = parse_time(requested, "requestedCancellationDate") if requested is not None else None
     now = c.now()
     with c.uow() as uow:
-        o = _owned(uow, principal, body["productOrder"]["id"])
+        try:
+            o = _owned(uow, principal, body["productOrder"]["id"])
+        except NotFound as exc:  # the specification lists 400, not 404, for this POST
+            raise InvalidInput(exc.message, {"field": "productOrder.id"}, code="ORDER_NOT_FOUND") from None
         if o["state"] in tmf_format.FINAL:
             raise Conflict(f"the order is already {o['state']}", {"state": o["state"]}, code="ORDER_FINISHED")
         order_store.cancel_unsubmitted(uow.session, o["id"])

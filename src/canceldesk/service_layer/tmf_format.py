@@ -97,11 +97,14 @@ def order(o: dict, rows: list[dict] | None) -> dict:
     return out
 
 
+REQUIRED = {"productOrderItem", "productOrder"}   # the specification requires them in every answer
+
+
 def pick(resource: dict, fields: list[str] | None) -> dict:
-    """`fields`: the attributes asked for (id and href always come along)."""
+    """`fields`: the attributes asked for (id, href and what the specification requires come along)."""
     if not fields:
         return resource
-    keep = set(fields) | {"id", "href"}
+    keep = set(fields) | {"id", "href"} | REQUIRED
     return {k: v for k, v in resource.items() if k in keep}
 
 
