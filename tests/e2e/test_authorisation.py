@@ -513,6 +513,10 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
     ("POST", "/enterprise/batches/{batch_id}/resume"): Case(ENTERPRISE_PAGE,
                                                             _p("POST", f"/enterprise/batches/{NO_BATCH}/resume"),
                                                             pages_enterprise_batch),
+    ("POST", "/enterprise/uploads"): Case(ENTERPRISE_PAGE, _p("POST", "/enterprise/uploads", {"reason": "x"}),
+                                          why_no_objects="rows of another company: tests/e2e/test_fleet_upload.py"),
+    ("GET", "/enterprise/batches/{batch_id}/results-zh.csv"): Case(
+        ENTERPRISE_PAGE, _p("GET", f"/enterprise/batches/{NO_BATCH}/results-zh.csv"), pages_enterprise_batch),
     ("GET", "/dashboard"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard"), why_no_objects="aggregates only"),
     ("GET", "/dashboard/{name}.csv"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/requests.csv"),
                                            why_no_objects="aggregates only"),

@@ -100,7 +100,8 @@ def fleet_numbers(c, principal: Principal, *, q: str = "", flag: str = "") -> li
 
 
 # ---- creating and running a batch -----------------------------------------------------------------
-def create(c, principal: Principal, msisdns: object, kind: str = "close_line", reason: str | None = None) -> dict:
+def create(c, principal: Principal, msisdns: object, kind: str = "close_line", reason: str | None = None,
+           limit: int = MAX_LINES) -> dict:
     ent = _enterprise_of(principal)
     if kind not in KINDS:
         raise InvalidInput(f"a batch can do: {', '.join(KINDS)}", {"field": "kind"})
@@ -108,8 +109,8 @@ def create(c, principal: Principal, msisdns: object, kind: str = "close_line", r
         raise InvalidInput("reason is at most 500 characters", {"field": "reason"})
     if not isinstance(msisdns, (list, tuple)) or not msisdns:
         raise InvalidInput("choose at least one line", {"field": "msisdns"}, code="NO_LINES")
-    if len(msisdns) > MAX_LINES:
-        raise InvalidInput(f"at most {MAX_LINES} lines in one batch", {"field": "msisdns"}, code="TOO_MANY_LINES")
+    if len(msisdns) > limit:
+        raise InvalidInput(f"at most {limit} lines in one batch", {"field": "msisdns"}, code="TOO_MANY_LINES")
     numbers: list[str] = []
     bad = []
     for i, raw in enumerate(msisdns):
@@ -137,9 +138,10 @@ def create(c, principal: Principal, msisdns: object, kind: str = "close_line", r
         s.execute(orm.batches.insert().values(
             id=batch_id, enterprise_id=ent, kind=kind, created_by=principal.actor, created_at=now, updated_at=now,
             phase="prechecking", size=len(numbers), reason=reason, acknowledged_warnings=[]))
-        s.execute(orm.batch_items.insert(), [
-            {"batch_id": batch_id, "position": i + 1, "msisdn": n, "blockers": [], "warnings": []}
-            for i, n in enumerate(numbers)])
+        rows = [{"batch_id": batch_id, "position": i + 1, "msisdn": n, "blockers": [], "warnings": []}
+                for i, n in enumerate(numbers)]
+        for i in range(0, len(rows), 5000):
+            s.execute(orm.batch_items.insert(), rows[i:i + 5000])
         uow.commit()
     return status(c, principal, batch_id)
 

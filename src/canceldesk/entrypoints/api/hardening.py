@@ -113,7 +113,7 @@ class Hardening:
         started = False
         exceeded = False
         limit = self.settings.max_import_bytes if path == IMPORT_PATH else self.settings.max_body_bytes
-        if path.startswith(ORDER_PATH_PREFIX):  # a fleet's TMF622 order: 100,000 items is ~10 MB
+        if path.startswith(ORDER_PATH_PREFIX) or path == "/enterprise/uploads":  # fleets: 100,000 lines
             limit = self.settings.max_order_bytes
 
         async def send_hardened(message):

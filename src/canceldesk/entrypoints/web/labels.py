@@ -48,6 +48,8 @@ FLEET_FILTERS = {"": N_("All lines"), "active": N_("In service"), "not_active": 
 RESULT_FILTERS = {"": N_("All"), "eligible": N_("Can close"), "blocked": N_("Blocked"),
                   "completed": N_("Closed"), "not_completed": N_("Not closed")}
 ERRORS = {
+    "UPLOAD_INVALID": N_("Some rows need fixing (listed below); nothing was started."),
+    "NOT_CSV": N_("The file is not text: save it as CSV (UTF-8 or GBK)."),
     "OTP_INVALID": N_("The code is wrong or has expired. Ask for a new one."),
     "OTP_LOCKED": N_("Too many wrong codes: this number is locked for 15 minutes."),
     "RATE_LIMITED": N_("Too many attempts. Wait a few minutes and try again."),
