@@ -150,11 +150,17 @@ ORDER_WATCH_SECONDS = 1.0
 def _attach_orders(c, huey) -> None:
     """TMF622 orders: their slices are shared by all workers; a watcher derives the order's state
     until it is final; a periodic sweep restarts orders whose tasks were lost (a killed worker)."""
+    from canceldesk.adapters import order_store
     from canceldesk.service_layer import product_orders
 
     @huey.task(name="process_order")
     def process_order(order_id: str, first: int, last: int):
         product_orders.process(c, order_id, first, last)
+        with c.uow() as uow:
+            size = order_store.order(uow.session, order_id)["size"]
+        following = product_orders.next_slice(first, size)
+        if following is not None:
+            process_order(order_id, *following)
 
     @huey.task(name="watch_order")
     def watch_order(order_id: str):
@@ -170,7 +176,6 @@ def _attach_orders(c, huey) -> None:
 
     def enqueue_order(order_id: str) -> None:
         with c.uow() as uow:
-            from canceldesk.adapters import order_store
             size = order_store.order(uow.session, order_id)["size"]
         for first, last in product_orders.slices(size):
             process_order(order_id, first, last)

@@ -25,7 +25,8 @@ from .principal import Principal
 log = logging.getLogger("canceldesk.product_orders")
 
 MAX_ITEMS = 1_000_000
-SLICE = 2000               # items per queue task: the workers share a large order
+SLICE = 100                # items per queue task; each task queues the next slice of its chain
+CHAINS = 4                 # slices of one order in flight at once: the executions they queue run between
 STALLED_AFTER = timedelta(seconds=120)
 ORDER_FIELDS = {"state": "state", "id": "id", "orderDate": "order_date"}
 
@@ -179,7 +180,14 @@ def create(c, principal: Principal, body: object) -> dict:
 
 
 def slices(size: int) -> list[tuple[int, int]]:
-    return [(start, min(start + SLICE - 1, size)) for start in range(1, size + 1, SLICE)]
+    """The first slice of each chain. A chain's task, when done, queues the slice CHAINS further on —
+    behind the executions it queued — so a large order never holds every worker thread."""
+    return [(start, min(start + SLICE - 1, size)) for start in range(1, size + 1, SLICE)][:CHAINS]
+
+
+def next_slice(first: int, size: int) -> tuple[int, int] | None:
+    start = first + CHAINS * SLICE
+    return (start, min(start + SLICE - 1, size)) if start <= size else None
 
 
 def principal_of(order: dict) -> Principal:
@@ -266,8 +274,10 @@ def stalled(c) -> list[tuple[str, list[tuple[int, int]]]]:
         out = []
         for order_id in ids:
             positions = order_store.unsubmitted_positions(uow.session, order_id)
-            ranges = sorted({(p - (p - 1) % SLICE, p - (p - 1) % SLICE + SLICE - 1) for p in positions})
-            out.append((order_id, ranges))
+            # chains from the first slice not done: together they cover every slice after it
+            start = positions[0] - (positions[0] - 1) % SLICE if positions else None
+            out.append((order_id, [] if start is None else
+                        [(s, s + SLICE - 1) for s in range(start, start + CHAINS * SLICE, SLICE) if s <= positions[-1]]))
             order_store.touch(uow.session, order_id, c.now())
         uow.commit()
     return out
