@@ -5,9 +5,10 @@ import os
 import platform
 import resource
 import time
-from datetime import date, timedelta
+import uuid
+from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from canceldesk.adapters import orm
 from canceldesk.adapters.db import recreate_schema
@@ -71,3 +72,39 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self.t0
+
+
+def accepted_unsubscribes(c, pairs: list[tuple[str, str]]) -> list[str]:
+    """Insert accepted unsubscribes (status executing, as `confirm` leaves them) in bulk; their ids."""
+    now = datetime.now(timezone.utc)
+    rows = []
+    for cid, msisdn in pairs:
+        sub = f"S{int(cid[1:]):07d}"
+        rows.append({"id": str(uuid.uuid4()), "tracking_no": f"CDB{uuid.uuid4().hex[:16].upper()}", "kind": "unsubscribe",
+                     "msisdn": msisdn, "subscription_id": sub, "customer_id": cid, "channel": "app",
+                     "requested_by": f"subscriber:{cid}", "status": "executing", "open_target": f"sub:{sub}",
+                     "impact": {}, "acknowledged_warnings": [], "reject_codes": [], "created_at": now,
+                     "updated_at": now, "deadline_at": now + timedelta(hours=1)})
+    with c.engine.begin() as conn:
+        for k in range(0, len(rows), 5000):
+            conn.execute(insert(orm.requests), rows[k:k + 5000])
+    return [r["id"] for r in rows]
+
+
+_readers: dict = {}
+
+
+def completed(c, ids: list[str]) -> int:
+    """How many of `ids` are completed. On SQLite through a plain reader (WAL: never waits for the
+    writer), not the app's engine, whose transactions take the write lock."""
+    engine = c.engine
+    if engine.dialect.name == "sqlite":
+        from sqlalchemy import create_engine
+        url = str(engine.url)
+        engine = _readers.get(url) or _readers.setdefault(url, create_engine(url))
+    with engine.connect() as conn:
+        n = 0
+        for k in range(0, len(ids), 20000):
+            n += conn.execute(select(func.count()).select_from(orm.requests).where(
+                orm.requests.c.id.in_(ids[k:k + 20000]), orm.requests.c.status == "completed")).scalar()
+        return n

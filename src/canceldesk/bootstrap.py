@@ -18,6 +18,8 @@ from canceldesk.adapters.downstream import (FaultInjector, Partners, Payments, P
                                             SimulatedPayments, SimulatedProvisioning, sim_metadata)
 from canceldesk.config import Settings
 from canceldesk.domain.policy import PolicyPack, pack_from_dict
+from canceldesk.adapters.sql_uow import SqlUnitOfWork
+from canceldesk.service_layer import uow as uow_hooks
 from canceldesk.service_layer.uow import UnitOfWork
 
 
@@ -47,9 +49,10 @@ class Container:
     rate_limiter: object | None = None
     tasks: dict = field(default_factory=dict)
     webhook_gateway: object | None = None  # TMF622 hub callbacks (adapters/webhooks.py)
+    engine_lanes: object | None = None  # a worker's service_layer.engine.Engine: queued tasks only wake it
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory, on_messages=self.enqueue_delivery)
+        return SqlUnitOfWork(self.session_factory, on_messages=self.enqueue_delivery, **uow_hooks.hooks())
 
     def enqueue_execution(self, request_id: str) -> None:
         """Without a queue (scripts, unit tests) the saga runs inline; attach() replaces this."""
@@ -103,5 +106,36 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
     container.webhook_gateway = HttpWebhookGateway()
     if with_queue:
         from canceldesk.adapters import queue
-        queue.attach(container)
+        queue.attach(container, queue_jobs(container))
     return container
+
+
+def queue_jobs(c: Container):
+    """The service-layer functions the queue's tasks run (the queue imports no service layer)."""
+    from canceldesk.adapters.queue import Jobs
+    from canceldesk.service_layer import delivery, escalations, executor, product_orders, scheduler
+
+    def execute(request_id: str) -> float | None:
+        if c.engine_lanes is not None:  # a worker: its engine claims due requests from the database
+            c.engine_lanes.nudge()
+            return None
+        try:
+            executor.execute(c, request_id)
+        except executor.RetryLater as exc:
+            logging.getLogger("canceldesk.queue").info("request %s step %s: retry in %.1fs (%s)", request_id,
+                                                       exc.step, exc.delay, exc.error)
+            return exc.delay
+        return None
+
+    def deliver() -> tuple[bool, float | None]:
+        report = delivery.deliver(c)
+        retry_in = None if report.retry_at is None else (report.retry_at - c.now()).total_seconds()
+        return report.full, retry_in
+
+    return Jobs(execute=execute, deliver=deliver, run_duty=lambda name: scheduler.run(c, name, c.now()),
+                due_duties=lambda: scheduler.claim_due(c, c.now()),
+                mark_unqueued=lambda request_id: escalations.mark_unqueued(c, request_id),
+                order_slices=lambda order_id: product_orders.first_slices(c, order_id),
+                process_order=lambda order_id, first, last: product_orders.process_slice(c, order_id, first, last),
+                refresh_order=lambda order_id: product_orders.refresh(c, order_id) in ("acknowledged", "inProgress"),
+                stalled_orders=lambda: product_orders.stalled(c))

@@ -106,6 +106,10 @@ def cmd_demo(args) -> int:
         print(f"               second factor for closing: id_last6 {row['id_last6']} or service password {row['service_password']}")
     for row in logins["staff"]:
         print(f"   staff {row['username']:<10} password {row['password']:<12} {row['role']}")
+    print(" channels (in another terminal):")
+    print("   SMS:   canceldesk sms --from 13800138000 0000      then: canceldesk sms 1   and: canceldesk sms Y")
+    print("   phone: canceldesk call --from 13800138000           (keys: 1 services, 2 renewals, 3 close, 9 English, 0 agent)")
+    print(f"   kiosk: {url}/kiosk   (ID document + code)")
     print(" Ctrl-C stops everything.")
     print("=" * 72 + "\n", flush=True)
     worker = subprocess.Popen([sys.executable, "-m", "canceldesk.cli", "worker", "--workers", "2"], env=os.environ.copy())
@@ -181,6 +185,16 @@ def cmd_partner_key(args) -> int:
     return 0
 
 
+def cmd_sms(args) -> int:
+    from canceldesk.channel_sim import main_sms
+    return main_sms(_settings(), args)
+
+
+def cmd_call(args) -> int:
+    from canceldesk.channel_sim import main_call
+    return main_call(_settings(), args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="canceldesk", description="canceldesk — end what you pay for, with proof.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -224,6 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
     pk.add_argument("--enterprise", required=True, help="the enterprise's customer id")
     pk.add_argument("--name", help="which system will use the key (create)")
     pk.set_defaults(func=cmd_partner_key)
+    sm = sub.add_parser("sms", help="play the SMS centre: send a signed message (e.g. 0000) and print the replies")
+    sm.add_argument("text", nargs="*", help="messages to send in turn; none = type them interactively")
+    sm.add_argument("--from", dest="sender", default="13800138000", help="the sending number (default 13800138000)")
+    sm.add_argument("--url", help="the server (default http://HOST:PORT or CANCELDESK_PUBLIC_URL)")
+    sm.set_defaults(func=cmd_sms)
+    ca = sub.add_parser("call", help="play the phone: call the IVR with signed webhooks and press keys")
+    ca.add_argument("--from", dest="sender", default="13800138000", help="the calling number (default 13800138000)")
+    ca.add_argument("--keys", help="comma-separated key presses, then hang up (e.g. 2,1,1); none = interactive")
+    ca.add_argument("--url", help="the server (default http://HOST:PORT or CANCELDESK_PUBLIC_URL)")
+    ca.set_defaults(func=cmd_call)
     return p
 
 

@@ -11,6 +11,12 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "canceldesk-demo-secret-do-not-use-in-prod"
+# Channels (CHANNELS.md): in demo/test an unset secret falls back to these, so `canceldesk sms` /
+# `canceldesk call` can sign like the real platforms; outside demo/test an unset secret turns the
+# channel off (404).
+DEMO_SMS_WEBHOOK_SECRET = "canceldesk-demo-sms-webhook-secret"
+DEMO_IVR_AUTH_TOKEN = "canceldesk-demo-ivr-auth-token"
+DEMO_IVR_AGENT_NUMBER = "+864001234567"
 
 
 class Settings(BaseSettings):
@@ -57,6 +63,24 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(200_000_000, ge=1024)
     max_order_bytes: int = Field(200_000_000, ge=1024)  # TMF622 productOrder bodies (fleet closures)
     log_level: str = "INFO"
+    sms_webhook_secret: str = ""
+    ivr_auth_token: str = ""
+    ivr_agent_number: str = ""
+    public_url: str = ""  # the base URL the outside world calls (signatures are checked against it)
+
+    @property
+    def sms_secret(self) -> str | None:
+        """The key of the SMS webhook's HMAC; None = the channel is off."""
+        return self.sms_webhook_secret or (DEMO_SMS_WEBHOOK_SECRET if self.is_dev else None)
+
+    @property
+    def ivr_token(self) -> str | None:
+        """The voice platform's auth token (X-Twilio-Signature); None = the channel is off."""
+        return self.ivr_auth_token or (DEMO_IVR_AUTH_TOKEN if self.is_dev else None)
+
+    @property
+    def ivr_agent(self) -> str:
+        return self.ivr_agent_number or DEMO_IVR_AGENT_NUMBER
 
     @field_validator("queue_url")
     @classmethod

@@ -101,6 +101,16 @@ def objects_lines(w: World) -> None:
     assert "13800138000" not in call(w, "sub2", "GET", "/v1/lines").text
 
 
+def objects_line_history(w: World) -> None:
+    for actor, theirs in (("sub2", "13800138000"), ("ea1", "13800138000"), ("ea2", "18659101000"),
+                          ("sub1", "18659101000")):
+        same_as_missing(w, actor, "GET", f"/v1/lines/{theirs}/history", f"/v1/lines/{MISSING_MSISDN}/history",
+                        secrets=("C001", "E001", PERSON_ID))
+    for actor, mine in (("sub1", "13800138000"), ("ea1", "18659101000"), ("agent2", "13800138000"), ("admin", "13800138000")):
+        r = call(w, actor, "GET", f"/v1/lines/{mine}/history")
+        assert (r.status_code, r.json()["msisdn"]) == (200, mine), (actor, r.text)
+
+
 def _line_body(msisdn: str) -> dict:
     return {"kind": "close_line", "msisdn": msisdn}
 
@@ -340,6 +350,32 @@ def pages_enterprise_fleet(w: World) -> None:
     assert r.status_code == 200 and "18659101000" not in r.text
 
 
+def objects_assistant(w: World) -> None:
+    """The assistant never names or proposes someone else's line, and conversations are per person."""
+    before = counts(w)
+    r = call(w, "sub2", "POST", "/v1/assistant/messages", {"text": "帮我把13800138000销户"})
+    assert r.status_code == 200 and r.json()["proposal"] is None and r.json()["refused"] is True
+    mine = call(w, "sub1", "POST", "/v1/assistant/messages", {"text": "视频会员的自动续费关了"})
+    assert mine.json()["proposal"]["subscription_id"] == "S-VIDEO"
+    theirs = call(w, "sub2", "POST", "/v1/assistant/messages", {"text": "确认", "conversation_id": mine.json()["conversation_id"]})
+    missing = call(w, "sub2", "POST", "/v1/assistant/messages", {"text": "确认", "conversation_id": NO_BATCH})
+    assert theirs.status_code == 404 and (theirs.status_code, theirs.json()) == (missing.status_code, missing.json())
+    assert counts(w) == before, "the assistant acted without the owner's confirmation"
+
+
+def pages_offer_decision(w: World) -> None:
+    """A save offer is decided only by the person it was made to; anyone else gets the missing answer."""
+    from canceldesk.adapters import insights_store
+    with w.c.uow() as uow:
+        insights_store.add_offer(uow.session, id="00000000-0000-4000-8000-0000000000aa", customer_id="C001",
+                                 subscription_id="S-VIDEO", kind="cancel_renewal", offer="X", status="offered",
+                                 created_at=w.c.now(), decided_at=None)
+        uow.commit()
+    _page_same_as_missing(w, "sub2", "POST", "/offers/00000000-0000-4000-8000-0000000000aa", f"/offers/{NO_BATCH}")
+    with w.c.uow() as uow:
+        assert insights_store.offer(uow.session, "00000000-0000-4000-8000-0000000000aa")["status"] == "offered"
+
+
 # ------------------------------------------------------------------------------------- the table
 
 def _p(method: str, url: str, json=None) -> Callable[[World], Probe]:
@@ -365,6 +401,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/lines"): Case(("subscriber",), _p("GET", "/v1/lines"), objects_lines),
     ("GET", "/v1/lines/{msisdn}/subscriptions"): Case(("subscriber",), _p("GET", f"/v1/lines/{MISSING_MSISDN}/subscriptions"),
                                                       objects_line_subscriptions),
+    ("GET", "/v1/lines/{msisdn}/history"): Case(ANY, _p("GET", f"/v1/lines/{MISSING_MSISDN}/history"),
+                                                objects_line_history),
     ("POST", "/v1/prechecks"): Case(ANY, _p("POST", "/v1/prechecks", _line_body(MISSING_MSISDN)), objects_prechecks),
     ("POST", "/v1/requests"): Case(("subscriber", "agent", "enterprise_admin"),
                                    _p("POST", "/v1/requests", _line_body(MISSING_MSISDN)), objects_create),
@@ -394,6 +432,8 @@ CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/staff/customers/{customer_id}/id-checks"): Case(
         ("agent", "admin"), _p("POST", "/v1/staff/customers/NOPE/id-checks", {"type": "cn_ric", "number": PERSON_ID}),
         objects_id_check),
+    ("POST", "/v1/assistant/messages"): Case(("subscriber",), _p("POST", "/v1/assistant/messages", {"text": "查询"}),
+                                             objects_assistant),
     # enterprise fleet and batches (JSON)
     ("GET", "/v1/enterprise/lines"): Case(("enterprise_admin",), _p("GET", "/v1/enterprise/lines"), objects_fleet),
     ("POST", "/v1/enterprise/batches"): Case(("enterprise_admin",),
@@ -433,6 +473,13 @@ CASES: dict[tuple[str, str], Case] = {
                                  why_no_objects="tests/e2e/test_tmf622.py (hubs of another enterprise)"),
     ("DELETE", f"{TMF}/hub/{{id}}"): Case(("enterprise_admin",), _p("DELETE", f"{TMF}/hub/{'0' * 32}"),
                                           why_no_objects="tests/e2e/test_tmf622.py (hubs of another enterprise)"),
+    # Channels: no bearer token — the platform signs each call; the sender/caller is the network-verified
+    # number and commands act only on it (tests/e2e/test_channels_sms.py, test_channels_ivr.py).
+    ("POST", "/channels/sms/inbound"): Case(PUBLIC, _p("POST", "/channels/sms/inbound", {"from": MISSING_MSISDN, "to": "10086",
+                                                                                          "text": "0000", "message_id": "x"}),
+                                            why_no_objects="signed webhook; another number's services unreachable (channel tests)"),
+    ("POST", "/channels/ivr/voice"): Case(PUBLIC, _p("POST", "/channels/ivr/voice"),
+                                          why_no_objects="Twilio-signed webhook; the caller reaches only their own number"),
 }
 
 SUBSCRIBER_PAGE = ("subscriber",)
@@ -472,6 +519,10 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
                                                        pages_portal_requests),
     ("POST", "/requests/{tracking_no}/complaints"): Case(SUBSCRIBER_PAGE, _p("POST", f"/requests/{T}/complaints",
                                                                              {"text": "x"}), pages_portal_requests),
+    ("POST", "/offers/{offer_id}"): Case(SUBSCRIBER_PAGE, _p("POST", f"/offers/{NO_BATCH}", {"decision": "decline"}),
+                                         pages_offer_decision),
+    ("POST", "/assistant"): Case(SUBSCRIBER_PAGE, _p("POST", "/assistant", {"text": "查询"}),
+                                 why_no_objects="the API's assistant answers only about the caller's own lines (objects_assistant)"),
     ("GET", "/counter"): Case(COUNTER_PAGE, _p("GET", "/counter"), why_no_objects="a search form"),
     ("POST", "/counter/search"): Case(COUNTER_PAGE, _p("POST", "/counter/search", {"by": "msisdn", "msisdn": M}),
                                       why_no_objects="staff find any customer (masked): API case covers it"),
@@ -518,8 +569,17 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
     ("GET", "/enterprise/batches/{batch_id}/results-zh.csv"): Case(
         ENTERPRISE_PAGE, _p("GET", f"/enterprise/batches/{NO_BATCH}/results-zh.csv"), pages_enterprise_batch),
     ("GET", "/dashboard"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard"), why_no_objects="aggregates only"),
+    ("GET", "/dashboard/compliance.pdf"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/compliance.pdf"),
+                                               why_no_objects="aggregates; numbers masked"),
     ("GET", "/dashboard/{name}.csv"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/requests.csv"),
                                            why_no_objects="aggregates only"),
+    ("GET", "/kiosk"): Case(PUBLIC_PAGE, _p("GET", "/kiosk"), why_no_objects="a form"),
+    ("POST", "/kiosk/otp"): Case(PUBLIC_PAGE, _p("POST", "/kiosk/otp", {"doc_type": "cn_ric", "doc_number": PERSON_ID,
+                                                                       "msisdn": M}),
+                                 why_no_objects="same answer whether or not the document matches (kiosk tests)"),
+    ("POST", "/kiosk/verify"): Case(PUBLIC_PAGE, _p("POST", "/kiosk/verify", {"msisdn": M, "otp": "000000", "ticket": "1.x"}),
+                                    why_no_objects="logs in only with the document's ticket and the code"),
+    ("POST", "/kiosk/logout"): Case(PUBLIC_PAGE, _p("POST", "/kiosk/logout"), why_no_objects="ends the caller's own session"),
     ("MOUNT", "/static"): Case(PUBLIC_PAGE, _p("GET", "/static/app.js"), why_no_objects="static files"),
     ("MOUNT", "/docs-assets"): Case(PUBLIC_PAGE, _p("GET", "/docs-assets/swagger-ui.css"), why_no_objects="Swagger UI files"),
 }

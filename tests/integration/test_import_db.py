@@ -361,3 +361,25 @@ def test_service_passwords_survive_secret_rotation():
     assert not verify_service_password(rotated, stored, "135791")
     forgotten = SimpleNamespace(settings=Settings(env="test", secret_key="b" * 40))
     assert not verify_service_password(forgotten, stored, "135790")  # the pepper is gone with the secret
+
+
+def test_a_status_the_feed_changes_is_appended_to_the_line_history(c):
+    """The operator's feed is authoritative for a line's status; what it changes is recorded like any change
+    (and what canceldesk keeps — a frozen number — writes nothing)."""
+    data = json.dumps(document()).encode()
+    import_bytes(c, data)
+    with c.engine.begin() as conn:
+        conn.execute(update(orm.lines).where(orm.lines.c.msisdn == "13800138001").values(status="frozen"))
+        conn.execute(update(orm.lines).where(orm.lines.c.msisdn == "18659101001").values(
+            status="recyclable", former_customer_id="E001"))
+    import_bytes(c, data)
+    reissued = document()
+    reissued["lines"][2]["customer_id"] = "C001"
+    reissued["lines"][0]["status"] = "suspended"
+    import_bytes(c, json.dumps(reissued).encode())
+    with c.uow() as uow:
+        rows = {n: [(e.from_status, e.to_status, e.actor, e.channel, e.reason) for e, _no, _owner in uow.repo.line_history(n)]
+                for n in ("13800138000", "13800138001", "18659101001")}
+    assert rows == {"13800138000": [("active", "suspended", "system:import", "import", "imported")],
+                    "13800138001": [],
+                    "18659101001": [("recyclable", "active", "system:import", "import", "imported")]}

@@ -5,9 +5,8 @@ import uuid
 
 import pytest
 
-from canceldesk.adapters.ratelimit import RateLimiter, RedisRateLimiter, build
+from canceldesk.adapters.ratelimit import RateLimited, RateLimiter, RedisRateLimiter, build
 from canceldesk.config import Settings
-from canceldesk.service_layer.errors import TooManyRequests
 from support import REDIS_URL, require_service
 
 
@@ -16,9 +15,9 @@ def test_in_process_sliding_window():
     rl = RateLimiter(3, 60, clock=lambda: now[0])
     for _ in range(3):
         rl.hit("a")
-    with pytest.raises(TooManyRequests) as exc:
+    with pytest.raises(RateLimited) as exc:
         rl.hit("a")
-    assert exc.value.details["retry_after_seconds"] >= 1
+    assert exc.value.retry_after == 61  # the oldest hit leaves the 60 s window after 61 s
     rl.hit("b")
     now[0] = 61
     rl.hit("a")
@@ -33,7 +32,7 @@ def test_two_workers_share_one_count_in_redis():
     worker_a.hit("otp:100.64.0.1")
     worker_b.hit("otp:100.64.0.1")
     worker_a.hit("otp:100.64.0.1")
-    with pytest.raises(TooManyRequests):
+    with pytest.raises(RateLimited):
         worker_b.hit("otp:100.64.0.1")
     worker_b.hit("otp:100.64.0.2")
     assert isinstance(build(Settings(env="test", rate_limit_url=REDIS_URL)), RedisRateLimiter)

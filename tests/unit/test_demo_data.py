@@ -28,7 +28,7 @@ ALLOWED = {
     "lines": {"msisdn", "customer_id", "status", "service_password", "cash_balance", "gift_balance", "deposit",
               "unbilled_usage", "arrears", "primary_msisdn", "port_out_pending", "contract", "bindings",
               "installment_due"},
-    "subscriptions": {"id", "msisdn", "product", "period_start", "period_end", "auto_renew", "started_on"},
+    "subscriptions": {"id", "msisdn", "product", "period_start", "period_end", "auto_renew", "started_on", "usage"},
 }
 MONEY = ("cash_balance", "gift_balance", "deposit", "unbilled_usage", "arrears", "installment_due")
 

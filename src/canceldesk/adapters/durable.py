@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, or_, select, text, update
+from sqlalchemy import bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from canceldesk.domain.lifecycle import OPEN, Status
@@ -46,6 +46,67 @@ def park_lease(s: Session, request_id: str, until: datetime, now: datetime, resu
 
 def drop_lease(s: Session, request_id: str) -> None:
     s.execute(L.delete().where(L.c.request_id == request_id))
+
+
+def claim_due(s: Session, owner: str, now: datetime, seconds: int, limit: int) -> list[tuple[str, int]]:
+    """Claim up to `limit` executing requests no live run holds (never leased, parked and due, or
+    held by a run whose lease lapsed) for `owner`, for `seconds`. Returns (id, resumes) pairs.
+
+    PostgreSQL: `FOR UPDATE OF requests SKIP LOCKED`, so concurrent claimers take disjoint sets
+    without waiting on each other. SQLite: the transaction holds the write lock from its first
+    statement (BEGIN IMMEDIATE), so claims are serialised there."""
+    live = select(L.c.request_id).where(L.c.request_id == R.c.id, L.c.lease_until > now).exists()
+    q = select(R.c.id).where(R.c.status == Status.EXECUTING, ~live).limit(limit)
+    if s.get_bind().dialect.name == "postgresql":
+        q = q.with_for_update(of=R, skip_locked=True)
+    ids = list(s.scalars(q))
+    if not ids:
+        return []
+    held = {r.request_id: r for r in s.execute(select(L.c.request_id, L.c.owner, L.c.resumes)
+                                               .where(L.c.request_id.in_(ids)))}
+    until = now + timedelta(seconds=seconds)
+    new = [dict(request_id=i, owner=owner, lease_until=until, resumes=0, updated_at=now) for i in ids if i not in held]
+    if new:
+        s.execute(insert(L), new)
+    out = [(i, 0) for i in ids if i not in held]
+    for died in (False, True):  # a lapsed lease with an owner: that run died (counted like the sweeper does)
+        group = [i for i, r in held.items() if (r.owner is not None) == died]
+        if group:
+            s.execute(update(L).where(L.c.request_id.in_(group))
+                      .values(owner=owner, lease_until=until, updated_at=now, resumes=L.c.resumes + int(died)))
+            out += [(i, held[i].resumes + int(died)) for i in group]
+    return out
+
+
+def extend_leases(s: Session, ids: list[str], owner: str, now: datetime, seconds: int) -> set[str]:
+    """Extend `owner`'s leases on `ids`; returns the ids it still holds (one statement)."""
+    if not ids:
+        return set()
+    res = s.execute(update(L).where(L.c.request_id.in_(ids), L.c.owner == owner)
+                    .values(lease_until=now + timedelta(seconds=seconds), updated_at=now)
+                    .returning(L.c.request_id))
+    return {r.request_id for r in res}
+
+
+def park_leases(s: Session, until_by_id: dict[str, datetime], now: datetime) -> None:
+    """Let go of held requests until their retry is due (an executemany of one UPDATE)."""
+    if until_by_id:
+        s.connection().execute(
+            update(L).where(L.c.request_id == bindparam("rid")).values(owner=None, lease_until=bindparam("until"),
+                                                                       updated_at=now),
+            [{"rid": k, "until": v} for k, v in until_by_id.items()])
+
+
+def drop_leases(s: Session, ids: list[str]) -> None:
+    if ids:
+        s.execute(L.delete().where(L.c.request_id.in_(ids)))
+
+
+def finish_runs(s: Session, ids: list[str], now: datetime) -> None:
+    """Completed requests: their escalations resolved, their leases gone (two statements for all)."""
+    if ids:
+        s.execute(update(E).where(E.c.request_id.in_(ids), E.c.resolved_at.is_(None)).values(resolved_at=now))
+        drop_leases(s, ids)
 
 
 def stalled_requests(s: Session, now: datetime, queued_before: datetime, limit: int = 1000) -> list[str]:
@@ -109,14 +170,21 @@ def relaxed_commit(s: Session) -> None:
         s.execute(text("SET LOCAL synchronous_commit TO OFF"))
 
 
-def claim_messages(s: Session, now: datetime, hold: timedelta, limit: int) -> list:
+def claim_messages(s: Session, now: datetime, hold: timedelta, limit: int,
+                   events: tuple[str, ...] | None = None, exclude: tuple[str, ...] = ()) -> list:
     """Claim pending messages for `hold` (a deliverer that dies lets them go again after it).
     One UPDATE … RETURNING: PostgreSQL re-checks the predicate on rows a racing deliverer locked,
-    SQLite runs it under its write lock, so a message is claimed by one deliverer at a time."""
+    SQLite runs it under its write lock, so a message is claimed by one deliverer at a time.
+    `events` limits the claim to those events (the priority lane); `exclude` keeps them out (bulk)."""
     relaxed_commit(s)
     due = or_(O.c.next_attempt_at.is_(None), O.c.next_attempt_at <= now)
-    pending = select(O.c.id).where(O.c.sent_at.is_(None), due).order_by(O.c.id).limit(limit).scalar_subquery()
-    stmt = (update(O).where(O.c.id.in_(pending), O.c.sent_at.is_(None), due)
+    which = [O.c.sent_at.is_(None), due]
+    if events is not None:
+        which.append(O.c.event.in_(events))
+    if exclude:
+        which.append(O.c.event.not_in(exclude))
+    pending = select(O.c.id).where(*which).order_by(O.c.id).limit(limit).scalar_subquery()
+    stmt = (update(O).where(O.c.id.in_(pending), *which)
             .values(next_attempt_at=now + hold, attempts=O.c.attempts + 1)
             .returning(O.c.id, O.c.channel, O.c.to, O.c.text, O.c.attempts))
     return sorted(s.execute(stmt).all(), key=lambda r: r.id)

@@ -471,6 +471,76 @@ tmf_hubs = Table(
 )
 
 
+# Channels (SMS, IVR): inbound message ids seen (idempotency, per-number limits) and conversation
+# state (the 0000 list, a pending confirmation, the IVR menu per CallSid) — in the database, so a
+# restart or a second worker loses nothing.
+channel_inbound = Table(
+    "channel_inbound", metadata,
+    Column("channel", String(8), primary_key=True),
+    Column("message_id", String(128), primary_key=True),
+    Column("msisdn", String(32), nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Index("ix_channel_inbound_msisdn_received", "msisdn", "received_at"),
+)
+
+channel_conversations = Table(
+    "channel_conversations", metadata,
+    Column("key", String(160), primary_key=True),
+    Column("channel", String(8), nullable=False),
+    Column("msisdn", String(32), nullable=False),
+    Column("lang", String(8), nullable=False),
+    Column("state", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False, index=True),
+)
+
+
+# --- assistant and insights: conversations, usage facts, save offers (migration 0010) ------------
+assistant_conversations = Table(
+    "assistant_conversations", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("channel", String(16), nullable=False),
+    Column("state", JSON, nullable=False, default=dict),   # the pending proposal / the question asked
+    Column("turns", Integer, nullable=False, default=0),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False, index=True),
+)
+
+subscription_usage = Table(
+    "subscription_usage", metadata,
+    Column("subscription_id", String(64), ForeignKey("subscriptions.id"), primary_key=True),
+    Column("last_used_on", Date),                       # from the import: the last day the service was used
+    Column("previous_price", BigInteger),               # fen, before the latest price change
+    Column("price_changed_on", Date),
+    Column("trial_ended_on", Date),                     # a free or discounted trial that turned into a charge
+)
+
+save_offers = Table(
+    "save_offers", metadata,
+    Column("id", String(36), primary_key=True),
+    Column("customer_id", String(64), nullable=False, index=True),
+    Column("subscription_id", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),         # the ending the offer sat beside
+    Column("offer", String(40), nullable=False),        # the pack's offer code
+    Column("status", String(16), nullable=False, index=True),  # offered | accepted | declined
+    Column("created_at", UTCDateTime, nullable=False, index=True),
+    Column("decided_at", UTCDateTime),
+)
+# A line's status changes, append-only (written by the line's transitions, domain/model.py).
+line_history = Table(
+    "line_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("msisdn", String(11), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("request_id", String(36), index=True),
+    Column("reason", String(100)),
+)
+
+
 def func_advisory_lock():
     """PostgreSQL transaction-scoped advisory lock that keeps the audit chain linear."""
     from sqlalchemy import func
@@ -498,3 +568,12 @@ def start_mappers() -> None:
                                  cascade="all, delete-orphan", lazy="selectin"),
     })
     mapper_registry.map_imperatively(execution.StepRecord, execution_steps)
+    _map_line_history()
+
+
+def _map_line_history() -> None:
+    """Line.history is not a mapped collection: the transitions append to it and adapters/line_history.py
+    writes the new entries at flush; a loaded line's list starts empty. Read it with Repository.line_history."""
+    mapper_registry.map_imperatively(model.LineHistoryEntry, line_history)
+    from . import line_history as _history
+    _history.install()

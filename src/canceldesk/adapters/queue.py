@@ -15,6 +15,9 @@ import os
 import threading
 import time
 
+from dataclasses import dataclass
+from typing import Callable
+
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.exceptions import RetryTask
 
@@ -65,21 +68,36 @@ class _DeliveryTrigger:
             log.exception("could not schedule outbox delivery")
 
 
-def attach(c) -> None:
-    """Create the queue for this container and register the tasks that run the service layer."""
-    from canceldesk.service_layer import delivery, escalations, executor, scheduler
+@dataclass
+class Jobs:
+    """What the queue's tasks run, handed in by bootstrap (the queue knows no service layer)."""
+    execute: Callable[[str], float | None]      # advance a request; a delay: run it again after it
+    deliver: Callable[[], tuple[bool, float | None]]  # one batch: (a full batch, seconds to the next retry)
+    run_duty: Callable[[str], None]
+    due_duties: Callable[[], list[str]]
+    mark_unqueued: Callable[[str], None]
+    # TMF622 orders (service_layer/product_orders.py): the first slice of each chain; one slice run,
+    # returning the chain's next slice; the order's state derived (True while it is still running);
+    # the orders whose tasks were lost, with the slices still to submit.
+    order_slices: Callable[[str], list] = lambda order_id: []
+    process_order: Callable[[str, int, int], tuple | None] = lambda order_id, first, last: None
+    refresh_order: Callable[[str], bool] = lambda order_id: False
+    stalled_orders: Callable[[], list] = lambda: []
 
+
+def attach(c, jobs: Jobs) -> None:
+    """Create the queue for this container and register the tasks that run the service layer."""
     huey = build_huey(c.settings)
     c.queue = huey
     trigger: _DeliveryTrigger | None = None
 
     def deliver_quietly() -> None:
         try:
-            report = delivery.deliver(c)
-            while report.sent == delivery.BATCH:  # a full batch: there may be more
-                report = delivery.deliver(c)
-            if report.retry_at is not None and trigger is not None:
-                trigger(max(0.0, (report.retry_at - c.now()).total_seconds()))
+            full, retry_in = jobs.deliver()
+            while full:  # a full batch: there may be more
+                full, retry_in = jobs.deliver()
+            if retry_in is not None and trigger is not None:
+                trigger(max(0.0, retry_in))
         except Exception:  # noqa: BLE001 - never mask the task's own outcome; messages stay pending
             log.exception("outbox delivery failed; the messages stay pending")
 
@@ -92,10 +110,9 @@ def attach(c) -> None:
         if trigger is not None:
             trigger.local.in_task = True
         try:
-            executor.execute(c, request_id)
-        except executor.RetryLater as exc:
-            log.info("request %s step %s: retry in %.1fs (%s)", request_id, exc.step, exc.delay, exc.error)
-            raise RetryTask(delay=exc.delay) from None
+            delay = jobs.execute(request_id)
+            if delay is not None:
+                raise RetryTask(delay=delay)
         finally:
             if trigger is not None:
                 trigger.local.in_task = False
@@ -103,11 +120,11 @@ def attach(c) -> None:
 
     @huey.task(name="run_duty")
     def run_duty(name: str):
-        scheduler.run(c, name, c.now())
+        jobs.run_duty(name)
 
     @huey.periodic_task(crontab(minute="*"), name="duties_tick")
     def duties_tick():
-        for name in scheduler.claim_due(c, c.now()):
+        for name in jobs.due_duties():
             run_duty(name)
 
     if huey.immediate:  # tests and scripts: deliver inline, once per task rather than per commit
@@ -136,10 +153,10 @@ def attach(c) -> None:
             if huey.immediate:
                 raise
             log.exception("could not queue request %s; the sweeper will resume it", request_id)
-            escalations.mark_unqueued(c, request_id)
+            jobs.mark_unqueued(request_id)
 
     c.enqueue_execution = enqueue_execution
-    _attach_orders(c, huey)
+    _attach_orders(c, huey, jobs)
     c.tasks = {"execute_request": execute_request, "deliver_outbox": deliver_outbox, "run_duty": run_duty,
                "duties_tick": duties_tick}
 
@@ -147,37 +164,30 @@ def attach(c) -> None:
 ORDER_WATCH_SECONDS = 1.0
 
 
-def _attach_orders(c, huey) -> None:
+def _attach_orders(c, huey, jobs: Jobs) -> None:
     """TMF622 orders: their slices are shared by all workers; a watcher derives the order's state
     until it is final; a periodic sweep restarts orders whose tasks were lost (a killed worker)."""
-    from canceldesk.adapters import order_store
-    from canceldesk.service_layer import product_orders
 
     @huey.task(name="process_order")
     def process_order(order_id: str, first: int, last: int):
-        product_orders.process(c, order_id, first, last)
-        with c.uow() as uow:
-            size = order_store.order(uow.session, order_id)["size"]
-        following = product_orders.next_slice(first, size)
+        following = jobs.process_order(order_id, first, last)
         if following is not None:
             process_order(order_id, *following)
 
     @huey.task(name="watch_order")
     def watch_order(order_id: str):
-        if product_orders.refresh(c, order_id) in ("acknowledged", "inProgress") and not huey.immediate:
+        if jobs.refresh_order(order_id) and not huey.immediate:
             watch_order.schedule(args=(order_id,), delay=ORDER_WATCH_SECONDS)
 
     @huey.periodic_task(crontab(minute="*"), name="orders_tick")
     def orders_tick():
-        for order_id, ranges in product_orders.stalled(c):
+        for order_id, ranges in jobs.stalled_orders():
             for first, last in ranges:
                 process_order(order_id, first, last)
             watch_order(order_id)
 
     def enqueue_order(order_id: str) -> None:
-        with c.uow() as uow:
-            size = order_store.order(uow.session, order_id)["size"]
-        for first, last in product_orders.slices(size):
+        for first, last in jobs.order_slices(order_id):
             process_order(order_id, first, last)
         watch_order(order_id)
 

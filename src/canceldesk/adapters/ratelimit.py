@@ -10,12 +10,17 @@ import time
 import uuid
 from collections import deque
 
-from canceldesk.service_layer.errors import TooManyRequests
+
+class RateLimited(Exception):
+    """Past the limit: try again after `retry_after` seconds (the service layer answers 429)."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"rate limited; retry after {retry_after}s")
+        self.retry_after = retry_after
 
 
-def _refuse(retry_after: int) -> TooManyRequests:
-    return TooManyRequests("too many attempts from this address; wait a few minutes",
-                           {"retry_after_seconds": max(1, retry_after)})
+def _refuse(retry_after: int) -> RateLimited:
+    return RateLimited(max(1, retry_after))
 
 
 class RateLimiter:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from canceldesk.domain.execution import StepRecord
 from canceldesk.domain.lifecycle import OPEN, Request
-from canceldesk.domain.model import Customer, Line, LineStatus, Product, Subscription
+from canceldesk.domain.model import LINES, Customer, Line, LineHistoryEntry, LineStatus, Product, Subscription
 
 from . import orm
 
@@ -17,6 +17,33 @@ class Repository:
     def __init__(self, session: Session):
         self.s = session
         self.wrote_messages = False
+        # Group commit (service_layer/engine.py): ledger, payment, receipt and outbox rows are held
+        # here and written by one executemany per table right before COMMIT (`write_buffered`).
+        self.buffered: dict[str, list[dict]] | None = None
+
+    def buffer_writes(self) -> None:
+        self.buffered = {"ledger_entries": [], "payments": [], "receipts": [], "outbox": []}
+
+    def _insert(self, table, rows: list[dict]) -> None:
+        if self.buffered is not None:
+            self.buffered[table.name].extend(rows)
+        elif rows:
+            self.s.execute(table.insert(), rows)
+
+    def write_buffered(self) -> None:
+        """One statement per table for everything held (outbox rows whose key exists are dropped)."""
+        if not self.buffered:
+            return
+        held, self.buffered = self.buffered, None
+        messages = list({m["dedup_key"]: m for m in held["outbox"]}.values())
+        if messages:
+            seen = set(self.s.scalars(select(orm.outbox.c.dedup_key).where(
+                orm.outbox.c.dedup_key.in_([m["dedup_key"] for m in messages]))))
+            held["outbox"] = [m for m in messages if m["dedup_key"] not in seen]
+            self.wrote_messages = self.wrote_messages or bool(held["outbox"])
+        for name in ("ledger_entries", "payments", "receipts", "outbox"):
+            if held[name]:
+                self.s.execute(orm.metadata.tables[name].insert(), held[name])
 
     # customers -----------------------------------------------------------------------------
     def customer(self, customer_id: str) -> Customer | None:
@@ -47,6 +74,42 @@ class Repository:
     def active_secondaries(self, primary: str) -> list[str]:
         return list(self.s.scalars(select(orm.lines.c.msisdn).where(
             orm.lines.c.primary_msisdn == primary, orm.lines.c.status == LineStatus.ACTIVE)))
+
+    def line_history(self, msisdn: str, limit: int = 500) -> list[tuple[LineHistoryEntry, str | None, str | None]]:
+        """The line's status changes, oldest first, each with its request's tracking number and customer."""
+        h, rq = orm.line_history, orm.requests
+        rows = self.s.execute(select(LineHistoryEntry, rq.c.tracking_no, rq.c.customer_id)
+                              .outerjoin(rq, rq.c.id == h.c.request_id)
+                              .where(h.c.msisdn == msisdn).order_by(h.c.at, h.c.id).limit(limit)).all()
+        return [(entry, tracking_no, customer) for entry, tracking_no, customer in rows]
+
+    def recycle_expired_freezes(self, now: datetime, reclaim_statuses: tuple[str, ...], actor: str = "system",
+                                channel: str = "scheduler") -> list[str]:
+        """Set-based `frozen → recyclable` for every number whose window ended — except one with a reclaim
+        in `reclaim_statuses` — with one history row each, in the caller's transaction."""
+        LINES.check(LineStatus.FROZEN, LineStatus.RECYCLABLE)
+        t, rq = orm.lines, orm.requests
+        blocked_by = select(rq.c.msisdn).where(rq.c.kind == "reclaim", rq.c.status.in_(reclaim_statuses))
+        numbers = list(self.s.scalars(
+            update(t).where(t.c.status == LineStatus.FROZEN, t.c.frozen_until <= now, t.c.msisdn.not_in(blocked_by))
+            .values(status=LineStatus.RECYCLABLE, version=t.c.version + 1).returning(t.c.msisdn)))
+        if numbers:
+            self.s.execute(orm.line_history.insert(), [
+                {"msisdn": n, "at": now, "from_status": str(LineStatus.FROZEN), "to_status": str(LineStatus.RECYCLABLE),
+                 "actor": actor, "channel": channel, "request_id": None, "reason": "freeze window over"}
+                for n in numbers])
+        return numbers
+
+    def freezes_ending(self, after: datetime, until: datetime) -> list[tuple[str, datetime, str | None]]:
+        """(number, frozen_until, former owner) of the frozen numbers whose window ends in (after, until]."""
+        t = orm.lines
+        return [tuple(r) for r in self.s.execute(select(t.c.msisdn, t.c.frozen_until, t.c.former_customer_id).where(
+            t.c.status == LineStatus.FROZEN, t.c.frozen_until > after, t.c.frozen_until <= until))]
+
+    def first_active_line_of(self, customer_id: str | None) -> str | None:
+        t = orm.lines
+        return self.s.execute(select(t.c.msisdn).where(t.c.customer_id == customer_id, t.c.status == LineStatus.ACTIVE)
+                              .order_by(t.c.msisdn).limit(1)).scalar()
 
     # products and subscriptions -------------------------------------------------------------------
     def product(self, code: str) -> Product | None:
@@ -103,9 +166,40 @@ class Repository:
         rows = self.s.scalars(select(StepRecord).where(orm.execution_steps.c.request_id == request_id))
         return {r.step: r for r in rows}
 
+    def locked_requests(self, ids: list[str]) -> dict[str, Request]:
+        """Many requests at once, row-locked (PostgreSQL FOR UPDATE; SQLite holds the write lock),
+        in id order so two groups never lock in opposite orders."""
+        q = select(Request).where(orm.requests.c.id.in_(sorted(ids))).order_by(orm.requests.c.id).with_for_update()
+        return {r.id: r for r in self.s.scalars(q)}
+
+    def steps_of_many(self, ids: list[str]) -> dict[str, dict[str, StepRecord]]:
+        out: dict[str, dict[str, StepRecord]] = {i: {} for i in ids}
+        for r in self.s.scalars(select(StepRecord).where(orm.execution_steps.c.request_id.in_(ids))):
+            out[r.request_id][r.step] = r
+        return out
+
+    def subscriptions_with_products_of_many(self, msisdns: set[str]) -> dict[str, list[tuple[Subscription, Product]]]:
+        out: dict[str, list] = {m: [] for m in msisdns}
+        if not msisdns:
+            return out
+        subs = list(self.s.scalars(select(Subscription).where(orm.subscriptions.c.msisdn.in_(msisdns))
+                                   .order_by(orm.subscriptions.c.id)))
+        prods = self.products({s.product_code for s in subs})
+        for s in subs:
+            out[s.msisdn].append((s, prods[s.product_code]))
+        return out
+
+    def receipt_codes(self, request_ids: list[str]) -> dict[str, str]:
+        rows = self.s.execute(select(orm.receipts.c.request_id, orm.receipts.c.verification_code)
+                              .where(orm.receipts.c.request_id.in_(request_ids)))
+        return {r.request_id: r.verification_code for r in rows}
+
+    def payment_keys(self, request_ids: list[str]) -> set[str]:
+        return set(self.s.scalars(select(orm.payments.c.idempotency_key).where(orm.payments.c.request_id.in_(request_ids))))
+
     def add_ledger(self, request_id: str, settlement_name: str, entries, currency: str, at: datetime) -> None:
         if entries:
-            self.s.execute(orm.ledger_entries.insert(), [
+            self._insert(orm.ledger_entries, [
                 {"request_id": request_id, "settlement": settlement_name, "account": e.account, "amount": e.amount,
                  "currency": currency, "memo": e.memo, "at": at} for e in entries])
 
@@ -119,7 +213,7 @@ class Repository:
         return dict(row) if row else None
 
     def add_payment(self, **values) -> None:
-        self.s.execute(orm.payments.insert().values(**values))
+        self._insert(orm.payments, [values])
 
     def receipt(self, request_id: str) -> dict | None:
         row = self.s.execute(select(orm.receipts).where(orm.receipts.c.request_id == request_id)).mappings().first()
@@ -130,11 +224,15 @@ class Repository:
         return dict(row) if row else None
 
     def add_receipt(self, **values) -> None:
-        self.s.execute(orm.receipts.insert().values(**values))
+        self._insert(orm.receipts, [values])
 
     # outbox --------------------------------------------------------------------------------------
     def add_message(self, *, dedup_key: str, channel: str, to: str, event: str, ref: str | None, text: str,
                     at: datetime) -> None:
+        if self.buffered is not None:
+            self.buffered["outbox"].append(dict(dedup_key=dedup_key, channel=channel, to=to, event=event, ref=ref,
+                                                text=text, created_at=at))
+            return
         exists = self.s.execute(select(orm.outbox.c.id).where(orm.outbox.c.dedup_key == dedup_key)).first()
         if exists is None:
             self.s.execute(orm.outbox.insert().values(dedup_key=dedup_key, channel=channel, to=to, event=event,
@@ -146,6 +244,12 @@ class Repository:
         if to:
             q = q.where(orm.outbox.c.to == to)
         return [dict(r) for r in self.s.execute(q.limit(limit)).mappings()]
+
+    @property
+    def channels(self):
+        """The SMS/IVR channels' own tables (inbound ids, conversations)."""
+        from .channel_store import ChannelStore
+        return ChannelStore(self.s)
 
     def count(self, table) -> int:
         return self.s.execute(select(func.count()).select_from(table)).scalar_one()

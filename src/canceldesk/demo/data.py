@@ -135,23 +135,30 @@ def build_demo_document(today: date) -> dict:
         lines.append(record)
 
     def sub(msisdn: str, product: str, period: tuple[date, date], *, auto_renew: bool = True,
-            started_on: date | None = None) -> None:
+            started_on: date | None = None, usage: dict | None = None) -> None:
         record = {"id": f"S-{msisdn}-{product}", "msisdn": msisdn, "product": product,
                   "period_start": period[0].isoformat(), "period_end": period[1].isoformat(),
                   "auto_renew": auto_renew}
         if started_on is not None:
             record["started_on"] = started_on.isoformat()
+        if usage:
+            record["usage"] = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in usage.items()}
         subscriptions.append(record)
 
     # C001 张伟 — the clean line, with something of every kind on it; plus a keep-number card.
     line("13800138000", "C001", cash=4580, unbilled=1260)
     sub("13800138000", "PLAN-58", month, started_on=add_months(first, -26))
-    sub("13800138000", "VAS-CRBT", month, started_on=add_months(first, -14))
+    sub("13800138000", "VAS-CRBT", month, started_on=add_months(first, -14),
+        usage={"last_used_on": today - timedelta(days=64)})  # what the portal suggests stopping
     sub("13800138000", "VAS-DATA-10G", month, auto_renew=False)
-    sub("13800138000", "MEM-VIDEO", anniversary(12), started_on=add_months(today - timedelta(days=12), -13))
-    sub("13800138000", "MEM-MUSIC", anniversary(3))  # signed up 3 days ago
+    sub("13800138000", "MEM-VIDEO", anniversary(12), started_on=add_months(today - timedelta(days=12), -13),
+        usage={"last_used_on": today - timedelta(days=1), "previous_price": 1200,
+               "price_changed_on": today - timedelta(days=12)})
+    sub("13800138000", "MEM-MUSIC", anniversary(3),  # signed up 3 days ago, after a 7-day trial
+        usage={"trial_ended_on": today - timedelta(days=3)})
     cloud = yearly(100)
-    sub("13800138000", "MEM-CLOUD", cloud, started_on=add_months(cloud[0], -12))
+    sub("13800138000", "MEM-CLOUD", cloud, started_on=add_months(cloud[0], -12),
+        usage={"last_used_on": today - timedelta(days=97)})
     line("15001186420", "C001", cash=1650, unbilled=0)
     sub("15001186420", "PLAN-8", month)
 
@@ -183,6 +190,7 @@ def build_demo_document(today: date) -> dict:
     line("13817659302", "C006", cash=1200, unbilled=300, port_out=True)
     sub("13817659302", "PLAN-58", month)
     sub("13817659302", "MEM-IQIYI", anniversary(9))
+    sub("13817659302", "MEM-VIDEO", anniversary(17))  # two video memberships: a duplicate to point out
 
     # C007 赵敏 — INSTALLMENT_DUE (phone bought on instalments).
     line("18951772046", "C007", cash=3500, unbilled=700, installment_due=124900)

@@ -41,6 +41,8 @@ def load_demo(settings, reset: bool = True) -> dict:
         os.remove(tmp)
     for s in STAFF:
         auth.create_staff_user(c, s["username"], s["password"], s["role"], s["name"], s["store"])
+    from canceldesk.demo.history import seed_history
+    seed_history(c, today)  # 90 days (and the 90 before) of activity for the dashboard and its comparisons
     c.dispose()
     subscribers = [{"msisdn": d["msisdn"], "scenario": d["scenario"], "id_last6": d["id_last6"],
                     "service_password": d["service_password"]} for d in DEMO_LOGINS]

@@ -14,6 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from .lifecycle import RequestKind
+from .transitions import Machine
 
 
 class Step(StrEnum):
@@ -44,6 +45,16 @@ class StepStatus(StrEnum):
     FAILED = "failed"
 
 
+SS = StepStatus
+# A step record is created `started` (a call is about to go out) or straight `done` (a local step).
+STEP_TRANSITIONS: dict[StepStatus, frozenset[StepStatus]] = {
+    SS.STARTED: frozenset({SS.STARTED, SS.DONE, SS.FAILED}),  # started again: the next attempt
+    SS.FAILED: frozenset({SS.STARTED}),                        # staff retry an escalated request
+    SS.DONE: frozenset(),                                      # done is for good: nothing acts twice
+}
+STEPS = Machine("step", STEP_TRANSITIONS)
+
+
 @dataclass(eq=False)
 class StepRecord:
     request_id: str
@@ -55,6 +66,39 @@ class StepRecord:
     error: str | None = None
     result: dict | None = None
     id: int | None = None
+
+    @classmethod
+    def begin(cls, request_id: str, step: str, at: datetime) -> "StepRecord":
+        """Recorded before the downstream call goes out: attempt 1, started."""
+        return cls(request_id=request_id, step=str(step), status=StepStatus.STARTED, attempts=1, started_at=at)
+
+    @classmethod
+    def done_locally(cls, request_id: str, step: str, at: datetime, result: dict | None) -> "StepRecord":
+        """A local step: its effects and its done mark in one transaction."""
+        return cls(request_id=request_id, step=str(step), status=StepStatus.DONE, attempts=1, started_at=at,
+                   finished_at=at, result=result)
+
+    def _move(self, to: StepStatus) -> None:
+        STEPS.check(str(self.status), to)
+        self.status = to
+
+    def restart(self, at: datetime) -> None:
+        """The next attempt: started again, counted."""
+        self._move(StepStatus.STARTED)
+        self.attempts, self.started_at = self.attempts + 1, at
+
+    def finish(self, at: datetime, result: dict | None) -> None:
+        self._move(StepStatus.DONE)
+        self.finished_at, self.error, self.result = at, None, result
+
+    def fail(self, error: str) -> None:
+        self._move(StepStatus.FAILED)
+        self.error = error[:500]
+
+    def reset(self) -> None:
+        """Staff retry an escalated request: the step starts over with a fresh attempt budget."""
+        self._move(StepStatus.STARTED)
+        self.attempts = 0
 
 
 def plan_for(kind: str) -> tuple[Step, ...]:

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from .transitions import IllegalTransition as IllegalTransition  # re-exported: callers catch it from here
+from .transitions import Machine
+
 
 class RequestKind(StrEnum):
     CLOSE_LINE = "close_line"          # 销户 / 销号 / 销卡
@@ -55,11 +58,7 @@ OPEN = frozenset(set(Status) - TERMINAL)
 WITHDRAWABLE = frozenset(s for s, nxt in TRANSITIONS.items() if S.WITHDRAWN in nxt)
 
 
-class IllegalTransition(Exception):
-    def __init__(self, current: str, wanted: str):
-        super().__init__(f"a request in '{current}' cannot become '{wanted}'")
-        self.current = current
-        self.wanted = wanted
+REQUESTS = Machine("request", TRANSITIONS)
 
 
 @dataclass(eq=False)
@@ -119,8 +118,7 @@ class Request:
     def transition(self, to: Status | str, at: datetime, actor: str, channel: str, reason: str | None = None) -> None:
         to = Status(to)
         current = Status(self.status)
-        if to not in TRANSITIONS[current]:
-            raise IllegalTransition(current, to)
+        REQUESTS.check(current, to)
         self.status = to
         self.updated_at = at
         self.timeline.append(TimelineEntry(at, current, to, actor, channel, reason))

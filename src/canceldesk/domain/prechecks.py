@@ -5,16 +5,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
+from .access import local_today as local_today  # re-exported: one home in access.py
+from .access import midnight as midnight
+from .access import period_end_access
 from .identifiers import mask_msisdn
 from .lifecycle import RequestKind
 from .messages import render
 from .model import Line, LineStatus, Product, ProductKind, Subscription
 from .policy import PolicyPack
-from .settlement import (Settlement, settle_close_line, settle_nothing, settle_unsubscribe,
-                         settle_withdrawal)
+from .settlement import BLOCKS, Settlement, early_termination_fee, installment_fee, settlement_for
 
 STATUS_ZH = {"active": "正常", "suspended": "停机", "inactive": "未激活", "frozen": "已销户冻结", "recyclable": "已回收"}
 # LINE_NOT_ACTIVE: "already closed, frozen, or never activated". A suspended line (停机) is none of
@@ -64,15 +65,6 @@ class PrecheckResult:
     def as_dict(self) -> dict:
         return {"eligible": self.eligible, "blockers": [b.as_dict() for b in self.blockers],
                 "warnings": [w.as_dict() for w in self.warnings], "impact": self.impact}
-
-
-def local_today(now: datetime, pack: PolicyPack) -> date:
-    return now.astimezone(ZoneInfo(pack.timezone)).date()
-
-
-def midnight(d: date, pack: PolicyPack) -> datetime:
-    """`period_end` 00:00 in the pack's time zone: when access 'to the end of the period' stops."""
-    return datetime.combine(d, time(0, 0), tzinfo=ZoneInfo(pack.timezone))
 
 
 def evaluate(ctx: PrecheckContext) -> PrecheckResult:
@@ -125,16 +117,16 @@ def evaluate(ctx: PrecheckContext) -> PrecheckResult:
         sub, product = target
         if not sub.is_active:
             block("SUBSCRIPTION_NOT_ACTIVE")
-        access_end = midnight(sub.period_end, ctx.pack)
+        access_end = period_end_access(sub, ctx.pack)
         if kind == RequestKind.CANCEL_RENEWAL:
             if sub.is_active and not sub.auto_renew:
                 block("RENEWAL_ALREADY_OFF", access_ends=access_end.date().isoformat())
-            settlement = settle_nothing(product.currency)
+            settlement = settlement_for(kind, line, ctx.subscriptions, sub.id, today, ctx.pack)
             impact["access_ends_at"] = access_end.isoformat()
             impact["billing_ends_at"] = sub.period_end.isoformat()
             impact["next_charge"] = None
         elif kind == RequestKind.UNSUBSCRIBE:
-            settlement = settle_unsubscribe(sub, product, today, product.currency)
+            settlement = settlement_for(kind, line, ctx.subscriptions, sub.id, today, ctx.pack)
             if product.unsubscribe_effect == "immediate":
                 impact["access_ends_at"] = "on completion"
                 impact["billing_ends_at"] = today.isoformat()
@@ -149,7 +141,7 @@ def evaluate(ctx: PrecheckContext) -> PrecheckResult:
                 last_day = started + timedelta(days=ctx.pack.withdrawal_days)
                 if today > last_day:
                     block("WITHDRAWAL_WINDOW_CLOSED", deadline=last_day.isoformat(), days=ctx.pack.withdrawal_days)
-            settlement = settle_withdrawal(sub, product, today, product.currency)
+            settlement = settlement_for(kind, line, ctx.subscriptions, sub.id, today, ctx.pack)
             impact["access_ends_at"] = "on completion"
             impact["billing_ends_at"] = today.isoformat()
         impact["ends"] = [{"what": "subscription" if kind != RequestKind.CANCEL_RENEWAL else "auto_renewal",
@@ -184,27 +176,21 @@ def _check_close_line(ctx: PrecheckContext, today: date, block, warn) -> Settlem
     line, pack = ctx.line, ctx.pack
     if line.arrears > 0:
         block("ARREARS", {"amount_due": line.arrears}, amount=line.arrears)
-    etf = 0
+    etf = early_termination_fee(line, today, pack)
     if line.contract_runs_on(today):
         ends_on = line.contract_ends_on.isoformat()
-        if line.contract_early_termination == "fee" or pack.contract_lock == "fee":
-            etf = line.contract_fee
-            if etf:
-                warn("CONTRACT_FEE", {"amount": etf, "ends_on": ends_on}, amount=etf, ends_on=ends_on)
-        else:
+        if etf is BLOCKS:
             block("CONTRACT_LOCK", {"ends_on": ends_on}, ends_on=ends_on)
-    installment_fee = 0
-    if line.installment_due > 0:
-        if pack.installment == "fee":
-            installment_fee = line.installment_due
-        else:
-            block("INSTALLMENT_DUE", {"amount_due": line.installment_due}, amount=line.installment_due)
+        elif etf:
+            warn("CONTRACT_FEE", {"amount": etf, "ends_on": ends_on}, amount=etf, ends_on=ends_on)
+    if installment_fee(line, pack) is BLOCKS:
+        block("INSTALLMENT_DUE", {"amount_due": line.installment_due}, amount=line.installment_due)
     if ctx.active_secondary_lines:
         shown = _list_sep(ctx.lang).join(mask_msisdn(m) for m in ctx.active_secondary_lines)
         block("SECONDARY_LINES", {"count": len(ctx.active_secondary_lines)}, count=len(ctx.active_secondary_lines), lines=shown)
     if line.port_out_pending:
         block("PORT_OUT_PENDING")
-    settlement = settle_close_line(line, ctx.subscriptions, today, etf, installment_fee, pack.processing_fee, line.currency)
+    settlement = settlement_for(RequestKind.CLOSE_LINE, line, ctx.subscriptions, None, today, pack)
     if settlement.refund < 0 and line.arrears <= 0:
         block("ARREARS", {"amount_due": -settlement.refund}, amount=-settlement.refund)
     if line.bindings:

@@ -10,6 +10,7 @@ from datetime import date
 
 from .model import Line, Product, Subscription
 from .money import prorate_down
+from .policy import PolicyPack
 
 
 class UnbalancedLedger(AssertionError):
@@ -163,3 +164,41 @@ def settle_refund_payment(amount: int, method: str, currency: str) -> Settlement
     s.post(f"payout:{method}", amount, "refund paid")
     s.check_balanced()
     return s
+
+
+# --- one home for the rules the pre-check and the executor both apply ------------------------------
+BLOCKS = None  # a fee function's answer when the rule blocks the request instead of charging
+
+
+def early_termination_fee(line: Line, today: date, pack: PolicyPack) -> int | None:
+    """The fee for leaving a contract early: 0 when no contract runs today, the contract's fee when
+    the contract (or the pack) says so, BLOCKS (None) when the contract locks the line instead."""
+    if not line.contract_runs_on(today):
+        return 0
+    if line.contract_early_termination == "fee" or pack.contract_lock == "fee":
+        return line.contract_fee
+    return BLOCKS
+
+
+def installment_fee(line: Line, pack: PolicyPack) -> int | None:
+    """Unpaid device instalments: charged on closing (pack `installment = "fee"`), or BLOCKS."""
+    if line.installment_due <= 0:
+        return 0
+    return line.installment_due if pack.installment == "fee" else BLOCKS
+
+
+def settlement_for(kind: str, line: Line, subs: list[tuple[Subscription, Product]], target_id: str | None,
+                   today: date, pack: PolicyPack) -> Settlement:
+    """Which settlement applies to a request of `kind`, computed once for the pre-check's impact
+    and the executor's ledger alike (a blocking fee counts as 0 here: the pre-check blocks)."""
+    if kind == "close_line":
+        return settle_close_line(line, subs, today, early_termination_fee(line, today, pack) or 0,
+                                 installment_fee(line, pack) or 0, pack.processing_fee, line.currency)
+    sub, product = next(((s, p) for s, p in subs if s.id == target_id), (None, None))
+    if product is None:
+        return settle_nothing(pack.currency)
+    if kind == "unsubscribe":
+        return settle_unsubscribe(sub, product, today, product.currency)
+    if kind == "withdraw":
+        return settle_withdrawal(sub, product, today, product.currency)
+    return settle_nothing(product.currency)

@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import func, select, update
 
 from canceldesk.adapters import orm
+from canceldesk.adapters.ratelimit import RateLimited
 from canceldesk.domain.identifiers import InvalidIdentifier, mask_msisdn, normalize_msisdn
 from canceldesk.domain.model import CustomerKind, LineStatus
 
@@ -68,7 +69,11 @@ def _msisdn(raw: object) -> str:
 def limit_client(c, action: str, client: str | None) -> None:
     """The per-client-address limit of the login endpoints (429 past it)."""
     if client and c.rate_limiter is not None:
-        c.rate_limiter.hit(f"{action}:{client}")
+        try:
+            c.rate_limiter.hit(f"{action}:{client}")
+        except RateLimited as exc:
+            raise TooManyRequests("too many attempts from this address; wait a few minutes",
+                                  {"retry_after_seconds": exc.retry_after}) from None
 
 
 # ------------------------------------------------------------------------------ failure locks

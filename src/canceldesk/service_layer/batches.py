@@ -1,6 +1,7 @@
 """Enterprise batches: an enterprise admin ends many of the company's lines in one order.
 
     create (lines chosen)  →  prechecking → prechecked  →  submit  →  submitting → submitted
+    (the phase moves only through domain/batch.py's table, BATCHES: `_move`)
 
 Every line is pre-checked with the same use case as a single request; on submit every line gets
 its own request (`batch_id` set, idempotency key `batch:<id>:<msisdn>`), created and confirmed by
@@ -22,6 +23,8 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from canceldesk.adapters import orm
+from canceldesk.domain.batch import BATCHES, BEFORE_SUBMIT, MOVING, RUNNING_PHASES, BatchPhase
+from canceldesk.domain.batch import derive_outcome as derive_outcome  # re-exported: the rule lives in the domain
 from canceldesk.domain.lifecycle import Status
 from canceldesk.domain.model import LineStatus
 
@@ -35,8 +38,6 @@ MAX_LINES = 1000
 CHUNK = 10
 STALLED_AFTER = timedelta(seconds=60)
 KINDS = ("close_line",)
-# A request in one of these is still on its way; failed ones are with staff (escalated).
-MOVING = frozenset({Status.SUBMITTED, Status.CHECKED, Status.AWAITING_CONFIRMATION, Status.IN_REVIEW, Status.EXECUTING})
 FLEET_FILTERS = ("", "active", "not_active", "arrears", "port_out", "contract")
 RESULT_FILTERS = ("", "eligible", "blocked", "completed", "not_completed")
 
@@ -137,7 +138,7 @@ def create(c, principal: Principal, msisdns: object, kind: str = "close_line", r
                            {"msisdns": unknown[:50]})
         s.execute(orm.batches.insert().values(
             id=batch_id, enterprise_id=ent, kind=kind, created_by=principal.actor, created_at=now, updated_at=now,
-            phase="prechecking", size=len(numbers), reason=reason, acknowledged_warnings=[]))
+            phase=BatchPhase.PRECHECKING, size=len(numbers), reason=reason, acknowledged_warnings=[]))
         rows = [{"batch_id": batch_id, "position": i + 1, "msisdn": n, "blockers": [], "warnings": []}
                 for i, n in enumerate(numbers)]
         for i in range(0, len(rows), 5000):
@@ -156,6 +157,15 @@ def _batch(uow, principal: Principal, batch_id: str) -> dict:
 
 def _touch(uow, batch_id: str, now, **values) -> None:
     uow.session.execute(update(orm.batches).where(orm.batches.c.id == batch_id).values(updated_at=now, **values))
+
+
+def _move(uow, batch_id: str, current: str, to: BatchPhase, now, **values) -> bool:
+    """The batch's named transition `current → to` (checked against BATCHES), as a compare-and-set:
+    False when the batch was no longer in `current` (another runner moved it first)."""
+    BATCHES.check(current, to)
+    res = uow.session.execute(update(orm.batches).where(orm.batches.c.id == batch_id, orm.batches.c.phase == current)
+                              .values(phase=to, updated_at=now, **values))
+    return res.rowcount == 1
 
 
 def run_prechecks(c, principal: Principal, batch_id: str, lang: str = "zh") -> None:
@@ -185,9 +195,7 @@ def run_prechecks(c, principal: Principal, batch_id: str, lang: str = "zh") -> N
                 _touch(uow, batch_id, c.now())
                 uow.commit()
         with c.uow() as uow:
-            uow.session.execute(update(orm.batches).where(orm.batches.c.id == batch_id,
-                                                          orm.batches.c.phase == "prechecking")
-                                .values(phase="prechecked", updated_at=c.now()))
+            _move(uow, batch_id, BatchPhase.PRECHECKING, BatchPhase.PRECHECKED, c.now())
             uow.commit()
     except Exception:  # noqa: BLE001 - a background runner: log it; the batch shows as stalled
         log.exception("batch %s: pre-checks stopped; resume it from the console", batch_id)
@@ -203,8 +211,8 @@ def submit(c, principal: Principal, batch_id: str, acknowledged_warnings: object
     now = c.now()
     with c.uow() as uow:
         batch = _batch(uow, principal, batch_id)
-        resumable = batch["phase"] == "submitting" and now - batch["updated_at"] > STALLED_AFTER
-        if batch["phase"] != "prechecked" and not resumable:
+        resumable = batch["phase"] == BatchPhase.SUBMITTING and now - batch["updated_at"] > STALLED_AFTER
+        if batch["phase"] != BatchPhase.PRECHECKED and not resumable:
             raise Conflict(f"this batch is '{batch['phase']}'", {"phase": batch["phase"]}, code="INVALID_STATE")
         it = orm.batch_items.c
         needed = set()
@@ -214,10 +222,7 @@ def submit(c, principal: Principal, batch_id: str, acknowledged_warnings: object
         if missing:
             raise InvalidInput("acknowledge these warnings first (acknowledged_warnings)", {"missing": missing},
                                code="WARNINGS_NOT_ACKNOWLEDGED")
-        res = uow.session.execute(update(orm.batches).where(orm.batches.c.id == batch_id,
-                                                            orm.batches.c.phase == batch["phase"])
-                                  .values(phase="submitting", acknowledged_warnings=acked, updated_at=now))
-        if res.rowcount != 1:
+        if not _move(uow, batch_id, batch["phase"], BatchPhase.SUBMITTING, now, acknowledged_warnings=acked):
             raise Conflict("this batch was submitted at the same moment by another click", code="INVALID_STATE")
         uow.commit()
     return status(c, principal, batch_id)
@@ -261,7 +266,7 @@ def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh",
                     uow.commit()
         if positions is None:
             with c.uow() as uow:
-                _touch(uow, batch_id, c.now(), phase="submitted")
+                _move(uow, batch_id, BatchPhase.SUBMITTING, BatchPhase.SUBMITTED, c.now())
                 uow.commit()
     except Exception:  # noqa: BLE001 - a background runner: log it; the batch shows as stalled
         log.exception("batch %s: submission stopped; resume it from the console", batch_id)
@@ -269,24 +274,6 @@ def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh",
 
 
 # ---- reading ---------------------------------------------------------------------------------------
-def derive_outcome(phase: str, total: int, statuses: list[str | None]) -> str | None:
-    """completed / partial / failed once every line has settled; running before; None before submit.
-
-    `statuses` has one entry per submitted line: its request's status, or None when the line could
-    not even become a request (an error is recorded on the line instead).
-    """
-    if phase in ("prechecking", "prechecked"):
-        return None
-    if phase == "submitting" and len(statuses) < total:
-        return "running"
-    if any(s in MOVING for s in statuses):
-        return "running"
-    done = sum(1 for s in statuses if s == Status.COMPLETED)
-    if done == total:
-        return "completed"
-    return "failed" if done == 0 else "partial"
-
-
 def status(c, principal: Principal, batch_id: str) -> dict:
     now = c.now()
     with c.uow() as uow:
@@ -311,9 +298,9 @@ def status(c, principal: Principal, batch_id: str) -> dict:
                 warnings.setdefault(w["code"], {"code": w["code"], "message": w["message"], "lines": 0})["lines"] += 1
     total = b["size"]
     settled = sum(1 for s in statuses if s not in MOVING)
-    done = len(checked) if b["phase"] in ("prechecking", "prechecked") else settled
+    done = len(checked) if b["phase"] in BEFORE_SUBMIT else settled
     outcome = derive_outcome(b["phase"], total, statuses)
-    running = b["phase"] in ("prechecking", "submitting") or outcome == "running"
+    running = b["phase"] in RUNNING_PHASES or outcome == "running"
     return {"id": b["id"], "kind": b["kind"], "phase": b["phase"], "outcome": outcome, "size": total,
             "created_at": b["created_at"].isoformat(), "updated_at": b["updated_at"].isoformat(),
             "created_by": b["created_by"], "reason": b["reason"],
@@ -324,7 +311,7 @@ def status(c, principal: Principal, batch_id: str) -> dict:
             "not_completed": settled - counts.get(Status.COMPLETED, 0),
             "progress": {"done": done, "total": total, "percent": int(100 * done / total) if total else 100},
             "running": running,
-            "stalled": b["phase"] in ("prechecking", "submitting") and now - b["updated_at"] > STALLED_AFTER}
+            "stalled": b["phase"] in RUNNING_PHASES and now - b["updated_at"] > STALLED_AFTER}
 
 
 def _result_row(r) -> dict:

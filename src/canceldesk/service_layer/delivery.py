@@ -9,6 +9,7 @@ second message — then marks them sent. A failed send is retried with exponenti
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,21 +22,43 @@ log = logging.getLogger("canceldesk.delivery")
 BATCH = 50
 MAX_DELAY_SECONDS = 600.0          # failed sends are retried at least every 10 minutes, forever
 
+# The priority lane: messages a person is waiting for right now (a login code; a reply in an SMS or
+# IVR conversation). Claimed in small batches for a few seconds (a deliverer that dies holds them
+# that long, not a bulk lease), retried within seconds, and never queued behind bulk notices: the
+# bulk lane does not claim them at all.
+PRIORITY_EVENTS = ("otp", "reply")
+PRIORITY_BATCH = 20
+PRIORITY_HOLD_SECONDS = 5.0
+PRIORITY_RETRY_BASE = 0.25
+PRIORITY_RETRY_CAP = 2.0
+PRIORITY_POLL_SECONDS = 0.5
+
 
 @dataclass
 class Delivered:
     sent: int = 0
     failed: int = 0
     retry_at: datetime | None = None   # earliest pending retry, if any send failed
+    full: bool = False                 # a whole batch was claimed: more may be waiting
 
 
-def deliver(c, limit: int = BATCH) -> Delivered:
-    """Deliver one claimed batch of due messages."""
+def deliver(c, limit: int = BATCH, lane: str | None = None) -> Delivered:
+    """Deliver one claimed batch of due messages: of the priority lane, the bulk lane, or (None)
+    the priority lane's due messages first, then a bulk batch."""
+    if lane is None:
+        first = deliver(c, PRIORITY_BATCH, "priority")
+        rest = deliver(c, limit, "bulk")
+        retry = [r for r in (first.retry_at, rest.retry_at) if r is not None]
+        return Delivered(sent=first.sent + rest.sent, failed=rest.failed + first.failed,
+                         retry_at=min(retry) if retry else None, full=first.full or rest.full)
+    priority = lane == "priority"
     now = c.now()
-    hold = c.settings.lease_seconds
+    hold = PRIORITY_HOLD_SECONDS if priority else c.settings.lease_seconds
     with c.uow() as uow:
-        # a deliverer that dies lets its batch go after a lease, as a saga run does
-        batch = durable.claim_messages(uow.session, now, timedelta(seconds=hold), limit)
+        # a deliverer that dies lets its batch go after its hold, as a saga run does
+        batch = durable.claim_messages(uow.session, now, timedelta(seconds=hold), limit,
+                                       events=PRIORITY_EVENTS if priority else None,
+                                       exclude=() if priority else PRIORITY_EVENTS)
         uow.commit()
     if not batch:
         return Delivered()
@@ -53,12 +76,13 @@ def deliver(c, limit: int = BATCH) -> Delivered:
             sent.append(msg.id)
         except (TransientError, PermanentError) as exc:
             failed.append((msg.id, msg.attempts, str(exc)))
-    report = Delivered(sent=len(sent), failed=len(failed))
+    report = Delivered(sent=len(sent), failed=len(failed), full=len(batch) == limit)
     with c.uow() as uow:
         durable.mark_sent(uow.session, sent, c.now())
         durable.release_messages(uow.session, released)
         for message_id, attempts, error in failed:
-            delay = backoff_seconds(attempts, base=c.settings.retry_base_seconds, cap=MAX_DELAY_SECONDS)
+            delay = (backoff_seconds(attempts, base=PRIORITY_RETRY_BASE, cap=PRIORITY_RETRY_CAP) if priority else
+                     backoff_seconds(attempts, base=c.settings.retry_base_seconds, cap=MAX_DELAY_SECONDS))
             retry_at = now + timedelta(seconds=delay)
             durable.mark_failed(uow.session, message_id, retry_at, error)
             report.retry_at = min(report.retry_at or retry_at, retry_at)
@@ -69,14 +93,43 @@ def deliver(c, limit: int = BATCH) -> Delivered:
 
 
 def deliver_pending(c, limit: int = BATCH, max_batches: int = 200) -> int:
-    """Deliver everything due now (in batches); returns how many messages were sent."""
+    """Deliver everything due now (in batches, each lane); returns how many messages were sent."""
     total = 0
-    for _ in range(max_batches):
-        report = deliver(c, limit)
-        total += report.sent
-        if report.sent + report.failed < limit:
-            break
+    for lane, size in (("priority", PRIORITY_BATCH), ("bulk", limit)):
+        for _ in range(max_batches):
+            report = deliver(c, size, lane)
+            total += report.sent
+            if report.sent + report.failed < size:
+                break
     return total
+
+
+class PriorityLane:
+    """A worker's thread for the priority lane: it polls every PRIORITY_POLL_SECONDS whatever the
+    queue holds, so a login code reaches the gateway within seconds of being written — also when
+    another worker claimed it and died (its claim lasts PRIORITY_HOLD_SECONDS)."""
+
+    def __init__(self, c):
+        self.c = c
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="priority-lane", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                report = deliver(self.c, PRIORITY_BATCH, "priority")
+                if report.sent + report.failed == PRIORITY_BATCH:
+                    continue  # a full batch: more may be waiting
+            except Exception:  # noqa: BLE001 - the lane never dies; the messages stay pending
+                log.exception("priority delivery failed; the messages stay pending")
+            self.stopping.wait(PRIORITY_POLL_SECONDS)
 
 
 def next_retry_at(c) -> datetime | None:

@@ -57,8 +57,20 @@ def escalate(c, uow, req: Request, *, reason: str, step: str | None, detail: str
     req.deadline_at = expected
     event = "escalated" if reason == "failed" else "overdue"
     notify(uow.repo, to=req.msisdn, event=event, ref=req.tracking_no, at=now, dedup=f"{req.id}:{event}:{level}",
-           kind=req.kind, deadline=_local(c, expected))
+           kind=req.kind, deadline=_local(c, expected), via=req.channel)
     return level
+
+
+def fail_execution(c, uow, req: Request, step: str, error: str, now) -> None:
+    """Execution could not finish: `failed`, escalated to a person, the subscriber told (in the
+    caller's transaction; the executor and the sweeper both end a run this one way)."""
+    if req.status != Status.EXECUTING:
+        return
+    req.failure = f"{step}: {error}"[:500]
+    req.transition(Status.FAILED, now, "system", "worker", req.failure)
+    escalate(c, uow, req, reason="failed", step=step, detail=error, now=now)
+    durable.drop_lease(uow.session, req.id)
+    log.warning("request %s failed at %s; escalated", req.tracking_no, step)
 
 
 def escalate_overdue(c, now, limit: int = 500) -> int:
@@ -85,7 +97,6 @@ def escalate_overdue(c, now, limit: int = 500) -> int:
 
 def resume_stalled(c, now, limit: int = 1000) -> int:
     """Queue again every executing request no live run advances; fail a request whose runs keep dying."""
-    from . import executor
     queued_before = now - timedelta(seconds=c.settings.queue_grace_seconds)
     with c.uow() as uow:
         ids = durable.stalled_requests(uow.session, now, queued_before, limit)
@@ -102,11 +113,11 @@ def resume_stalled(c, now, limit: int = 1000) -> int:
             if lease is None and req.updated_at and req.updated_at >= queued_before:
                 continue
             died = lease is not None and lease["owner"] is not None  # a run held it and vanished
-            resumes = durable.park_lease(uow.session, request_id, now + timedelta(seconds=c.settings.queue_grace_seconds),
-                                         now, resumed=died)
+            # Due at once: a worker's engine claims it from the database (the queued task only wakes it).
+            resumes = durable.park_lease(uow.session, request_id, now, now, resumed=died)
             if resumes > MAX_RESUMES:
-                executor.fail_request(c, uow, request_id, f"{current_step(uow, req)}: the worker running it was lost "
-                                      f"{resumes} times", now)
+                fail_execution(c, uow, req, current_step(uow, req) or "run",
+                               f"the worker running it was lost {resumes} times", now)
                 uow.commit()
                 continue
             uow.commit()

@@ -32,8 +32,7 @@ from canceldesk.domain.execution import Step, StepRecord, StepStatus, backoff_se
 from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import LineStatus, SubscriptionStatus
 from canceldesk.domain.prechecks import local_today, midnight
-from canceldesk.domain.settlement import (settle_close_line, settle_nothing, settle_refund_payment,
-                                          settle_unsubscribe, settle_withdrawal)
+from canceldesk.domain.settlement import installment_fee, settle_refund_payment, settlement_for
 
 from . import escalations, receipts
 from .notifications import notify
@@ -59,7 +58,7 @@ class PartialProgress(TransientError):
 
 
 @dataclass
-class _Call:
+class Call:
     step: str
     attempts: int
     args: dict
@@ -75,10 +74,10 @@ def execute(c, request_id: str) -> str:
         except (IntegrityError, StaleDataError, OperationalError) as exc:
             # A concurrent run or a locked database: harmless, the step log is intact — try again soon.
             raise RetryLater("lock", 0, type(exc).__name__, delay=random.uniform(0.05, 0.5)) from None
-        if not isinstance(outcome, _Call):
+        if not isinstance(outcome, Call):
             return outcome
         try:
-            result = _call_downstream(c, request_id, outcome)
+            result = call_downstream(c, request_id, outcome)
         except TransientError as exc:
             return _transient(c, request_id, outcome, str(exc), getattr(exc, "result", None))
         except PermanentError as exc:
@@ -90,10 +89,12 @@ def execute(c, request_id: str) -> str:
 class _Run:
     """What one transaction of a run knows: the locked request, its step log, lazily its line."""
 
-    def __init__(self, c, uow, req: Request, now):
-        self.c, self.uow, self.req, self.now = c, uow, req, now
-        self.steps: dict[str, StepRecord] = uow.repo.steps(req.id)
-        self._line = self._subs = None
+    def __init__(self, c, uow, req: Request, now, steps: dict[str, StepRecord] | None = None,
+                 group: "GroupCache | None" = None):
+        self.c, self.uow, self.req, self.now, self.group = c, uow, req, now, group
+        self.steps: dict[str, StepRecord] = uow.repo.steps(req.id) if steps is None else steps
+        self._line = None
+        self._subs = group.subs.get(req.msisdn) if group is not None else None
 
     @property
     def line(self):
@@ -125,12 +126,23 @@ class _Run:
             rec.status, rec.finished_at, rec.error, rec.result = StepStatus.DONE, self.now, None, result
 
 
+@dataclass
+class GroupCache:
+    """What a group transaction loads once for all its requests (engine.py): their subscriptions
+    with products, the receipts already issued, and the requests finished in it (their leases and
+    escalations are closed by one statement each)."""
+    subs: dict[str, list]
+    receipts: dict[str, str]
+    finished: list[str]
+    payments: set[str]
+
+
 def _locked_request(uow, request_id: str) -> Request | None:
     # FOR UPDATE serialises the runs of one request on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
     return uow.session.get(Request, request_id, with_for_update=True)
 
 
-def _advance(c, request_id: str, run_id: str, done: tuple[str, dict] | None) -> str | _Call:
+def _advance(c, request_id: str, run_id: str, done: tuple[str, dict] | None) -> str | Call:
     now = c.now()
     with c.uow() as uow:
         req = _locked_request(uow, request_id)
@@ -142,60 +154,86 @@ def _advance(c, request_id: str, run_id: str, done: tuple[str, dict] | None) -> 
             return req.status
         if not durable.claim_lease(uow.session, request_id, run_id, now, c.settings.lease_seconds):
             return BUSY
-        run = _Run(c, uow, req, now)
-        if done is not None:
-            step, result = done
-            rec = run.steps.get(step)
-            if rec is not None and rec.status != StepStatus.DONE:
-                result = _merge(rec.result, result)
-                local = _local_effects(run, step, result)
-                run.mark_done(step, {**(result or {}), **(local or {})})
-        for step in plan_for(req.kind):
-            rec = run.steps.get(step)
-            if rec is not None and rec.status == StepStatus.DONE:
-                continue
-            try:
-                args = _call_for(run, step)
-            except PermanentError as exc:
-                _fail(c, uow, req, step, str(exc), now)
-                uow.commit()
-                return Status.FAILED
-            if args is None:  # local only: effects and the done mark in this one transaction
-                run.mark_done(step, _local_effects(run, step, None))
-                continue
-            attempts = rec.attempts if rec else 0
-            if attempts >= c.settings.retry_max_attempts:
-                _fail(c, uow, req, step, f"gave up after {attempts} attempts ({rec.error or 'interrupted'})", now)
-                uow.commit()
-                return Status.FAILED
-            if rec is None:
-                rec = StepRecord(request_id=req.id, step=step, status=StepStatus.STARTED, attempts=1, started_at=now)
-                uow.repo.add(rec)
-            else:
-                rec.attempts, rec.status, rec.started_at = rec.attempts + 1, StepStatus.STARTED, now
-            uow.commit()  # recorded before it runs
-            return _Call(step, rec.attempts, args)
-        _complete(run)
-        uow.commit()
-        return Status.COMPLETED
+        outcome = advance_locked(c, uow, req, done, now)
+        uow.commit()  # a step marked `started` is recorded before it runs
+        return outcome
 
 
-def _transient(c, request_id: str, call: _Call, error: str, partial: dict | None = None) -> str:
+def advance_locked(c, uow, req: Request, done: tuple[str, dict] | None, now,
+                   steps: dict[str, StepRecord] | None = None, group: GroupCache | None = None) -> str | Call:
+    """One run's transaction for a locked, leased request: record the finished call `done`, do
+    every local step, mark the next outside call `started`. Never commits (the caller does, for
+    one request or a whole group)."""
+    run = _Run(c, uow, req, now, steps, group)
+    if done is not None:
+        step, result = done
+        rec = run.steps.get(step)
+        if rec is not None and rec.status != StepStatus.DONE:
+            result = _merge(rec.result, result)
+            local = _local_effects(run, step, result)
+            run.mark_done(step, {**(result or {}), **(local or {})})
+    for step in plan_for(req.kind):
+        rec = run.steps.get(step)
+        if rec is not None and rec.status == StepStatus.DONE:
+            continue
+        try:
+            args = _call_for(run, step)
+        except PermanentError as exc:
+            escalations.fail_execution(c, uow, req, step, str(exc), now)
+            return Status.FAILED
+        if args is None:  # local only: effects and the done mark in this one transaction
+            run.mark_done(step, _local_effects(run, step, None))
+            continue
+        attempts = rec.attempts if rec else 0
+        if attempts >= c.settings.retry_max_attempts:
+            escalations.fail_execution(c, uow, req, step,
+                                       f"gave up after {attempts} attempts ({rec.error or 'interrupted'})", now)
+            return Status.FAILED
+        if rec is None:
+            rec = StepRecord(request_id=req.id, step=step, status=StepStatus.STARTED, attempts=1, started_at=now)
+            uow.repo.add(rec)
+            run.steps[step] = rec
+        else:
+            rec.attempts, rec.status, rec.started_at = rec.attempts + 1, StepStatus.STARTED, now
+        return Call(step, rec.attempts, args)
+    _complete(run)
+    return Status.COMPLETED
+
+
+def record_transient(c, uow, req: Request, rec: StepRecord | None, call: Call, error: str,
+                     partial: dict | None, now) -> float | None:
+    """A call failed and may succeed later: the delay before the next attempt, or None when the
+    attempts are spent (the request is then failed and escalated). Never commits."""
+    if rec is None:
+        return backoff_seconds(call.attempts, base=c.settings.retry_base_seconds)
+    rec.error = error[:500]
+    if partial:
+        rec.result = _merge(rec.result, partial)
+    if rec.attempts >= c.settings.retry_max_attempts:
+        rec.status = StepStatus.FAILED
+        escalations.fail_execution(c, uow, req, call.step, f"gave up after {rec.attempts} attempts ({error})", now)
+        return None
+    return backoff_seconds(rec.attempts, base=c.settings.retry_base_seconds)
+
+
+def record_permanent(c, uow, req: Request, rec: StepRecord | None, step: str, error: str, now) -> None:
+    """The outside system refused: the step failed, the request is failed and escalated."""
+    if rec is not None:
+        rec.status, rec.error = StepStatus.FAILED, error[:500]
+    escalations.fail_execution(c, uow, req, step, error, now)
+
+
+def _transient(c, request_id: str, call: Call, error: str, partial: dict | None = None) -> str:
     now = c.now()
     with c.uow() as uow:
         req = _locked_request(uow, request_id)
         rec = uow.repo.steps(request_id).get(call.step)
         if req is None or rec is None or req.status != Status.EXECUTING:
             return req.status if req else "missing"
-        rec.error = error[:500]
-        if partial:
-            rec.result = _merge(rec.result, partial)
-        if rec.attempts >= c.settings.retry_max_attempts:
-            rec.status = StepStatus.FAILED
-            _fail(c, uow, req, call.step, f"gave up after {rec.attempts} attempts ({error})", now)
+        delay = record_transient(c, uow, req, rec, call, error, partial, now)
+        if delay is None:
             uow.commit()
             return Status.FAILED
-        delay = backoff_seconds(rec.attempts, base=c.settings.retry_base_seconds)
         durable.park_lease(uow.session, request_id, now + timedelta(seconds=delay + c.settings.lease_seconds), now)
         uow.commit()
     raise RetryLater(call.step, call.attempts, error, delay)
@@ -206,31 +244,12 @@ def _give_up(c, request_id: str, step: str, error: str) -> str:
     with c.uow() as uow:
         req = _locked_request(uow, request_id)
         rec = uow.repo.steps(request_id).get(step)
-        if rec is not None:
-            rec.status, rec.error = StepStatus.FAILED, error[:500]
         if req is not None:
-            _fail(c, uow, req, step, error, now)
+            record_permanent(c, uow, req, rec, step, error, now)
+        elif rec is not None:
+            rec.status, rec.error = StepStatus.FAILED, error[:500]
         uow.commit()
         return req.status if req else "missing"
-
-
-def _fail(c, uow, req: Request, step: str, error: str, now) -> None:
-    """Execution could not finish: `failed`, escalated to a person, the subscriber told."""
-    if req.status != Status.EXECUTING:
-        return
-    req.failure = f"{step}: {error}"[:500]
-    req.transition(Status.FAILED, now, "system", "worker", req.failure)
-    escalations.escalate(c, uow, req, reason="failed", step=step, detail=error, now=now)
-    durable.drop_lease(uow.session, req.id)
-    log.warning("request %s failed at %s; escalated", req.tracking_no, step)
-
-
-def fail_request(c, uow, request_id: str, failure: str, now) -> None:
-    """For callers outside a run (the sweeper): fail the request and escalate it."""
-    req = _locked_request(uow, request_id)
-    if req is not None:
-        step, _, error = failure.partition(": ")
-        _fail(c, uow, req, step, error or failure, now)
 
 
 # --- what each step asks of the outside world, and what it changes here -----------------------------
@@ -280,7 +299,7 @@ def _merge(earlier: dict | None, later: dict | None) -> dict:
     return out
 
 
-def _call_downstream(c, request_id: str, call: _Call) -> dict:
+def call_downstream(c, request_id: str, call: Call) -> dict:
     """The outside call of a step. Runs outside any database transaction; keyed by request and step."""
     key, a = f"{request_id}:{call.step}", call.args
     if call.step == Step.BAR_NETWORK:
@@ -314,7 +333,8 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
     if step == Step.REFUND:
         paid = (result or {}).get("paid", 0)
         key = f"{req.id}:refund"
-        if paid and uow.repo.payment(key) is None:  # no money moves twice
+        known = (key in run.group.payments) if run.group is not None else uow.repo.payment(key) is not None
+        if paid and not known:  # no money moves twice
             currency = run.settled().get("currency", "CNY")
             uow.repo.add_payment(idempotency_key=key, request_id=req.id, amount=paid, currency=currency,
                                  method="original", reference=result.get("payment_ref"), at=now)
@@ -336,30 +356,20 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
         line.customer_id = req.customer_id
         return None
     if step == Step.ISSUE_RECEIPT:
-        return receipts.issue(c, uow, req, now)
+        existing = run.group.receipts.get(req.id) if run.group is not None else None
+        return receipts.issue(c, uow, req, now, steps=run.steps, existing=existing)
     return None
 
 
 def _settle(run: _Run) -> dict:
     c, req, now = run.c, run.req, run.now
     today = local_today(now, c.pack)
-    if req.kind == RequestKind.CLOSE_LINE:
-        line = run.line
-        etf = line.contract_fee if (line.contract_runs_on(today) and (
-            line.contract_early_termination == "fee" or c.pack.contract_lock == "fee")) else 0
-        inst = line.installment_due if c.pack.installment == "fee" else 0
-        s = settle_close_line(line, run.subs, today, etf, inst, c.pack.processing_fee, line.currency)
+    line = run.line if req.kind == RequestKind.CLOSE_LINE else None
+    s = settlement_for(req.kind, line, run.subs, req.subscription_id, today, c.pack)
+    if line is not None:  # the line's balances are settled: released, charged or refunded
         line.cash_balance = line.deposit = line.unbilled_usage = line.gift_balance = 0
-        if inst:
+        if installment_fee(line, c.pack):
             line.installment_due = 0
-    else:
-        sub, product = run.target()
-        if req.kind == RequestKind.UNSUBSCRIBE:
-            s = settle_unsubscribe(sub, product, today, product.currency)
-        elif req.kind == RequestKind.WITHDRAW:
-            s = settle_withdrawal(sub, product, today, product.currency)
-        else:
-            s = settle_nothing(product.currency if product else c.pack.currency)
     run.uow.repo.add_ledger(req.id, "settle", s.ledger, s.currency, now)
     return {"refund": s.refund, "currency": s.currency, "refund_lines": [r.as_dict() for r in s.refund_lines],
             "fees": s.fees, "gift_forfeited": s.forfeited_gift}
@@ -386,12 +396,19 @@ def _end_subscriptions(run: _Run) -> None:
 def _complete(run: _Run) -> None:
     c, uow, req, now = run.c, run.uow, run.req, run.now
     req.transition(Status.COMPLETED, now, "system", "worker", "all steps done")
-    receipt = uow.repo.receipt(req.id)
+    issued = run.steps.get(Step.ISSUE_RECEIPT)
+    code = (issued.result or {}).get("verification_code") if issued is not None else None
+    if code is None:
+        receipt = uow.repo.receipt(req.id)
+        code = receipt["verification_code"] if receipt else ""
     refund = run.settled().get("refund", 0)
     detail = f"退款 ¥{refund // 100}.{refund % 100:02d} 将原路退回。" if refund > 0 else ""
     if req.kind == RequestKind.CLOSE_LINE:
         detail += f"号码冻结 {c.pack.freeze_days} 天，期内可找回。"
     notify(uow.repo, to=req.msisdn, event="completed", ref=req.tracking_no, at=now, dedup=f"{req.id}:completed",
-           kind=req.kind, detail=detail, code=receipt["verification_code"] if receipt else "")
-    durable.resolve_escalations(uow.session, req.id, now)
-    durable.drop_lease(uow.session, req.id)
+           kind=req.kind, detail=detail, code=code, via=req.channel)
+    if run.group is not None:
+        run.group.finished.append(req.id)
+    else:
+        durable.resolve_escalations(uow.session, req.id, now)
+        durable.drop_lease(uow.session, req.id)

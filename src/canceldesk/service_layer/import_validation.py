@@ -53,7 +53,8 @@ CUSTOMER_REQUIRED = ("id", "kind", "name", "id_document")
 LINE_FIELDS = ("msisdn", "customer_id", "status", "service_password", *MONEY, "primary_msisdn",
                "port_out_pending", "contract", "bindings")
 LINE_REQUIRED = ("msisdn", "customer_id", "status")
-SUBSCRIPTION_FIELDS = ("id", "msisdn", "product", "period_start", "period_end", "auto_renew", "started_on")
+SUBSCRIPTION_FIELDS = ("id", "msisdn", "product", "period_start", "period_end", "auto_renew", "started_on", "usage")
+USAGE_FIELDS = ("last_used_on", "previous_price", "price_changed_on", "trial_ended_on")  # optional usage facts
 SUBSCRIPTION_REQUIRED = ("id", "msisdn", "product", "period_start", "period_end", "auto_renew")
 
 _KEY = re.compile(r"[\x21-\x7e]{1,64}")
@@ -271,6 +272,8 @@ class Validator:
         row = {"id": f.key("id"), "msisdn": f.msisdn("msisdn"), "product_code": f.key("product"),
                "period_start": start, "period_end": end, "auto_renew": f.boolean("auto_renew"),
                "started_on": started}
+        if rec.get("usage") is not None:
+            row["usage"] = f.usage("usage")
         return row
 
 
@@ -387,6 +390,15 @@ class _FieldReader:
     def date(self, name: str):
         value = self.rec.get(name)
         return None if value is None else self.date_value(value, name)
+
+    def usage(self, name: str) -> dict | None:
+        """Usage facts of a subscription: dates and a former price (fen), each optional."""
+        obj = self.item(self.rec.get(name), name, USAGE_FIELDS, (), name)
+        if obj is None:
+            return None
+        out = {k: (self.money_value(obj[k], f"{name}.{k}") if k == "previous_price" else self.date_value(obj[k], f"{name}.{k}"))
+               for k in USAGE_FIELDS if obj.get(k) is not None}
+        return {k: out.get(k) for k in USAGE_FIELDS}
 
     def msisdn(self, name: str):
         value = self.rec.get(name)

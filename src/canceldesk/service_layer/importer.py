@@ -401,6 +401,7 @@ class _Writer:
             for r in rows:
                 r["id_doc_digest"] = self.c.keyring.digest(r["id_doc_number"])
         elif rtype == "subscription":
+            usage = {r["id"]: r.pop("usage") for r in rows if "usage" in r}
             for r in rows:
                 r["status"] = "active"
         elif rtype == "line":
@@ -408,15 +409,41 @@ class _Writer:
                 password = r.pop("service_password")
                 r["service_password_hash"] = None if password is None else self.passwords.get(r["msisdn"])
                 r["currency"], r["version"] = "CNY", 1
+        before = self._line_statuses(keys) if rtype == "line" and existing else {}
         self._execute(self._upsert(rtype, rows[0].keys()), rows)
+        if before:
+            self._record_line_changes(before)
         if rtype == "customer":
             if existing:
                 self._execute(orm.enterprise_admins.delete().where(
                     orm.enterprise_admins.c.enterprise_id.in_(list(existing))))
             if admins:
                 self._execute(orm.enterprise_admins.insert(), admins)
+        if rtype == "subscription" and usage:
+            self._usage(usage)
         self.counts[rtype]["updated"] += len(existing)
         self.counts[rtype]["created"] += len(rows) - len(existing)
+
+    def _line_statuses(self, msisdns: list[str]) -> dict[str, str]:
+        t = orm.lines.c
+        return dict(self.conn.execute(select(t.msisdn, t.status).where(t.msisdn.in_(msisdns))).all())
+
+    def _record_line_changes(self, before: dict[str, str]) -> None:
+        """The feed changed a line's status (the operator's systems are authoritative): append it to the
+        line's history like any other change, so the history stays complete."""
+        after = self._line_statuses(list(before))
+        now = self.c.now()
+        changed = [{"msisdn": m, "at": now, "from_status": old, "to_status": after[m], "actor": "system:import",
+                    "channel": "import", "request_id": None, "reason": "imported"}
+                   for m, old in before.items() if m in after and after[m] != old]
+        if changed:
+            self._execute(orm.line_history.insert(), changed)
+    def _usage(self, usage: dict) -> None:
+        """Usage facts (optional per subscription) replace the ones imported before."""
+        self._execute(orm.subscription_usage.delete().where(orm.subscription_usage.c.subscription_id.in_(list(usage))))
+        rows = [{"subscription_id": k, **v} for k, v in usage.items() if v]
+        if rows:
+            self._execute(orm.subscription_usage.insert(), rows)
 
     def _execute(self, stmt, rows: list[dict] | None = None) -> None:
         try:

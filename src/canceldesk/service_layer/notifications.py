@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from canceldesk.adapters.repository import Repository
+from .ports import OutboxRepository as Repository
 
 KIND_ZH = {"close_line": "销户", "unsubscribe": "业务退订", "cancel_renewal": "取消自动续费",
            "withdraw": "合同撤回", "reclaim": "号码找回"}
@@ -41,6 +41,10 @@ TEMPLATES = {
 }
 
 
+# A request started by SMS is followed by SMS: its notices say how (CHANNELS.md).
+FOLLOW_BY_SMS = ("回复“{ref}”可查询进度。", " Reply '{ref}' to follow it.")
+
+
 def render(event: str, lang: str = "zh", **params) -> str:
     zh, en = TEMPLATES[event]
     template = en if lang.startswith("en") else zh
@@ -52,7 +56,10 @@ def render(event: str, lang: str = "zh", **params) -> str:
 
 
 def notify(repo: Repository, *, to: str, event: str, ref: str | None, at: datetime, dedup: str,
-           lang: str = "zh", channel: str = "sms", **params) -> None:
-    """Write one message to the outbox; the same dedup key never produces a second message."""
-    repo.add_message(dedup_key=dedup, channel=channel, to=to, event=event, ref=ref,
-                     text=render(event, lang, ref=ref, **params), at=at)
+           lang: str = "zh", channel: str = "sms", via: str | None = None, **params) -> None:
+    """Write one message to the outbox; the same dedup key never produces a second message.
+    `via`: the channel the request came through; "sms" adds how to follow it by SMS."""
+    text = render(event, lang, ref=ref, **params)
+    if via == "sms" and ref:
+        text += FOLLOW_BY_SMS[1 if lang.startswith("en") else 0].format(ref=ref)
+    repo.add_message(dedup_key=dedup, channel=channel, to=to, event=event, ref=ref, text=text, at=at)

@@ -10,12 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
-
-from canceldesk.adapters import orm
 from canceldesk.domain.identifiers import mask_msisdn
-from canceldesk.domain.lifecycle import RequestKind
-from canceldesk.domain.model import LineStatus
 
 from .notifications import notify
 
@@ -24,21 +19,11 @@ RECLAIM_UNDER_WAY = ("in_review", "executing", "failed")
 
 
 def expire_freezes(c, now) -> dict:
-    lines, reqs = orm.lines, orm.requests
-    under_way = select(reqs.c.msisdn).where(reqs.c.kind == RequestKind.RECLAIM, reqs.c.status.in_(RECLAIM_UNDER_WAY))
     with c.uow() as uow:
-        res = uow.session.execute(
-            update(lines).where(lines.c.status == LineStatus.FROZEN, lines.c.frozen_until <= now,
-                                lines.c.msisdn.not_in(under_way))
-            .values(status=LineStatus.RECYCLABLE, version=lines.c.version + 1))
-        recycled = res.rowcount
-        ending = uow.session.execute(select(lines.c.msisdn, lines.c.frozen_until, lines.c.former_customer_id).where(
-            lines.c.status == LineStatus.FROZEN, lines.c.frozen_until > now,
-            lines.c.frozen_until <= now + NOTICE_AHEAD)).all()
+        recycled = len(uow.repo.recycle_expired_freezes(now, RECLAIM_UNDER_WAY))  # frozen → recyclable, with history
         noticed = 0
-        for msisdn, frozen_until, owner in ending:
-            other = uow.session.execute(select(lines.c.msisdn).where(
-                lines.c.customer_id == owner, lines.c.status == LineStatus.ACTIVE).order_by(lines.c.msisdn).limit(1)).scalar()
+        for msisdn, frozen_until, owner in uow.repo.freezes_ending(now, now + NOTICE_AHEAD):
+            other = uow.repo.first_active_line_of(owner)
             if other is None:
                 continue
             day = frozen_until.astimezone(ZoneInfo(c.pack.timezone)).date().isoformat()

@@ -20,7 +20,9 @@ class Principal:
     enterprise_id: str | None = None
     login_msisdn: str | None = None
     display_name: str = ""
-    via: str | None = None         # the channel when it is not the role's own (TMF622 calls: "partner")
+    # The channel this principal acts through when it is not the role's usual one (sms, ivr,
+    # kiosk; TMF622 calls: "partner"): recorded on every transition it causes (create, confirm, withdraw).
+    via: str | None = None
 
     @property
     def is_subscriber(self) -> bool:

@@ -17,6 +17,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 from canceldesk.adapters import order_store
+from canceldesk.domain.batch import BatchPhase
 
 from . import batches, requests, tmf_format, tmf_hubs
 from .errors import Conflict, InvalidInput, NotFound, ServiceError
@@ -167,7 +168,7 @@ def create(c, principal: Principal, body: object) -> dict:
         order_store.add_order(
             uow.session,
             {"id": order_id, "enterprise_id": ent, "kind": kinds.pop() if len(kinds) == 1 else "mixed",
-             "created_by": principal.actor, "created_at": now, "updated_at": now, "phase": "submitting",
+             "created_by": principal.actor, "created_at": now, "updated_at": now, "phase": BatchPhase.SUBMITTING,
              "size": len(items), "reason": fields["description"], "acknowledged_warnings": []},
             {"id": order_id, "enterprise_id": ent, "state": "acknowledged", "order_date": now, "updated_at": now,
              "related_party": related, "requested_completion_date": requested_at, **fields},
@@ -188,6 +189,16 @@ def slices(size: int) -> list[tuple[int, int]]:
 def next_slice(first: int, size: int) -> tuple[int, int] | None:
     start = first + CHAINS * SLICE
     return (start, min(start + SLICE - 1, size)) if start <= size else None
+
+
+def first_slices(c, order_id: str) -> list[tuple[int, int]]:
+    return slices(_load(c, order_id)["size"])
+
+
+def process_slice(c, order_id: str, first: int, last: int) -> tuple[int, int] | None:
+    """Run one slice; the chain's next slice (None at the end of the order)."""
+    process(c, order_id, first, last)
+    return next_slice(first, _load(c, order_id)["size"])
 
 
 def principal_of(order: dict) -> Principal:
@@ -261,7 +272,7 @@ def refresh(c, order_id: str) -> str:
     with c.uow() as uow:
         if order_store.move_state(uow.session, order_id, o["state"], state, now, final=final):
             if final:
-                batches._touch(uow, order_id, now, phase="submitted")
+                batches._move(uow, order_id, BatchPhase.SUBMITTING, BatchPhase.SUBMITTED, now)
             tmf_hubs.announce(c, uow, order_id, o["enterprise_id"], state, now)
         uow.commit()
     return state

@@ -18,13 +18,16 @@ def verification_code(c, tracking_no: str) -> str:
     return f"{sig[:5]}-{sig[5:]}"
 
 
-def issue(c, uow, req, now) -> dict:
-    """Write the receipt once (the step is idempotent: an existing receipt is kept)."""
-    existing = uow.repo.receipt(req.id)
+def issue(c, uow, req, now, steps: dict | None = None, existing: str | None = None) -> dict:
+    """Write the receipt once (the step is idempotent: an existing receipt is kept). The engine
+    passes the step log and the group's already-issued codes it loaded (no query per request)."""
+    if existing is None and steps is None:
+        row = uow.repo.receipt(req.id)
+        existing = row["verification_code"] if row else None
     if existing is not None:
-        return {"verification_code": existing["verification_code"]}
+        return {"verification_code": existing}
     code = verification_code(c, req.tracking_no)
-    steps = uow.repo.steps(req.id)
+    steps = uow.repo.steps(req.id) if steps is None else steps
     settle = (steps["settle"].result or {}) if "settle" in steps else {}
     ends = req.impact.get("ends", [])
     body = {

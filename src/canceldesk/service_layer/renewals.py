@@ -22,7 +22,7 @@ from canceldesk.adapters import orm
 from canceldesk.adapters.downstream import PermanentError, TransientError
 from canceldesk.domain.model import Line, LineStatus, Product, Subscription, SubscriptionStatus
 from canceldesk.domain.money import format_yuan
-from canceldesk.domain.prechecks import local_today, midnight
+from canceldesk.domain.access import local_today, period_end_access
 from canceldesk.domain.renewal import add_period, earliest_charge, reminder_rule
 
 from .notifications import notify
@@ -124,10 +124,9 @@ def renew_one(c, sub_id: str, now) -> str:
         if sub is None or sub.status == SubscriptionStatus.ENDED or sub.period_end > today:
             return "skipped"
         product, line = uow.repo.product(sub.product_code), uow.repo.line(sub.msisdn)
-        due_at = midnight(sub.period_end, pack)
+        due_at = period_end_access(sub, pack)
         if sub.status == SubscriptionStatus.ENDING or not sub.auto_renew or line is None or not line.is_active:
-            sub.status, sub.auto_renew = SubscriptionStatus.ENDED, False
-            sub.ended_at = sub.access_ends_at = sub.access_ends_at or due_at
+            sub.lapse(due_at)
             uow.commit()
             return "ended"
         if _held_by_cancellation(uow, sub):
@@ -203,8 +202,7 @@ def _declined(c, sub_id: str, key: str, error: str, now) -> str:
         uow.session.execute(update(orm.renewals).where(orm.renewals.c.key == key)
                             .values(status="declined", error=error[:500]))
         if sub is not None and sub.status != SubscriptionStatus.ENDED:
-            due_at = midnight(sub.period_end, c.pack)
-            sub.status, sub.auto_renew, sub.ended_at, sub.access_ends_at = SubscriptionStatus.ENDED, False, due_at, due_at
+            sub.lapse(period_end_access(sub, c.pack))
         uow.commit()
     return "declined"
 

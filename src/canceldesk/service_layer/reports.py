@@ -151,6 +151,9 @@ def reminders_vs_renewals(c, principal: Principal, days: int = 30) -> dict:
 
 def table(c, principal: Principal, name: str, days: int = 30) -> tuple[list[str], list[list]]:
     """A report as a header and rows (the CSV exports)."""
+    if name in ("compliance", "comparison"):
+        from . import analytics
+        return (analytics.compliance_table if name == "compliance" else analytics.comparison_table)(c, principal, days)
     if name == "volumes":
         v = volumes(c, principal, days)
         rows = [["day", d["day"], d["count"]] for d in v["by_day"]]

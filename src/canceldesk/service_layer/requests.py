@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
-
+from canceldesk.domain.errors import IntegrityConflict
 from canceldesk.domain.identifiers import InvalidIdentifier, normalize_msisdn, validate_document
 from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import Line
@@ -22,6 +21,7 @@ from canceldesk.domain.prechecks import PrecheckContext, PrecheckResult, evaluat
 from . import audit, auth, stepup
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .notifications import notify
+from .ports import UnitOfWork
 from .principal import Principal
 
 STAFF_ROLES = ("agent", "reviewer", "admin")
@@ -39,6 +39,7 @@ class NewRequest:
     batch_id: str | None = None
     channel: str | None = None  # sms / ivr / assistant override the principal's default channel
     lang: str = "zh"
+    confirm_follows: bool = False  # the caller confirms at once (SMS "Y"): no "needs your action" notice
 
 
 def parse_kind(kind: object) -> str:
@@ -56,7 +57,7 @@ def parse_msisdn(raw: object) -> str:
         raise InvalidInput(exc.message, {"field": exc.field}) from None
 
 
-def visible_line(uow, principal: Principal, msisdn: str) -> Line:
+def visible_line(uow: UnitOfWork, principal: Principal, msisdn: str) -> Line:
     """The line if this principal may see it; otherwise 404 — the same as a line that does not exist."""
     line = uow.repo.line(msisdn)
     if line is None:
@@ -186,10 +187,11 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
             _record_in_person(uow, principal, req, cmd.in_person_document, ctx.actor_may_end, now)
         try:
             uow.flush()
-        except IntegrityError:
-            uow.session.rollback()
+        except IntegrityConflict:
+            uow.rollback()
             raise _race_conflict(c, principal, cmd) from None
-        _notify_state(c, uow, req, now, result)
+        if not (cmd.confirm_follows and req.status == Status.AWAITING_CONFIRMATION):
+            _notify_state(c, uow, req, now, result)
         uow.commit()
     return req, True
 
@@ -218,7 +220,7 @@ def _race_conflict(c, principal, cmd: NewRequest) -> Conflict:
 
 def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = None, detail: str = "") -> None:
     to = req.msisdn
-    base = dict(to=to, ref=req.tracking_no, at=now, kind=req.kind)
+    base = dict(to=to, ref=req.tracking_no, at=now, kind=req.kind, via=req.channel)
     if req.status == Status.REJECTED:
         text = detail or "；".join(b.message for b in (result.blockers if result else [])) or ",".join(req.reject_codes)
         notify(uow.repo, event="rejected", dedup=f"{req.id}:rejected", detail=text, **base)
@@ -263,8 +265,10 @@ def _check_step_up(c, uow, principal: Principal, req: Request, verification: dic
     stepup.check(c, uow, principal, req, verification)
 
 
-def confirm(c, principal: Principal, tracking_no: str, verification: dict | None = None, lang: str = "zh") -> Request:
+def confirm(c, principal: Principal, tracking_no: str, verification: dict | None = None, lang: str = "zh",
+            channel: str | None = None) -> Request:
     now = c.now()
+    via = channel or principal.channel  # the channel the confirmation came by (sms, ivr, assistant override)
     with c.uow() as uow:
         req = owned_request(uow, principal, tracking_no)
         if req.status != Status.AWAITING_CONFIRMATION:
@@ -281,7 +285,7 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
         result = evaluate(ctx)
         if not result.eligible:
             req.reject_codes = [b.code for b in result.blockers]
-            req.transition(Status.REJECTED, now, principal.actor, principal.channel, ",".join(req.reject_codes))
+            req.transition(Status.REJECTED, now, principal.actor, via, ",".join(req.reject_codes))
             _notify_state(c, uow, req, now, result)
             uow.commit()
             return req
@@ -290,10 +294,10 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
         threshold = c.pack.review_refund_over
         refund = (result.settlement.refund if result.settlement else 0)
         if threshold is not None and refund > threshold:
-            req.transition(Status.IN_REVIEW, now, principal.actor, principal.channel,
+            req.transition(Status.IN_REVIEW, now, principal.actor, via,
                            f"refund {refund} over review threshold {threshold}")
         else:
-            req.transition(Status.EXECUTING, now, principal.actor, principal.channel, "confirmed")
+            req.transition(Status.EXECUTING, now, principal.actor, via, "confirmed")
         _notify_state(c, uow, req, now)
         uow.commit()
     if req.status == Status.EXECUTING:

@@ -9,6 +9,7 @@
 | renewals          | 10 min | charge / postpone / end subscriptions at period end               |
 | freeze_expiry     | 1 h    | frozen numbers past their window become recyclable                |
 | retention_purge   | 1 day  | anonymise personal data past the pack's retention, audited         |
+| channel_state_purge | 1 day | SMS/IVR conversations idle a day, inbound message ids after 30 days |
 
 A duty runs once per interval whatever the number of worker processes: each tick claims it in
 `duty_runs` (a conditional update), and every duty is idempotent anyway.
@@ -24,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from canceldesk.adapters import durable
 
-from . import delivery, escalations, numbers, renewals, retention
+from . import channels, delivery, escalations, numbers, renewals, retention
 
 log = logging.getLogger("canceldesk.scheduler")
 
@@ -58,6 +59,7 @@ DUTIES: dict[str, Duty] = {d.name: d for d in (
     Duty("renewals", timedelta(minutes=10), renewals.run_renewals),
     Duty("freeze_expiry", timedelta(hours=1), numbers.expire_freezes),
     Duty("retention_purge", timedelta(days=1), retention.purge),
+    Duty("channel_state_purge", timedelta(days=1), channels.purge_state),
 )}
 
 

@@ -5,8 +5,9 @@ the same pre-check every channel uses (`requests.precheck`), so a page never com
 """
 from __future__ import annotations
 
+from canceldesk.domain.access import access_end
 from canceldesk.domain.lifecycle import Request, Status
-from canceldesk.domain.prechecks import midnight
+from canceldesk.domain.model import LineStatus
 
 from . import requests
 from .principal import Principal
@@ -32,6 +33,40 @@ def my_lines(c, principal: Principal) -> list[dict]:
         return [line_public(uow, l) for l in sorted(lines.values(), key=lambda x: x.msisdn)]
 
 
+def line_history(c, principal: Principal, msisdn: str) -> list[dict]:
+    """A line's status changes, oldest first (404 for a line the caller may not see).
+
+    Staff see every entry and who made it. The owner (or their enterprise admin) sees the entries
+    of their time with the number — a number that went back to the pool starts afresh for its next
+    owner, and a former owner sees up to its return to the pool — with the role that made each
+    change, and the tracking number only of their own requests.
+    """
+    number = requests.parse_msisdn(msisdn)
+    with c.uow() as uow:
+        line = requests.visible_line(uow, principal, number)
+        rows = uow.repo.line_history(number)
+    if principal.role in requests.STAFF_ROLES:
+        return [{**e.as_dict(), "tracking_no": no} for e, no, _owner in rows]
+    me = principal.enterprise_id if principal.role == "enterprise_admin" else principal.id
+    rows = _ownership_period(rows, former=line.customer_id != me or line.status == LineStatus.RECYCLABLE)
+    return [{**e.as_dict(with_actor=False), "request_id": e.request_id if owner == me else None,
+             "tracking_no": no if owner == me else None} for e, no, owner in rows]
+
+
+def _ownership_period(rows: list, former: bool) -> list:
+    """Split at each return to the pool: the current owner gets the period since the last one, a
+    former owner (or the owner of a number now in the pool) the period that ended with it."""
+    periods: list[list] = [[]]
+    for row in rows:
+        periods[-1].append(row)
+        if row[0].to_status == LineStatus.RECYCLABLE:
+            periods.append([])
+    if former:
+        ended = [p for p in periods if p and p[-1][0].to_status == LineStatus.RECYCLABLE]
+        return ended[-1] if ended else periods[-1]
+    return periods[-1]
+
+
 def my_requests(c, principal: Principal, limit: int = 20) -> list[Request]:
     if not principal.is_subscriber:
         return []
@@ -41,7 +76,7 @@ def my_requests(c, principal: Principal, limit: int = 20) -> list[Request]:
 
 def _subscription_public(c, sub, product, lang: str) -> dict:
     renews_on = sub.period_end if (sub.is_active and sub.auto_renew) else None
-    access = sub.access_ends_at or (None if sub.auto_renew else midnight(sub.period_end, c.pack))
+    access = access_end(sub, c.pack)
     return {"id": sub.id, "product": product.code, "kind": product.kind, "name": product.name(lang),
             "price": product.price, "currency": product.currency, "period": product.period,
             "period_start": sub.period_start, "period_end": sub.period_end, "auto_renew": sub.auto_renew,
@@ -65,10 +100,17 @@ def line_overview(c, principal: Principal, msisdn: str, lang: str = "zh",
         subs = sorted(uow.repo.subscriptions_with_products(number),
                       key=lambda sp: (KIND_ORDER.get(sp[1].kind, 9), not sp[0].is_active, sp[1].code))
         open_requests = uow.repo.open_requests_on_line(number)
+        from .insights import offers_for_line, suggestions_for
+        suggestions = suggestions_for(c, uow, subs, lang) if line.is_active else {}
+        offers = offers_for_line(c, uow, principal, subs, lang) if line.is_active else {}
+        if offers:
+            uow.commit()
     products = []
     for sub, product in subs:
         row = _subscription_public(c, sub, product, lang)
         row["endings"] = {}
+        row["suggestions"] = suggestions.get(sub.id, [])
+        row["save_offer"] = offers.get(sub.id)
         if sub.is_active and line.is_active:
             kinds = [k for k in ENDINGS.get(product.kind, ()) if k != "cancel_renewal" or sub.auto_renew]
             if c.pack.offers_withdrawal and product.kind != "plan":

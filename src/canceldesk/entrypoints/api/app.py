@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from canceldesk import __version__
 from canceldesk.bootstrap import Container, bootstrap
+from canceldesk.domain.transitions import IllegalTransition
 from canceldesk.service_layer.errors import ServiceError
 
 from . import tmf_errors
@@ -19,6 +20,7 @@ from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .routers import admin, auth, enterprise, lines, ops, requests, staff
 from .routers import partner_keys as partner_keys_router
 from .routers import tmf622
+from .routers import assistant as assistant_router
 
 log = logging.getLogger("canceldesk.api")
 
@@ -50,6 +52,11 @@ def create_app(container: Container | None = None) -> FastAPI:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
         return error(exc.status, exc.code, exc.message, exc.details, request.url.path)
+
+    @app.exception_handler(IllegalTransition)
+    async def _illegal_transition(_: Request, exc: IllegalTransition):
+        # A state change its table refuses (a race, a stale page): a conflict with its code, never a 500.
+        return error(409, exc.code, exc.message, exc.as_details())
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
@@ -83,8 +90,13 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.add_middleware(Hardening, settings=c.settings)
 
     for r in (ops.router, auth.router, lines.router, requests.router, admin.router, staff.router, enterprise.router,
-              partner_keys_router.router, tmf622.router):
+              partner_keys_router.router, tmf622.router, assistant_router.router):
         app.include_router(r)
+
+    from canceldesk.entrypoints.sms.router import router as sms_router
+    app.include_router(sms_router)  # the channels (CHANNELS.md): SMS commands
+    from canceldesk.entrypoints.ivr.router import router as ivr_router
+    app.include_router(ivr_router)  # the phone menus (TwiML)
 
     from canceldesk.entrypoints import web
     web.install(app)  # the pages (portal at /, counter, enterprise, dashboard) and /static

@@ -149,7 +149,8 @@ def customer_line(customer_id: str, msisdn: str, request: Request, p: Staff):
     cu = _owned_line(request, p, customer_id, msisdn)
     doc = _checked_document(request, p, customer_id)
     view = selfservice.line_overview(c, p, msisdn, lang_of(request), in_person_document=doc)
-    return render(request, "counter/line.html", cu=cu, view=view, line=view["line"], idcheck=_id_summary(doc))
+    return render(request, "counter/line.html", cu=cu, view=view, line=view["line"], idcheck=_id_summary(doc),
+                  history=selfservice.line_history(c, p, msisdn))
 
 
 # ---- submitting on the customer's behalf ----------------------------------------------------------------

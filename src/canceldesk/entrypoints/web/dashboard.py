@@ -35,6 +35,11 @@ def dashboard(request: Request, p: Admin):
     br = reports.deadline_breaches(c, p, days, limit=10)
     why = reports.top_reasons(c, p, days)
     ren = reports.reminders_vs_renewals(c, p, days)
+    from canceldesk.service_layer import insights
+    offers = insights.offer_counts(c, reports.window(c, days)[0])
+    from canceldesk.service_layer import analytics
+    cmp = analytics.compare(c, p, days)
+    proof = analytics.renewal_compliance(c, p, days)
     def shown(names: dict, code: str) -> str:
         return _(names[code]) if code in names else code
 
@@ -58,7 +63,7 @@ def dashboard(request: Request, p: Admin):
                                    if ren["renewals_recorded"] else None),
     }
     return render(request, "dashboard/index.html", days=days, day_choices=DAY_CHOICES, vol=vol, comp=comp, br=br,
-                  why=why, ren=ren, charts=ch)
+                  why=why, ren=ren, charts=ch, offers=offers, cmp=cmp, proof=proof)
 
 
 def _cell(value):
@@ -66,6 +71,22 @@ def _cell(value):
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+@router.get("/dashboard/compliance.pdf")
+def compliance_pdf(request: Request, p: Admin):
+    """The renewal compliance report: per renewal charged, the reminder the pack requires; exceptions listed."""
+    from datetime import timezone
+
+    from canceldesk.adapters.compliance_pdf import compliance_pdf as render_pdf
+    from canceldesk.service_layer import analytics
+    c = container(request)
+    days = _days(request)
+    pdf = render_pdf(analytics.renewal_compliance(c, p, days), c.pack.name,
+                     c.now().astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition": f'attachment; filename="canceldesk-compliance-{days}d.pdf"',
+                             "Cache-Control": "no-store"})
 
 
 @router.get("/dashboard/{name}.csv")

@@ -26,7 +26,9 @@ STEPS = {"bar_network": N_("Stop network service"), "stop_partner": N_("Stop at 
 STEP_STATUSES = {"pending": N_("Waiting"), "started": N_("In progress"), "done": N_("Done"), "failed": N_("Failed")}
 CHANNELS = {"app": N_("App / web"), "counter": N_("Counter"), "enterprise": N_("Enterprise console"),
             "staff": N_("Staff"), "sms": N_("SMS"), "ivr": N_("Phone"), "assistant": N_("Assistant"),
-            "worker": N_("System"), "tmf": N_("Partner API"), "partner": N_("Partner API")}
+            "kiosk": N_("Kiosk"), "worker": N_("System"), "tmf": N_("Partner API"), "scheduler": N_("System"),
+            "partner": N_("Partner API"),
+            "system": N_("System"), "import": N_("Data import")}
 DOC_TYPES = {"cn_ric": N_("Resident ID card"), "passport": N_("Passport"), "cn_uscc": N_("Business licence (credit code)"),
              "hk_macau_permit": N_("Hong Kong/Macau permit"), "taiwan_permit": N_("Taiwan permit"),
              "foreign_permanent_resident": N_("Foreign permanent resident ID")}

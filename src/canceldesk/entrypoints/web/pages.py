@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescap
 from starlette.datastructures import FormData
 
 from canceldesk.domain.identifiers import mask_msisdn
+from canceldesk.domain.transitions import IllegalTransition
 from canceldesk.service_layer import auth
 from canceldesk.service_layer.errors import Forbidden, NotFound, ServiceError, Unauthorized
 from canceldesk.service_layer.principal import Principal
@@ -29,6 +30,8 @@ TEMPLATES = Path(__file__).parent / "templates"
 SESSION_COOKIE = "cd_session"
 ANON_COOKIE = "cd_anon"
 LANG_COOKIE = "cd_lang"
+KIOSK_COOKIE = "cd_kiosk"   # a session started on a store's self-service terminal (web/kiosk.py)
+KIOSK_IDLE_SECONDS = 60     # a kiosk logs out and clears the screen after this long without a touch
 CURRENCY_SIGNS = {"CNY": "¥", "EUR": "€", "USD": "$"}
 
 # Which roles may use which area, and where each area's login is.
@@ -198,8 +201,21 @@ def current_principal(request: Request) -> Principal | None:
             principal = auth.authenticate(container(request), token)
         except Unauthorized:
             principal = None
+    if principal is not None and principal.is_subscriber and is_kiosk(request):
+        from dataclasses import replace
+        principal = replace(principal, via="kiosk")  # recorded on every transition it causes
     request.state.web_principal = principal
     return principal
+
+
+def kiosk_mark(request: Request, token: str) -> str:
+    return container(request).keyring.sign("kiosk:" + token, 32)
+
+
+def is_kiosk(request: Request) -> bool:
+    """The session was opened at a kiosk: its mark is bound to the session token (not forgeable)."""
+    token, mark = request.cookies.get(SESSION_COOKIE), request.cookies.get(KIOSK_COOKIE)
+    return bool(token and mark and hmac.compare_digest(kiosk_mark(request, token), mark))
 
 
 def _login_gate(area: str):
@@ -240,6 +256,8 @@ def render(request: Request, template: str, status: int = 200, **ctx) -> HTMLRes
             "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else "")}
     # A page answered to a POST cannot be fetched again: the language switch then returns home.
     base["lang_next"] = base["current_url"] if request.method == "GET" else base["home"]
+    base["kiosk"] = bool(principal and principal.via == "kiosk") or request.url.path.startswith("/kiosk")
+    base["kiosk_idle_seconds"] = KIOSK_IDLE_SECONDS
     html = _ENVS[lang].get_template(template).render({**base, **ctx})
     response = HTMLResponse(html, status_code=status)
     response.headers["Cache-Control"] = "no-store"
@@ -279,6 +297,8 @@ class PageRoute(APIRoute):
                 return error_page(request, 403, _("Not allowed"), exc.message)
             except ServiceError as exc:
                 return error_page(request, exc.status, _("That did not work"), exc.message)
+            except IllegalTransition as exc:
+                return error_page(request, 409, _("That did not work"), exc.message)
             except RequestValidationError:
                 return error_page(request, 400, _("That did not work"), _("Some of the input was missing or malformed."))
         return page_handler

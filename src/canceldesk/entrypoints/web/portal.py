@@ -6,7 +6,7 @@ import secrets
 
 from fastapi import APIRouter, Request
 
-from canceldesk.service_layer import auth, complaints, receipts, requests, selfservice
+from canceldesk.service_layer import assistant, auth, complaints, receipts, requests, selfservice
 from canceldesk.service_layer.errors import ServiceError
 
 from . import labels
@@ -39,9 +39,26 @@ def home(request: Request):
     if p is None or not p.is_subscriber:
         return render(request, "portal/landing.html", area="portal", next=safe_next(request.query_params.get("next")),
                       errors={}, msisdn="", demo_logins=_demo_logins(request))
+    return _home(request, p)
+
+
+def _home(request: Request, p, status: int = 200, **chat):
     c = container(request)
-    return render(request, "portal/home.html", lines=selfservice.my_lines(c, p),
-                  my_requests=selfservice.my_requests(c, p, limit=10))
+    return render(request, "portal/home.html", status=status, lines=selfservice.my_lines(c, p),
+                  my_requests=selfservice.my_requests(c, p, limit=10), chat=chat.get("chat"),
+                  said=chat.get("said", ""), errors=chat.get("errors", {}))
+
+
+@router.post("/assistant")
+def assistant_message(request: Request, p: Subscriber, form: CheckedForm):
+    """The chat box: the same assistant as POST /v1/assistant/messages (works without scripts)."""
+    text = str(form.get("text") or "")[:assistant.MAX_TEXT]
+    cid = str(form.get("conversation_id") or "")[:36] or None
+    try:
+        answer = assistant.handle(container(request), p, text, cid, False, lang_of(request), p.login_msisdn)
+    except ServiceError as exc:
+        return _home(request, p, status=exc.status, said=text, errors={"assistant": error_text(request, exc)})
+    return _home(request, p, chat=answer, said=text)
 
 
 def _login_page(request: Request, area: str, **ctx):
@@ -127,6 +144,15 @@ def end_product(msisdn: str, request: Request, p: Subscriber, form: CheckedForm)
             return redirect(f"/requests/{exc.details['tracking_no']}")
         return _line_page(request, p, msisdn, status=exc.status, errors={sub_id: error_text(request, exc)})
     return redirect(f"/requests/{req.tracking_no}")
+
+
+@router.post("/offers/{offer_id}")
+def save_offer_decision(offer_id: str, request: Request, p: Subscriber, form: CheckedForm):
+    """One click on a save offer: accepted or declined; the cancel button beside it never waited for this."""
+    from canceldesk.service_layer import insights
+    insights.decide_offer(container(request), p, offer_id, str(form.get("decision")) == "accept")
+    msisdn = requests.parse_msisdn(str(form.get("msisdn") or ""))
+    return redirect(f"/lines/{msisdn}")
 
 
 @router.get("/lines/{msisdn}/withdraw/{subscription_id}")

@@ -20,9 +20,19 @@ def run_worker(c, workers: int = 2) -> None:
     consumer = c.queue.create_consumer(workers=workers, worker_type="thread", periodic=True,
                                        initial_delay=0.05, backoff=1.15, max_delay=1.0, scheduler_interval=1,
                                        check_worker_health=True)
+    from canceldesk.service_layer.engine import Engine
+    c.engine_lanes = Engine(c)  # group commit, many downstream calls in flight (service_layer/engine.py)
+    c.engine_lanes.start()
+    from canceldesk.service_layer.delivery import PriorityLane
+    priority = PriorityLane(c)  # login codes and replies: their own lane, polled, short claims
+    priority.start()
     # A worker that starts after a crash sweeps at once: requests the dead one held are resumed as
     # soon as their lease lapses, without waiting for the next periodic tick.
     c.tasks["run_duty"]("sweep")
     log.info("worker %s:%d started: %d threads on %s", socket.gethostname(), os.getpid(), workers,
              type(c.queue).__name__)
-    consumer.run()
+    try:
+        consumer.run()
+    finally:
+        priority.stop()
+        c.engine_lanes.stop()

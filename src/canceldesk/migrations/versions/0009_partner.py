@@ -1,7 +1,7 @@
 """partner API: partner keys, TMF622 product orders (on batches), cancellations, notification hubs
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0008
 """
 from alembic import op
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import canceldesk.adapters.orm
 
 revision = "0009"
-down_revision = "0005"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from canceldesk.domain.prechecks import midnight
+from canceldesk.domain.access import access_end
+from canceldesk.service_layer import selfservice
 from canceldesk.service_layer.requests import parse_msisdn, visible_line
 
-from ..deps import ContainerDep, CurrentSubscriber, Lang
+from ..deps import ContainerDep, CurrentPrincipal, CurrentSubscriber, Lang
 
 router = APIRouter(prefix="/v1/lines", tags=["lines"])
 
@@ -29,10 +30,15 @@ def subscriptions(msisdn: str, p: CurrentSubscriber, c: ContainerDep, lang: Lang
         visible_line(uow, p, number)
         out = []
         for s, prod in uow.repo.subscriptions_with_products(number):
-            access = s.access_ends_at.isoformat() if s.access_ends_at else (
-                None if s.auto_renew else midnight(s.period_end, c.pack).isoformat())
+            ends = access_end(s, c.pack)
+            access = ends.isoformat() if ends else None
             out.append({"id": s.id, "product": prod.code, "kind": prod.kind, "name": prod.name(lang), "price": prod.price,
                         "currency": prod.currency, "period": prod.period, "period_start": s.period_start.isoformat(),
                         "period_end": s.period_end.isoformat(), "auto_renew": s.auto_renew, "access_ends_at": access,
                         "unsubscribe_effect": prod.unsubscribe_effect, "refund": prod.refund, "status": s.status})
         return {"subscriptions": out}
+
+
+@router.get("/{msisdn}/history", summary="A line's status changes, oldest first (its owner, enterprise admin, staff)")
+def history(msisdn: str, p: CurrentPrincipal, c: ContainerDep):
+    return {"msisdn": parse_msisdn(msisdn), "history": selfservice.line_history(c, p, msisdn)}

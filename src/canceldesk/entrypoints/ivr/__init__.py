@@ -1,0 +1,1 @@
+"""The phone (IVR): a DTMF menu over a TwiML webhook (Twilio or compatible voice platforms)."""

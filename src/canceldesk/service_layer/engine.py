@@ -1,0 +1,257 @@
+"""The worker's engine: group commit and many downstream calls in flight.
+
+A worker process runs a few engine lanes. Each lane, over and over:
+
+1. **Claims** a group of due executing requests in one transaction (`durable.claim_due`: never
+   leased, parked and due, or held by a run whose lease lapsed — PostgreSQL `FOR UPDATE SKIP
+   LOCKED`, SQLite's write lock), taking their leases.
+2. **Advances the whole group in one transaction**: every request is locked, its lease extended
+   (one UPDATE … RETURNING), the previous round's call results recorded, its local steps done,
+   and its next outside call marked `started` (executor.advance_locked) — then one COMMIT, with
+   one audit-chain append for all the group's transitions and the outbox rows of all its
+   notices. The step log's promise is unchanged: `started` commits before the call, `done` with
+   the call's effects after it.
+3. **Calls downstream concurrently** (a thread pool shared by the lanes): the simulators' (or the
+   real systems') latency is paid once per round for the whole group, not once per request.
+4. Back to 2 with the results, until every request of the group is completed, failed, or parked
+   for a retry (its lease parked until the backoff is due; a lane claims it again then).
+
+A SIGKILLed worker leaves leases that lapse after `lease_seconds`; any lane claims them then
+(counted as a resume; a request whose runs keep dying is failed and escalated, as the sweeper does).
+The queue only wakes lanes up: the database is the record of what is due.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
+from canceldesk.adapters import durable
+from canceldesk.adapters.downstream import PermanentError, TransientError
+from canceldesk.domain.lifecycle import Status
+
+from . import escalations, executor
+
+log = logging.getLogger("canceldesk.engine")
+GROUP = 200            # requests advanced per transaction
+CALLS = 128            # downstream calls in flight per worker process
+LANES = 3              # groups in progress at once per worker process
+IDLE_WAIT = 1.0        # seconds a lane waits for a wake-up (the queue nudges it) when nothing is due
+_DB_TROUBLE = (IntegrityError, StaleDataError, OperationalError)
+
+
+def run_group(c, ids: list[str], owner: str, pool: ThreadPoolExecutor) -> dict[str, str]:
+    """Advance claimed requests (leases held by `owner`) as far as they go; returns each one's
+    outcome: a status, executor.BUSY (another run holds it) or "parked" (a retry is due later)."""
+    return _run(c, {i: None for i in ids}, owner, pool)
+
+
+def _run(c, pending: dict[str, tuple | None], owner: str, pool: ThreadPoolExecutor) -> dict[str, str]:
+    outcomes: dict[str, str] = {}
+    while pending:
+        try:
+            calls = _round(c, pending, owner, outcomes)
+        except _DB_TROUBLE as exc:
+            if len(pending) == 1:  # a conflicting run or a busy database: a short retry
+                rid = next(iter(pending))
+                log.info("request %s: %s; retried shortly", rid, type(exc).__name__)
+                _park_after_trouble(c, rid, owner)
+                outcomes[rid] = "parked"
+                return outcomes
+            # The round rolled back as a whole (nothing half-done): advance them one by one.
+            log.info("group of %d: %s; advancing them one by one", len(pending), type(exc).__name__)
+            for rid, result in pending.items():
+                outcomes.update(_run(c, {rid: result}, owner, pool))
+            return outcomes
+        futures = {rid: (call, pool.submit(executor.call_downstream, c, rid, call)) for rid, call in calls.items()}
+        pending = {}
+        for rid, (call, fut) in futures.items():
+            try:
+                pending[rid] = ("done", call, fut.result())
+            except TransientError as exc:
+                pending[rid] = ("transient", call, str(exc), getattr(exc, "result", None))
+            except PermanentError as exc:
+                pending[rid] = ("permanent", call, str(exc))
+            except Exception as exc:  # noqa: BLE001 - an unexpected client error counts as a transient one
+                log.exception("request %s step %s: unexpected error", rid, call.step)
+                pending[rid] = ("transient", call, type(exc).__name__, None)
+    return outcomes
+
+
+def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, str]) -> dict:
+    """One transaction for the whole group. Returns the calls to make next, by request id."""
+    now = c.now()
+    calls: dict = {}
+    with c.uow() as uow:
+        uow.repo.buffer_writes()
+        ids = sorted(pending)
+        reqs = uow.repo.locked_requests(ids)
+        held = durable.extend_leases(uow.session, ids, owner, now, c.settings.lease_seconds)
+        steps = uow.repo.steps_of_many(ids)
+        live = [r for r in reqs.values() if r.status == Status.EXECUTING and r.id in held]
+        group = executor.GroupCache(subs=uow.repo.subscriptions_with_products_of_many({r.msisdn for r in live}),
+                                    receipts=uow.repo.receipt_codes([r.id for r in live]), finished=[],
+                                    payments=uow.repo.payment_keys([r.id for r in live]))
+        park: dict = {}
+        drop: list[str] = []
+        for rid in ids:
+            req = reqs.get(rid)
+            if req is None:
+                outcomes[rid] = "missing"
+                continue
+            if req.status != Status.EXECUTING:
+                drop.append(rid)
+                outcomes[rid] = req.status
+                continue
+            if rid not in held:
+                outcomes[rid] = executor.BUSY
+                continue
+            result, done = pending[rid], None
+            if result is not None and result[0] == "transient":
+                _, call, error, partial = result
+                delay = executor.record_transient(c, uow, req, steps[rid].get(call.step), call, error, partial, now)
+                if delay is None:
+                    outcomes[rid] = Status.FAILED
+                else:
+                    park[rid] = now + timedelta(seconds=delay)
+                    outcomes[rid] = "parked"
+                continue
+            if result is not None and result[0] == "permanent":
+                _, call, error = result
+                executor.record_permanent(c, uow, req, steps[rid].get(call.step), call.step, error, now)
+                outcomes[rid] = Status.FAILED
+                continue
+            if result is not None:
+                done = (result[1].step, result[2])
+            outcome = executor.advance_locked(c, uow, req, done, now, steps[rid], group)
+            if isinstance(outcome, executor.Call):
+                calls[rid] = outcome
+            else:
+                outcomes[rid] = outcome
+        durable.park_leases(uow.session, park, now)
+        durable.drop_leases(uow.session, drop)
+        durable.finish_runs(uow.session, group.finished, now)
+        uow.repo.write_buffered()  # the group's held rows: one executemany per table
+        uow.commit()
+    return calls
+
+
+def _park_after_trouble(c, rid: str, owner: str) -> None:
+    now = c.now()
+    try:
+        with c.uow() as uow:
+            if durable.extend_leases(uow.session, [rid], owner, now, 0):
+                durable.park_leases(uow.session, {rid: now + timedelta(seconds=0.2)}, now)
+            uow.commit()
+    except _DB_TROUBLE:
+        pass  # the lease lapses on its own after lease_seconds
+
+
+def claim(c, owner: str, limit: int = GROUP) -> list[str]:
+    """Claim a group of due requests; a request whose runs keep dying is failed and escalated."""
+    now = c.now()
+    with c.uow() as uow:
+        claimed = durable.claim_due(uow.session, owner, now, c.settings.lease_seconds, limit)
+        uow.commit()
+    worn = [rid for rid, resumes in claimed if resumes > escalations.MAX_RESUMES]
+    for rid in worn:
+        with c.uow() as uow:
+            req = uow.repo.locked_requests([rid]).get(rid)
+            if req is not None:
+                escalations.fail_execution(c, uow, req, escalations.current_step(uow, req) or "run",
+                                           f"the worker running it was lost {dict(claimed)[rid]} times", now)
+            uow.commit()
+    return [rid for rid, resumes in claimed if resumes <= escalations.MAX_RESUMES]
+
+
+def drain(c, pool: ThreadPoolExecutor | None = None, limit: int = GROUP) -> int:
+    """Claim and advance groups until nothing is due now (scripts, tests, benchmarks)."""
+    own = pool is None
+    pool = pool or ThreadPoolExecutor(CALLS, thread_name_prefix="downstream")
+    owner, total = f"drain-{uuid.uuid4().hex[:10]}", 0
+    try:
+        while True:
+            ids = claim(c, owner, limit)
+            if not ids:
+                return total
+            run_group(c, ids, owner, pool)
+            total += len(ids)
+    finally:
+        if own:
+            pool.shutdown(wait=True)
+
+
+class Engine:
+    """The lanes of one worker process (threads), woken by the queue, polling when idle."""
+
+    def __init__(self, c, lanes: int = LANES, group: int = GROUP, calls: int = CALLS):
+        self.c, self.lanes, self.group = c, lanes, group
+        self.pool = ThreadPoolExecutor(calls, thread_name_prefix="downstream")
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.inflight: dict[str, list[str]] = {}  # lane owner -> the group it is advancing
+
+    def start(self) -> None:
+        for n in range(self.lanes):
+            t = threading.Thread(target=self._lane, name=f"engine-lane-{n}", daemon=True)
+            t.start()
+            self.threads.append(t)
+        t = threading.Thread(target=self._heartbeat, name="engine-heartbeat", daemon=True)
+        t.start()
+        self.threads.append(t)
+
+    def _heartbeat(self) -> None:
+        """Keep the leases of live groups from lapsing while their calls are slow; only a dead
+        process's leases lapse (and are resumed by another lane)."""
+        every = max(0.2, self.c.settings.lease_seconds / 4)
+        while not self.stopping.wait(every):
+            for owner, ids in list(self.inflight.items()):
+                try:
+                    with self.c.uow() as uow:
+                        durable.extend_leases(uow.session, ids, owner, self.c.now(), self.c.settings.lease_seconds)
+                        uow.commit()
+                except Exception:  # noqa: BLE001 - the next beat tries again
+                    log.info("lease heartbeat missed a beat", exc_info=True)
+
+    def nudge(self) -> None:
+        self.wake.set()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+        for t in self.threads:
+            t.join(timeout=10)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _lane(self) -> None:
+        owner = f"lane-{uuid.uuid4().hex[:12]}"
+        while not self.stopping.is_set():
+            try:
+                ids = claim(self.c, owner, self.group)
+            except _DB_TROUBLE as exc:
+                log.info("claim: %s", type(exc).__name__)
+                ids = []
+            except Exception:  # noqa: BLE001 - a lane never dies; the leases keep the work safe
+                log.exception("claim failed")
+                ids = []
+            if not ids:
+                self.wake.wait(IDLE_WAIT)
+                self.wake.clear()
+                continue
+            self.inflight[owner] = ids
+            try:
+                run_group(self.c, ids, owner, self.pool)
+            except Exception:  # noqa: BLE001 - the leases lapse; another round resumes them
+                log.exception("a group of %d failed; its leases lapse and it is resumed", len(ids))
+            finally:
+                self.inflight.pop(owner, None)
+                try:
+                    self.c.enqueue_delivery()
+                except Exception:  # noqa: BLE001
+                    log.exception("could not trigger delivery")

@@ -1,0 +1,195 @@
+"""An in-memory unit of work (service_layer/ports.py) for unit tests without a database.
+
+Each unit of work sees copies of the stored objects (like a session's identity map): what it
+changes or adds reaches the store only on `commit`; leaving without committing forgets it. `flush`
+enforces the store's uniqueness rules like the SQL schema does (one open request per target, one
+request per idempotency key) by raising `IntegrityConflict`.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+from canceldesk.domain.errors import IntegrityConflict
+from canceldesk.domain.lifecycle import OPEN, Request
+from canceldesk.domain.model import Customer, Line, LineHistoryEntry, LineStatus, Product, Subscription
+from canceldesk.domain.policy import PolicyPack
+
+
+@dataclass
+class Store:
+    customers: dict[str, Customer] = field(default_factory=dict)
+    lines: dict[str, Line] = field(default_factory=dict)
+    products: dict[str, Product] = field(default_factory=dict)
+    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    requests: dict[str, Request] = field(default_factory=dict)
+    steps: dict[str, dict] = field(default_factory=dict)
+    receipts: dict[str, dict] = field(default_factory=dict)
+    outbox: list[dict] = field(default_factory=list)
+    history: list[LineHistoryEntry] = field(default_factory=list)
+    commits: int = 0
+
+    def table(self, kind: str) -> dict:
+        return {"customer": self.customers, "line": self.lines, "product": self.products,
+                "subscription": self.subscriptions, "request": self.requests}[kind]
+
+
+KEYS = {Customer: ("customer", "id"), Line: ("line", "msisdn"), Product: ("product", "code"),
+        Subscription: ("subscription", "id"), Request: ("request", "id")}
+
+
+class InMemoryRepository:
+    def __init__(self, store: Store):
+        self.store = store
+        self.seen: dict[tuple[str, str], object] = {}
+        self.messages: list[dict] = []
+        self.wrote_messages = False
+
+    # the unit of work's copies ------------------------------------------------------------------------
+    def _get(self, kind: str, key: str | None):
+        if key is None:
+            return None
+        if (kind, key) not in self.seen:
+            obj = self.store.table(kind).get(key)
+            if obj is None:
+                return None
+            self.seen[(kind, key)] = copy.deepcopy(obj)
+        return self.seen[(kind, key)]
+
+    def _all(self, kind: str) -> list:
+        keys = set(self.store.table(kind)) | {k for t, k in self.seen if t == kind}
+        return [self._get(kind, k) for k in sorted(keys)]
+
+    # LineRepository ----------------------------------------------------------------------------------
+    def customer(self, customer_id: str) -> Customer | None:
+        return self._get("customer", customer_id)
+
+    def line(self, msisdn: str, for_update: bool = False) -> Line | None:
+        return self._get("line", msisdn)
+
+    def lines_of(self, customer_id: str) -> list[Line]:
+        return [l for l in self._all("line") if l.customer_id == customer_id]
+
+    def lines_reclaimable_by(self, customer_id: str) -> list[Line]:
+        return [l for l in self._all("line") if l.former_customer_id == customer_id and l.status == LineStatus.FROZEN]
+
+    def active_secondaries(self, primary: str) -> list[str]:
+        return [l.msisdn for l in self._all("line") if l.primary_msisdn == primary and l.status == LineStatus.ACTIVE]
+
+    def subscriptions_with_products(self, msisdn: str) -> list[tuple[Subscription, Product]]:
+        return [(s, self._get("product", s.product_code)) for s in self._all("subscription") if s.msisdn == msisdn]
+
+    def line_history(self, msisdn: str, limit: int = 500):
+        own = {r.id: r for r in self._all("request")}
+        return [(e, own[e.request_id].tracking_no if e.request_id in own else None,
+                 own[e.request_id].customer_id if e.request_id in own else None)
+                for e in self.store.history if e.msisdn == msisdn][:limit]
+
+    # RequestRepository -------------------------------------------------------------------------------
+    def add(self, obj) -> None:
+        kind, attr = KEYS[type(obj)]
+        self.seen[(kind, getattr(obj, attr))] = obj
+
+    def request(self, tracking_no: str) -> Request | None:
+        return next((r for r in self._all("request") if r.tracking_no == tracking_no), None)
+
+    def request_by_id(self, request_id: str) -> Request | None:
+        return self._get("request", request_id)
+
+    def request_by_idempotency(self, requested_by: str, key: str) -> Request | None:
+        return next((r for r in self._all("request") if (r.requested_by, r.idempotency_key) == (requested_by, key)), None)
+
+    def open_request_on(self, target: str) -> Request | None:
+        return next((r for r in self._all("request") if r.open_target == target), None)
+
+    def open_requests_on_line(self, msisdn: str) -> list[Request]:
+        return [r for r in self._all("request") if r.msisdn == msisdn and r.status in OPEN]
+
+    def requests_of(self, customer_id: str, limit: int = 100) -> list[Request]:
+        return sorted((r for r in self._all("request") if r.customer_id == customer_id),
+                      key=lambda r: r.created_at, reverse=True)[:limit]
+
+    def steps(self, request_id: str) -> dict:
+        return copy.deepcopy(self.store.steps.get(request_id, {}))
+
+    def receipt(self, request_id: str) -> dict | None:
+        return self.store.receipts.get(request_id)
+
+    # OutboxRepository --------------------------------------------------------------------------------
+    def add_message(self, *, dedup_key: str, channel: str, to: str, event: str, ref: str | None, text: str,
+                    at: datetime) -> None:
+        if any(m["dedup_key"] == dedup_key for m in self.store.outbox + self.messages):
+            return
+        self.messages.append(dict(dedup_key=dedup_key, channel=channel, to=to, event=event, ref=ref, text=text,
+                                  created_at=at))
+        self.wrote_messages = True
+
+
+class InMemoryUnitOfWork:
+    """ports.UnitOfWork over a Store. `session` is None: nothing here speaks SQL."""
+
+    session = None
+
+    def __init__(self, store: Store, on_messages: Callable[[], None] | None = None):
+        self.store = store
+        self._on_messages = on_messages
+        self.repo: InMemoryRepository | None = None
+
+    def __enter__(self) -> "InMemoryUnitOfWork":
+        self.repo = InMemoryRepository(self.store)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.repo.seen.clear()  # what was not committed is forgotten
+        self.repo.messages.clear()
+
+    def flush(self) -> None:
+        requests = self.repo._all("request")
+        targets = [r.open_target for r in requests if r.open_target]
+        keys = [(r.requested_by, r.idempotency_key) for r in requests if r.idempotency_key]
+        if len(targets) != len(set(targets)) or len(keys) != len(set(keys)):
+            raise IntegrityConflict("unique")
+
+    def commit(self) -> None:
+        self.flush()
+        for (kind, key), obj in self.repo.seen.items():
+            if kind == "line":  # the history is append-only and kept apart, as in line_history
+                for entry in obj.history:
+                    if entry.id is None:
+                        entry.id = len(self.store.history) + 1
+                        self.store.history.append(copy.copy(entry))
+            stored = copy.deepcopy(obj)
+            if kind == "line":
+                stored.history = []
+            self.store.table(kind)[key] = stored
+        self.store.outbox.extend(self.repo.messages)
+        self.repo.messages = []
+        self.store.commits += 1
+        if self.repo.wrote_messages and self._on_messages is not None:
+            self.repo.wrote_messages = False
+            self._on_messages()
+
+    def rollback(self) -> None:
+        self.repo.seen.clear()
+        self.repo.messages.clear()
+
+
+@dataclass
+class FakeContainer:
+    """What the request use cases ask of the container, with the in-memory unit of work."""
+    pack: PolicyPack
+    clock: Callable[[], datetime]
+    store: Store = field(default_factory=Store)
+    enqueued: list[str] = field(default_factory=list)
+    keyring: object | None = None
+
+    def uow(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.store)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def enqueue_execution(self, request_id: str) -> None:
+        self.enqueued.append(request_id)
