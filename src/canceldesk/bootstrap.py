@@ -62,6 +62,16 @@ class Container:
     def enqueue_delivery(self) -> None:
         pass
 
+    def enqueue_executions(self, request_ids: list[str]) -> None:
+        """Many accepted requests at once: a worker's engine claims them from the database (one
+        wake-up); elsewhere each is queued as confirm() queues it."""
+        if self.engine_lanes is not None:
+            if request_ids:
+                self.engine_lanes.nudge()
+            return
+        for request_id in request_ids:
+            self.enqueue_execution(request_id)
+
     def enqueue_order(self, order_id: str) -> None:
         """Without a queue the TMF622 order's items run inline; attach() replaces this."""
         from canceldesk.service_layer import product_orders

@@ -1,7 +1,7 @@
 """SQL for TMF622 product orders: an order is a batch (batches + batch_items) plus its TMF fields."""
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from . import orm
 
@@ -145,3 +145,15 @@ def cancels(session, enterprise_id: str, offset: int, limit: int) -> tuple[int, 
     rows = session.execute(select(orm.product_order_cancels).where(t.enterprise_id == enterprise_id)
                            .order_by(t.created_at.desc(), t.id).offset(offset).limit(limit)).mappings().all()
     return total, [dict(r) for r in rows]
+
+
+def set_item_outcomes(session, outcomes: list[dict]) -> None:
+    """Each item's request (request_id, tracking_no) or error (error_code, error_message), in one executemany."""
+    if not outcomes:
+        return
+    t = orm.batch_items
+    rows = [{"b_id": o["id"], "b_request_id": o.get("request_id"), "b_tracking_no": o.get("tracking_no"),
+             "b_error_code": o.get("error_code"), "b_error_message": o.get("error_message")} for o in outcomes]
+    session.execute(update(t).where(t.c.id == bindparam("b_id")).values(
+        request_id=bindparam("b_request_id"), tracking_no=bindparam("b_tracking_no"),
+        error_code=bindparam("b_error_code"), error_message=bindparam("b_error_message")), rows)

@@ -28,7 +28,7 @@ from canceldesk.domain.batch import derive_outcome as derive_outcome  # re-expor
 from canceldesk.domain.lifecycle import Status
 from canceldesk.domain.model import LineStatus
 
-from . import requests, selfservice
+from . import intake, requests, selfservice
 from .errors import Conflict, InvalidInput, NotFound, ServiceError
 from .principal import Principal
 
@@ -36,6 +36,7 @@ log = logging.getLogger("canceldesk.batches")
 
 MAX_LINES = 1000
 CHUNK = 10
+SUBMIT_CHUNK = 500  # items created and confirmed per transaction (service_layer/intake.py)
 STALLED_AFTER = timedelta(seconds=60)
 KINDS = ("close_line",)
 FLEET_FILTERS = ("", "active", "not_active", "arrears", "port_out", "contract")
@@ -228,6 +229,13 @@ def submit(c, principal: Principal, batch_id: str, acknowledged_warnings: object
     return status(c, principal, batch_id)
 
 
+def _command(batch: dict, batch_id: str, lang: str, msisdn: str, item_kind: str | None, subscription_id: str | None,
+             item_ref: str | None) -> requests.NewRequest:
+    return requests.NewRequest(kind=item_kind or batch["kind"], msisdn=msisdn, subscription_id=subscription_id,
+                               reason=batch["reason"], acknowledged_warnings=tuple(batch["acknowledged_warnings"] or ()),
+                               idempotency_key=f"batch:{batch_id}:{item_ref or msisdn}", batch_id=batch_id, lang=lang)
+
+
 def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh",
                positions: tuple[int, int] | None = None) -> None:
     """Create and confirm one request per line not yet done; blocked lines become rejected requests.
@@ -245,9 +253,17 @@ def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh",
         while True:
             with c.uow() as uow:
                 todo = uow.session.execute(select(it.id, it.msisdn, it.item_kind, it.subscription_id, it.item_ref)
-                                           .where(*where).order_by(it.position).limit(CHUNK)).all()
+                                           .where(*where).order_by(it.position).limit(SUBMIT_CHUNK)).all()
             if not todo:
                 break
+            cmds = [(row[0], _command(batch, batch_id, lang, *row[1:])) for row in todo]
+            executing = intake.submit_many(c, principal, cmds)
+            if executing is not None:  # set-based: the whole chunk in one transaction
+                with c.uow() as uow:
+                    _touch(uow, batch_id, c.now())
+                    uow.commit()
+                c.enqueue_executions(executing)
+                continue
             for item_id, msisdn, item_kind, subscription_id, item_ref in todo:
                 values: dict = {}
                 cmd = requests.NewRequest(kind=item_kind or batch["kind"], msisdn=msisdn, subscription_id=subscription_id,

@@ -26,7 +26,7 @@ from .principal import Principal
 log = logging.getLogger("canceldesk.product_orders")
 
 MAX_ITEMS = 1_000_000
-SLICE = 100                # items per queue task; each task queues the next slice of its chain
+SLICE = 500                # items per queue task; each task queues the next slice of its chain
 CHAINS = 4                 # slices of one order in flight at once: the executions they queue run between
 STALLED_AFTER = timedelta(seconds=120)
 ORDER_FIELDS = {"state": "state", "id": "id", "orderDate": "order_date"}
