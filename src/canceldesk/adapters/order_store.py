@@ -5,7 +5,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 
 from . import orm
 
-IN_CHUNK = 500
+IN_CHUNK = 5000
 
 
 def owned_lines(session, enterprise_id: str, msisdns: list[str]) -> set[str]:

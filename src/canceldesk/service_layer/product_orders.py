@@ -95,7 +95,11 @@ def _parse_item(i: int, raw: object) -> dict:
             raise InvalidInput(f"{where}.product.id is the subscription id", {"field": f"{where}.product.id"})
         return {"ref": ref, "action": action, "kind": "cancel_renewal", "subscription_id": pid, "msisdn": None}
     number = msisdn_char if msisdn_char is not None else pid
-    if isinstance(number, str) and number.isdigit() and len(number) == 11 or msisdn_char is not None:
+    if msisdn_char is None and isinstance(number, str) and number.isdigit() and len(number) == 11:
+        # checked in create(): a number among the enterprise's lines was validated when it was imported
+        return {"ref": ref, "action": action, "kind": "close_line", "subscription_id": None, "msisdn": number,
+                "unverified": True}
+    if msisdn_char is not None:
         try:
             msisdn = requests.parse_msisdn(number)
         except InvalidInput:
@@ -104,6 +108,24 @@ def _parse_item(i: int, raw: object) -> dict:
     if not isinstance(pid, str) or not 0 < len(pid) <= 64:
         raise InvalidInput(f"{where}.product.id is an MSISDN or a subscription id", {"field": f"{where}.product.id"})
     return {"ref": ref, "action": action, "kind": "unsubscribe", "subscription_id": pid, "msisdn": None}
+
+
+def _check_numbers(parsed: list[dict], lines: set[str], session, ent: str) -> None:
+    """The plain 11-digit numbers not among the enterprise's lines go through the full MSISDN check
+    (a malformed one refuses the order, as any malformed item does); a number it rewrites is looked up again."""
+    rewritten = []
+    for i, p in enumerate(parsed):
+        if p.pop("unverified", False) and p["msisdn"] not in lines:
+            try:
+                msisdn = requests.parse_msisdn(p["msisdn"])
+            except InvalidInput:
+                raise InvalidInput(f"productOrderItem[{i}]: the MSISDN is not a mobile number",
+                                   {"field": f"productOrderItem[{i}].product"}) from None
+            if msisdn != p["msisdn"]:
+                p["msisdn"] = msisdn
+                rewritten.append(msisdn)
+    if rewritten:
+        lines.update(order_store.owned_lines(session, ent, sorted(set(rewritten))))
 
 
 def _related_party(body: dict, ent: str) -> list[dict]:
@@ -149,6 +171,7 @@ def create(c, principal: Principal, body: object) -> dict:
     order_id = str(uuid.uuid4())
     with c.uow() as uow:
         lines = order_store.owned_lines(uow.session, ent, sorted({p["msisdn"] for p in parsed if p["msisdn"]}))
+        _check_numbers(parsed, lines, uow.session, ent)
         subs = order_store.owned_subscriptions(uow.session, ent, sorted({p["subscription_id"] for p in parsed
                                                                          if p["subscription_id"]}))
         items = []
