@@ -25,6 +25,7 @@ def _one(c, uow, principal: Principal, cmd: requests.NewRequest, facts: dict, no
     """The request for one item, or the ServiceError create_request/confirm would have raised."""
     line = facts["lines"].get(cmd.msisdn)
     if line is None:
+        requests.parse_msisdn(cmd.msisdn)  # a malformed number says so, as create_request does
         raise NotFound("no such line")
     if line.customer_id != principal.enterprise_id:  # requests.visible_line's rule for an enterprise admin
         raise NotFound("no such line")
@@ -70,7 +71,7 @@ def submit_many(c, principal: Principal, items: list[tuple[int, requests.NewRequ
         return None
     now = c.now()
     for _, cmd in items:
-        cmd.kind, cmd.msisdn = requests.parse_kind(cmd.kind), requests.parse_msisdn(cmd.msisdn)
+        cmd.kind = requests.parse_kind(cmd.kind)  # the number: a line's own key, or checked in _one
     msisdns = {cmd.msisdn for _, cmd in items}
     outcomes: list[dict] = []
     executing: list[str] = []
@@ -80,22 +81,11 @@ def submit_many(c, principal: Principal, items: list[tuple[int, requests.NewRequ
                                                                        if cmd.idempotency_key])
         facts = {"lines": repo.lines_many(msisdns), "subs": repo.subscriptions_with_products_of_many(msisdns),
                  "open": repo.open_requests_on_lines(msisdns), "secondaries": repo.active_secondaries_of_many(msisdns)}
-        for item_id, cmd in items:
-            try:
-                same = existing.get(cmd.idempotency_key or "")
-                if same is not None:  # a resumed chunk: the request made last time
-                    if same.body_hash != requests.request_body_hash(cmd):
-                        raise Conflict("this Idempotency-Key was used with a different body; use a new key",
-                                       {"tracking_no": same.tracking_no}, code="IDEMPOTENCY_KEY_REUSED")
-                    req = same
-                else:
-                    req = _one(c, uow, principal, cmd, facts, now)
-                    if req.status == Status.EXECUTING:
-                        executing.append(req.id)
-                outcomes.append({"id": item_id, "request_id": req.id, "tracking_no": req.tracking_no})
-            except ServiceError as exc:
-                outcomes.append({"id": item_id, "error_code": exc.code[:40], "error_message": exc.message[:500]})
+        repo.buffer_writes()  # the notices: one executemany at the end (the engine's group commit)
+        with uow.session.no_autoflush:  # requests and timelines: written together at the flush
+            _all(c, uow, principal, items, existing, facts, now, outcomes, executing)
         try:
+            repo.write_buffered()
             uow.flush()
         except IntegrityConflict:
             uow.rollback()
@@ -103,3 +93,21 @@ def submit_many(c, principal: Principal, items: list[tuple[int, requests.NewRequ
         order_store.set_item_outcomes(uow.session, outcomes)
         uow.commit()
     return executing
+
+
+def _all(c, uow, principal, items, existing, facts, now, outcomes: list, executing: list) -> None:
+    for item_id, cmd in items:
+        try:
+            same = existing.get(cmd.idempotency_key or "")
+            if same is not None:  # a resumed chunk: the request made last time
+                if same.body_hash != requests.request_body_hash(cmd):
+                    raise Conflict("this Idempotency-Key was used with a different body; use a new key",
+                                   {"tracking_no": same.tracking_no}, code="IDEMPOTENCY_KEY_REUSED")
+                req = same
+            else:
+                req = _one(c, uow, principal, cmd, facts, now)
+                if req.status == Status.EXECUTING:
+                    executing.append(req.id)
+            outcomes.append({"id": item_id, "request_id": req.id, "tracking_no": req.tracking_no})
+        except ServiceError as exc:
+            outcomes.append({"id": item_id, "error_code": exc.code[:40], "error_message": exc.message[:500]})
