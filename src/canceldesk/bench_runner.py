@@ -12,7 +12,7 @@ import time
 import traceback
 from pathlib import Path
 
-ORDER = ["engine", "http", "import", "workers", "fleet", "assistant"]
+ORDER = ["engine", "http", "import", "workers", "fleet", "assistant", "fleet_order"]
 
 
 def _load(path: Path):
@@ -60,7 +60,7 @@ def main(only: list[str] | None = None) -> int:
 
 def _prefixes(only: list[str]) -> list[str]:
     m = {"engine": ["engine_"], "http": ["http_"], "import": ["import_"], "workers": ["workers_", "backlog_"],
-         "fleet": ["fleet_", "otp_"], "assistant": ["assistant_"]}
+         "fleet": ["fleet_batch_", "otp_"], "assistant": ["assistant_"], "fleet_order": ["fleet_order_"]}
     return [p for o in only for p in m.get(o, [o])]
 
 

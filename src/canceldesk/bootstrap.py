@@ -49,6 +49,7 @@ class Container:
     rate_limiter: object | None = None
     staff_limiter: object | None = None  # per staff account look-ups (service_layer/staffscope.py)
     tasks: dict = field(default_factory=dict)
+    webhook_gateway: object | None = None  # TMF622 hub callbacks (adapters/webhooks.py)
     engine_lanes: object | None = None  # a worker's service_layer.engine.Engine: queued tasks only wake it
 
     def uow(self) -> UnitOfWork:
@@ -61,6 +62,22 @@ class Container:
 
     def enqueue_delivery(self) -> None:
         pass
+
+    def enqueue_executions(self, request_ids: list[str]) -> None:
+        """Many accepted requests at once: a worker's engine claims them from the database (one
+        wake-up); elsewhere each is queued as confirm() queues it."""
+        if self.engine_lanes is not None:
+            if request_ids:
+                self.engine_lanes.nudge()
+            return
+        for request_id in request_ids:
+            self.enqueue_execution(request_id)
+
+    def enqueue_order(self, order_id: str) -> None:
+        """Without a queue the TMF622 order's items run inline; attach() replaces this."""
+        from canceldesk.service_layer import product_orders
+        product_orders.process(self, order_id)
+        product_orders.refresh(self, order_id)
 
     def now(self) -> datetime:
         return self.clock()
@@ -97,6 +114,8 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
         staff_limiter=ratelimit.build_staff(settings),
         clock=clock or utcnow,
     )
+    from canceldesk.adapters.webhooks import HttpWebhookGateway
+    container.webhook_gateway = HttpWebhookGateway()
     if with_queue:
         from canceldesk.adapters import queue
         queue.attach(container, queue_jobs(container))
@@ -106,7 +125,7 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
 def queue_jobs(c: Container):
     """The service-layer functions the queue's tasks run (the queue imports no service layer)."""
     from canceldesk.adapters.queue import Jobs
-    from canceldesk.service_layer import delivery, escalations, executor, scheduler
+    from canceldesk.service_layer import delivery, escalations, executor, product_orders, scheduler
 
     def execute(request_id: str) -> float | None:
         if c.engine_lanes is not None:  # a worker: its engine claims due requests from the database
@@ -127,4 +146,8 @@ def queue_jobs(c: Container):
 
     return Jobs(execute=execute, deliver=deliver, run_duty=lambda name: scheduler.run(c, name, c.now()),
                 due_duties=lambda: scheduler.claim_due(c, c.now()),
-                mark_unqueued=lambda request_id: escalations.mark_unqueued(c, request_id))
+                mark_unqueued=lambda request_id: escalations.mark_unqueued(c, request_id),
+                order_slices=lambda order_id: product_orders.first_slices(c, order_id),
+                process_order=lambda order_id, first, last: product_orders.process_slice(c, order_id, first, last),
+                refresh_order=lambda order_id: product_orders.refresh(c, order_id) in ("acknowledged", "inProgress"),
+                stalled_orders=lambda: product_orders.stalled(c))

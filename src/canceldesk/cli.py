@@ -140,6 +140,8 @@ def cmd_demo(args) -> int:
 
 def cmd_bench(args) -> int:
     from canceldesk.bench_runner import main as bench_main
+    if getattr(args, "large", False):
+        os.environ["BENCH_FLEET_N"] = "1000000"
     return bench_main(args.only)
 
 
@@ -172,6 +174,26 @@ def cmd_keys(args) -> int:
     from canceldesk.service_layer import keys
     c = bootstrap(_settings(), with_queue=False)
     report = keys.rotate(c) if args.action == "rotate" else keys.status(c)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_partner_key(args) -> int:
+    """Partner API keys for an enterprise: create (printed once), list, revoke."""
+    from canceldesk.bootstrap import bootstrap
+    from canceldesk.service_layer import partner_keys
+    from canceldesk.service_layer.errors import ServiceError
+    c = bootstrap(_settings(), with_queue=False)
+    try:
+        if args.action == "create":
+            report = partner_keys.issue(c, args.enterprise, args.name or "", "cli")
+        elif args.action == "list":
+            report = partner_keys.all_keys(c, args.enterprise)
+        else:
+            report = partner_keys.revoke(c, None, args.key_id or "", args.enterprise)
+    except ServiceError as exc:
+        print(f"{exc.code}: {exc.message}", file=sys.stderr)
+        return 2
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 
@@ -209,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
     b = sub.add_parser("bench", help="run the benchmarks, write bench/results/latest.json")
     b.add_argument("--only", action="append", help="run only this benchmark (http, engine, import, ...)")
+    b.add_argument("--large", action="store_true", help="the fleet benchmark closes 1,000,000 lines instead of 100,000")
     b.set_defaults(func=cmd_bench)
     st = sub.add_parser("staff", help="create or update a staff user")
     st.add_argument("username")
@@ -225,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     k = sub.add_parser("keys", help="encryption keys: rotate (re-encrypt under the current key) or status")
     k.add_argument("action", choices=["rotate", "status"])
     k.set_defaults(func=cmd_keys)
+    pk = sub.add_parser("partner-key", help="partner API keys of an enterprise: create (shown once), list, revoke")
+    pk.add_argument("action", choices=["create", "list", "revoke"])
+    pk.add_argument("key_id", nargs="?", help="the key to revoke")
+    pk.add_argument("--enterprise", required=True, help="the enterprise's customer id")
+    pk.add_argument("--name", help="which system will use the key (create)")
+    pk.set_defaults(func=cmd_partner_key)
     sm = sub.add_parser("sms", help="play the SMS centre: send a signed message (e.g. 0000) and print the replies")
     sm.add_argument("text", nargs="*", help="messages to send in turn; none = type them interactively")
     sm.add_argument("--from", dest="sender", default="13800138000", help="the sending number (default 13800138000)")

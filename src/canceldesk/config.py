@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     cookie_secure: bool | None = None
     max_body_bytes: int = Field(1_000_000, ge=1024)
     max_import_bytes: int = Field(200_000_000, ge=1024)
+    max_order_bytes: int = Field(200_000_000, ge=1024)  # TMF622 productOrder bodies (fleet closures)
     log_level: str = "INFO"
     # the operator named on receipts (empty: "canceldesk demo operator" in the reader's language)
     operator_name: str = Field("", max_length=120)

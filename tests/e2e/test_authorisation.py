@@ -30,6 +30,15 @@ BAD_TOKENS = ("anonymous", "expired", "tampered", "revoked", "garbage")
 ANY = ("subscriber", "enterprise_admin", "agent", "reviewer", "admin")
 PUBLIC = None
 NO_BATCH = "00000000-0000-4000-8000-000000000000"
+TMF = "/tmf-api/productOrderingManagement/v4"
+
+
+def error_code(r) -> str | None:
+    """The error's code in either shape: ours, or TMF's under /tmf-api."""
+    body = r.json()
+    if "error" in body:
+        return body["error"]["code"] if set(body) == {"error"} else None
+    return body["code"] if set(body) == {"code", "reason", "message", "status"} else None
 
 
 @dataclass
@@ -442,6 +451,32 @@ CASES: dict[tuple[str, str], Case] = {
         ("enterprise_admin",), _p("GET", f"/v1/enterprise/batches/{NO_BATCH}/results"), _batch_objects("/results")),
     ("GET", "/v1/enterprise/batches/{batch_id}/results.csv"): Case(
         ("enterprise_admin",), _p("GET", f"/v1/enterprise/batches/{NO_BATCH}/results.csv"), _batch_objects("/results.csv")),
+    # partner API keys and TMF622 (the partner API answers in the TMF error shape)
+    ("POST", "/v1/enterprise/partner-keys"): Case(("enterprise_admin",), _p("POST", "/v1/enterprise/partner-keys", {}),
+                                                  why_no_objects="tests/e2e/test_partner_keys.py"),
+    ("GET", "/v1/enterprise/partner-keys"): Case(("enterprise_admin",), _p("GET", "/v1/enterprise/partner-keys"),
+                                                 why_no_objects="tests/e2e/test_partner_keys.py"),
+    ("DELETE", "/v1/enterprise/partner-keys/{key_id}"): Case(
+        ("enterprise_admin",), _p("DELETE", "/v1/enterprise/partner-keys/000000000000"),
+        why_no_objects="tests/e2e/test_partner_keys.py"),
+    ("POST", f"{TMF}/productOrder"): Case(("enterprise_admin",), _p("POST", f"{TMF}/productOrder", {}),
+                                          why_no_objects="tests/e2e/test_tmf622.py (another enterprise's product)"),
+    ("GET", f"{TMF}/productOrder"): Case(("enterprise_admin",), _p("GET", f"{TMF}/productOrder"),
+                                         why_no_objects="tests/e2e/test_tmf622.py (lists only the caller's orders)"),
+    ("GET", f"{TMF}/productOrder/{{id}}"): Case(("enterprise_admin",), _p("GET", f"{TMF}/productOrder/{NO_BATCH}"),
+                                               why_no_objects="tests/e2e/test_tmf622.py (another enterprise's order)"),
+    ("POST", f"{TMF}/cancelProductOrder"): Case(("enterprise_admin",), _p("POST", f"{TMF}/cancelProductOrder",
+                                                                          {"productOrder": {"id": NO_BATCH}}),
+                                                why_no_objects="tests/e2e/test_tmf622.py"),
+    ("GET", f"{TMF}/cancelProductOrder"): Case(("enterprise_admin",), _p("GET", f"{TMF}/cancelProductOrder"),
+                                               why_no_objects="tests/e2e/test_tmf622.py"),
+    ("GET", f"{TMF}/cancelProductOrder/{{id}}"): Case(("enterprise_admin",),
+                                                     _p("GET", f"{TMF}/cancelProductOrder/{NO_BATCH}"),
+                                                     why_no_objects="tests/e2e/test_tmf622.py"),
+    ("POST", f"{TMF}/hub"): Case(("enterprise_admin",), _p("POST", f"{TMF}/hub", {}),
+                                 why_no_objects="tests/e2e/test_tmf622.py (hubs of another enterprise)"),
+    ("DELETE", f"{TMF}/hub/{{id}}"): Case(("enterprise_admin",), _p("DELETE", f"{TMF}/hub/{'0' * 32}"),
+                                          why_no_objects="tests/e2e/test_tmf622.py (hubs of another enterprise)"),
     # Channels: no bearer token — the platform signs each call; the sender/caller is the network-verified
     # number and commands act only on it (tests/e2e/test_channels_sms.py, test_channels_ivr.py).
     ("POST", "/channels/sms/inbound"): Case(PUBLIC, _p("POST", "/channels/sms/inbound", {"from": MISSING_MSISDN, "to": "10086",
@@ -533,6 +568,10 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
     ("POST", "/enterprise/batches/{batch_id}/resume"): Case(ENTERPRISE_PAGE,
                                                             _p("POST", f"/enterprise/batches/{NO_BATCH}/resume"),
                                                             pages_enterprise_batch),
+    ("POST", "/enterprise/uploads"): Case(ENTERPRISE_PAGE, _p("POST", "/enterprise/uploads", {"reason": "x"}),
+                                          why_no_objects="rows of another company: tests/e2e/test_fleet_upload.py"),
+    ("GET", "/enterprise/batches/{batch_id}/results-zh.csv"): Case(
+        ENTERPRISE_PAGE, _p("GET", f"/enterprise/batches/{NO_BATCH}/results-zh.csv"), pages_enterprise_batch),
     ("GET", "/dashboard"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard"), why_no_objects="aggregates only"),
     ("GET", "/dashboard/compliance.pdf"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/compliance.pdf"),
                                                why_no_objects="aggregates; numbers masked"),
@@ -617,7 +656,7 @@ def test_missing_expired_tampered_revoked_or_garbage_tokens_get_401(w, key):
     for bad in BAD_TOKENS:
         r = call(w, bad, probe.method, probe.url, probe.json)
         assert r.status_code == 401, (bad, key, r.status_code, r.text)
-        assert set(r.json()) == {"error"} and r.json()["error"]["code"] in ("UNAUTHENTICATED", "SESSION_INVALID")
+        assert error_code(r) in ("UNAUTHENTICATED", "SESSION_INVALID"), r.text
 
 
 # What a permitted caller's probe answers: lists 200, a probe of an object that does not exist 404,
@@ -656,7 +695,12 @@ def test_each_role_is_let_in_or_refused_with_403(w, key):
             assert r.status_code == PERMITTED_STATUS[key], (actor, key, r.status_code, r.text)
         else:
             assert r.status_code == 403, (actor, key, r.status_code, r.text)
-            assert r.json() == {"error": {"code": "FORBIDDEN", "message": r.json()["error"]["message"], "details": None}}
+            if probe.url.startswith(TMF):
+                assert r.json() == {"code": "FORBIDDEN", "reason": "this needs one of the roles: enterprise_admin",
+                                    "message": "this needs one of the roles: enterprise_admin", "status": "403"}
+            else:
+                assert r.json() == {"error": {"code": "FORBIDDEN", "message": r.json()["error"]["message"],
+                                              "details": None}}
 
 
 @pytest.mark.parametrize("key", [k for k in KEYS if CASES[k].objects], ids=[f"{m} {p}" for m, p in KEYS if CASES[(m, p)].objects])

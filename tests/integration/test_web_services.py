@@ -88,3 +88,44 @@ def test_reports(c):
     assert header == ["dimension", "value", "requests"] and ["channel", "app", 2] in rows
     with pytest.raises(Exception):
         reports.volumes(c, ENTERPRISE, days=7)
+
+
+
+def test_a_chunk_of_items_is_created_and_confirmed_in_a_few_statements_with_the_portals_rules(c):
+    from sqlalchemy import event, text
+
+    from canceldesk.service_layer import intake
+    b = batches.create(c, ENTERPRISE, batches.fleet_numbers(c, ENTERPRISE))
+    with c.uow() as uow:
+        items = uow.session.execute(text("SELECT id, msisdn FROM batch_items WHERE batch_id = :b ORDER BY position"),
+                                    {"b": b["id"]}).all()
+    cmds = [(item_id, requests.NewRequest(kind="close_line", msisdn=m, idempotency_key=f"batch:{b['id']}:{m}",
+                                          batch_id=b["id"])) for item_id, m in items]
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+    c.enqueue_delivery = lambda: None  # the notices are counted as written, not as sent
+    event.listen(c.engine, "before_cursor_execute", count)
+    try:
+        executing = intake.submit_many(c, ENTERPRISE, cmds)
+    finally:
+        event.remove(c.engine, "before_cursor_execute", count)
+    assert len(executing) == 47
+    assert len(statements) <= 250, len(statements)  # 50 requests: not 41 statements each (SQLite: one per timeline row)
+    with c.uow() as uow:
+        reqs = uow.repo.requests_of("E001", limit=100)
+        one = next(r for r in reqs if r.status == "executing")
+        assert [str(e.to_status) for e in one.timeline] == ["submitted", "checked", "awaiting_confirmation", "executing"]
+        assert one.channel == "enterprise"
+        assert sorted(r.reject_codes[0] for r in reqs if r.status == "rejected") == \
+            sorted(["ARREARS", "PORT_OUT_PENDING", "CONTRACT_LOCK"])
+    # the same chunk again (a resumed task): the same requests, nothing new
+    assert intake.submit_many(c, ENTERPRISE, cmds) == []
+    # a line of another customer: the portal's 404, recorded on the item
+    assert intake.submit_many(c, ENTERPRISE, [(items[1][0], requests.NewRequest(
+        kind="close_line", msisdn="13800138000", batch_id=b["id"]))]) == []
+    with c.uow() as uow:
+        err = uow.session.execute(text("SELECT error_code, error_message FROM batch_items WHERE id = :i"),
+                                  {"i": items[1][0]}).one()
+    assert tuple(err) == ("NOT_FOUND", "no such line")

@@ -76,6 +76,13 @@ class Jobs:
     run_duty: Callable[[str], None]
     due_duties: Callable[[], list[str]]
     mark_unqueued: Callable[[str], None]
+    # TMF622 orders (service_layer/product_orders.py): the first slice of each chain; one slice run,
+    # returning the chain's next slice; the order's state derived (True while it is still running);
+    # the orders whose tasks were lost, with the slices still to submit.
+    order_slices: Callable[[str], list] = lambda order_id: []
+    process_order: Callable[[str, int, int], tuple | None] = lambda order_id, first, last: None
+    refresh_order: Callable[[str], bool] = lambda order_id: False
+    stalled_orders: Callable[[], list] = lambda: []
 
 
 def attach(c, jobs: Jobs) -> None:
@@ -149,5 +156,40 @@ def attach(c, jobs: Jobs) -> None:
             jobs.mark_unqueued(request_id)
 
     c.enqueue_execution = enqueue_execution
+    _attach_orders(c, huey, jobs)
     c.tasks = {"execute_request": execute_request, "deliver_outbox": deliver_outbox, "run_duty": run_duty,
                "duties_tick": duties_tick}
+
+
+ORDER_WATCH_SECONDS = 1.0
+
+
+def _attach_orders(c, huey, jobs: Jobs) -> None:
+    """TMF622 orders: their slices are shared by all workers; a watcher derives the order's state
+    until it is final; a periodic sweep restarts orders whose tasks were lost (a killed worker)."""
+
+    @huey.task(name="process_order")
+    def process_order(order_id: str, first: int, last: int):
+        following = jobs.process_order(order_id, first, last)
+        if following is not None:
+            process_order(order_id, *following)
+
+    @huey.task(name="watch_order")
+    def watch_order(order_id: str):
+        if jobs.refresh_order(order_id) and not huey.immediate:
+            watch_order.schedule(args=(order_id,), delay=ORDER_WATCH_SECONDS)
+
+    @huey.periodic_task(crontab(minute="*"), name="orders_tick")
+    def orders_tick():
+        for order_id, ranges in jobs.stalled_orders():
+            for first, last in ranges:
+                process_order(order_id, first, last)
+            watch_order(order_id)
+
+    def enqueue_order(order_id: str) -> None:
+        for first, last in jobs.order_slices(order_id):
+            process_order(order_id, first, last)
+        watch_order(order_id)
+
+    c.enqueue_order = enqueue_order
+    c.tasks.update(process_order=process_order, watch_order=watch_order, orders_tick=orders_tick)

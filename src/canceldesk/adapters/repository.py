@@ -198,6 +198,28 @@ class Repository:
             out[s.msisdn].append((s, prods[s.product_code]))
         return out
 
+    # many lines at once (set-based intake of a large order) ----------------------------------------
+    def lines_many(self, msisdns: set[str]) -> dict[str, Line]:
+        return {ln.msisdn: ln for ln in self.s.scalars(select(Line).where(orm.lines.c.msisdn.in_(msisdns)))}
+
+    def open_requests_on_lines(self, msisdns: set[str]) -> dict[str, list[Request]]:
+        out: dict[str, list[Request]] = {m: [] for m in msisdns}
+        for r in self.s.scalars(select(Request).where(orm.requests.c.msisdn.in_(msisdns),
+                                                      orm.requests.c.status.in_([str(s) for s in OPEN]))):
+            out[r.msisdn].append(r)
+        return out
+
+    def active_secondaries_of_many(self, primaries: set[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {m: [] for m in primaries}
+        for msisdn, primary in self.s.execute(select(orm.lines.c.msisdn, orm.lines.c.primary_msisdn).where(
+                orm.lines.c.primary_msisdn.in_(primaries), orm.lines.c.status == LineStatus.ACTIVE)):
+            out[primary].append(msisdn)
+        return out
+
+    def requests_by_idempotency_many(self, requested_by: str, keys: list[str]) -> dict[str, Request]:
+        return {r.idempotency_key: r for r in self.s.scalars(select(Request).where(
+            orm.requests.c.requested_by == requested_by, orm.requests.c.idempotency_key.in_(keys)))}
+
     def receipt_codes(self, request_ids: list[str]) -> dict[str, str]:
         rows = self.s.execute(select(orm.receipts.c.request_id, orm.receipts.c.verification_code)
                               .where(orm.receipts.c.request_id.in_(request_ids)))

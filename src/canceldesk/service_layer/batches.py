@@ -29,7 +29,7 @@ from canceldesk.domain.batch import derive_outcome as derive_outcome  # re-expor
 from canceldesk.domain.lifecycle import Status
 from canceldesk.domain.model import LineStatus
 
-from . import fleetguard, requests, selfservice
+from . import fleetguard, intake, requests, selfservice
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
 from .notifications import notify
 from .principal import Principal, may
@@ -38,6 +38,7 @@ log = logging.getLogger("canceldesk.batches")
 
 MAX_LINES = 1000
 CHUNK = 10
+SUBMIT_CHUNK = 500  # items created and confirmed per transaction (service_layer/intake.py)
 STALLED_AFTER = timedelta(seconds=60)
 KINDS = ("close_line",)
 FLEET_FILTERS = ("", "active", "not_active", "arrears", "port_out", "contract")
@@ -103,7 +104,8 @@ def fleet_numbers(c, principal: Principal, *, q: str = "", flag: str = "") -> li
 
 
 # ---- creating and running a batch -----------------------------------------------------------------
-def create(c, principal: Principal, msisdns: object, kind: str = "close_line", reason: str | None = None) -> dict:
+def create(c, principal: Principal, msisdns: object, kind: str = "close_line", reason: str | None = None,
+           limit: int = MAX_LINES) -> dict:
     ent = _enterprise_of(principal)
     if kind not in KINDS:
         raise InvalidInput(f"a batch can do: {', '.join(KINDS)}", {"field": "kind"})
@@ -111,8 +113,8 @@ def create(c, principal: Principal, msisdns: object, kind: str = "close_line", r
         raise InvalidInput("reason is at most 500 characters", {"field": "reason"})
     if not isinstance(msisdns, (list, tuple)) or not msisdns:
         raise InvalidInput("choose at least one line", {"field": "msisdns"}, code="NO_LINES")
-    if len(msisdns) > MAX_LINES:
-        raise InvalidInput(f"at most {MAX_LINES} lines in one batch", {"field": "msisdns"}, code="TOO_MANY_LINES")
+    if len(msisdns) > limit:
+        raise InvalidInput(f"at most {limit} lines in one batch", {"field": "msisdns"}, code="TOO_MANY_LINES")
     numbers: list[str] = []
     bad = []
     for i, raw in enumerate(msisdns):
@@ -140,9 +142,10 @@ def create(c, principal: Principal, msisdns: object, kind: str = "close_line", r
         s.execute(orm.batches.insert().values(
             id=batch_id, enterprise_id=ent, kind=kind, created_by=principal.actor, created_at=now, updated_at=now,
             phase=BatchPhase.PRECHECKING, size=len(numbers), reason=reason, acknowledged_warnings=[]))
-        s.execute(orm.batch_items.insert(), [
-            {"batch_id": batch_id, "position": i + 1, "msisdn": n, "blockers": [], "warnings": []}
-            for i, n in enumerate(numbers)])
+        rows = [{"batch_id": batch_id, "position": i + 1, "msisdn": n, "blockers": [], "warnings": []}
+                for i, n in enumerate(numbers)]
+        for i in range(0, len(rows), 5000):
+            s.execute(orm.batch_items.insert(), rows[i:i + 5000])
         uow.commit()
     return status(c, principal, batch_id)
 
@@ -243,24 +246,48 @@ def submit(c, principal: Principal, batch_id: str, acknowledged_warnings: object
     return status(c, principal, batch_id)
 
 
-def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh") -> None:
-    """Create and confirm one request per line not yet done; blocked lines become rejected requests."""
+def _command(batch: dict, batch_id: str, lang: str, msisdn: str, item_kind: str | None, subscription_id: str | None,
+             item_ref: str | None) -> requests.NewRequest:
+    return requests.NewRequest(kind=item_kind or batch["kind"], msisdn=msisdn, subscription_id=subscription_id,
+                               reason=batch["reason"], acknowledged_warnings=tuple(batch["acknowledged_warnings"] or ()),
+                               idempotency_key=f"batch:{batch_id}:{item_ref or msisdn}", batch_id=batch_id, lang=lang)
+
+
+def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh",
+               positions: tuple[int, int] | None = None) -> None:
+    """Create and confirm one request per line not yet done; blocked lines become rejected requests.
+
+    An item may name its own kind and subscription (a TMF622 order mixes them); `positions`
+    (first, last) limits the run to a slice, so several workers can share one large order.
+    """
     try:
         with c.uow() as uow:
             batch = _batch(uow, principal, batch_id)
         it = orm.batch_items.c
+        where = [it.batch_id == batch_id, it.request_id.is_(None), it.error_code.is_(None)]
+        if positions is not None:
+            where += [it.position >= positions[0], it.position <= positions[1]]
         while True:
             with c.uow() as uow:
-                todo = uow.session.execute(select(it.id, it.msisdn).where(
-                    it.batch_id == batch_id, it.request_id.is_(None), it.error_code.is_(None))
-                    .order_by(it.position).limit(CHUNK)).all()
+                todo = uow.session.execute(select(it.id, it.msisdn, it.item_kind, it.subscription_id, it.item_ref)
+                                           .where(*where).order_by(it.position).limit(SUBMIT_CHUNK)).all()
             if not todo:
                 break
-            for item_id, msisdn in todo:
+            cmds = [(row[0], _command(batch, batch_id, lang, *row[1:])) for row in todo]
+            executing = intake.submit_many(c, principal, cmds)
+            if executing is not None:  # set-based: the whole chunk in one transaction
+                with c.uow() as uow:
+                    _touch(uow, batch_id, c.now())
+                    uow.commit()
+                c.enqueue_executions(executing)
+                continue
+            for item_id, msisdn, item_kind, subscription_id, item_ref in todo:
                 values: dict = {}
-                cmd = requests.NewRequest(kind=batch["kind"], msisdn=msisdn, reason=batch["reason"],
+                cmd = requests.NewRequest(kind=item_kind or batch["kind"], msisdn=msisdn, subscription_id=subscription_id,
+                                          reason=batch["reason"],
                                           acknowledged_warnings=tuple(batch["acknowledged_warnings"] or ()),
-                                          idempotency_key=f"batch:{batch_id}:{msisdn}", batch_id=batch_id, lang=lang)
+                                          idempotency_key=f"batch:{batch_id}:{item_ref or msisdn}", batch_id=batch_id,
+                                          lang=lang)
                 try:
                     req = selfservice.end_in_one_step(c, principal, cmd)
                     values = {"request_id": req.id, "tracking_no": req.tracking_no}
@@ -270,10 +297,11 @@ def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh") -> None
                     uow.session.execute(update(orm.batch_items).where(it.id == item_id).values(**values))
                     _touch(uow, batch_id, c.now())
                     uow.commit()
-        with c.uow() as uow:
-            _move(uow, batch_id, BatchPhase.SUBMITTING, BatchPhase.SUBMITTED, c.now())
-            _notify_admin(c, uow, principal, batch_id, batch["kind"], lang)
-            uow.commit()
+        if positions is None:
+            with c.uow() as uow:
+                _move(uow, batch_id, BatchPhase.SUBMITTING, BatchPhase.SUBMITTED, c.now())
+                _notify_admin(c, uow, principal, batch_id, batch["kind"], lang)
+                uow.commit()
     except Exception:  # noqa: BLE001 - a background runner: log it; the batch shows as stalled
         log.exception("batch %s: submission stopped; resume it from the console", batch_id)
         raise

@@ -72,6 +72,8 @@ def deliver(c, limit: int = BATCH, lane: str | None = None) -> Delivered:
             sent.append(msg.id)
             continue
         gateway = c.email_gateway if msg.channel == "email" and c.email_gateway else c.sms_gateway
+        if msg.channel == "webhook":
+            gateway = c.webhook_gateway
         try:
             gateway.send(msg.to, msg.text, key=f"outbox:{msg.id}")
             sent.append(msg.id)

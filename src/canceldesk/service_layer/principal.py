@@ -47,7 +47,7 @@ class Principal:
     login_msisdn: str | None = None
     display_name: str = ""
     # The channel this principal acts through when it is not the role's usual one (sms, ivr,
-    # kiosk): recorded on every transition it causes (create, confirm, withdraw).
+    # kiosk; TMF622 calls: "partner"): recorded on every transition it causes (create, confirm, withdraw).
     via: str | None = None
 
     @property

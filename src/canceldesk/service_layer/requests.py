@@ -103,20 +103,23 @@ def _context(c, uow, principal: Principal, kind: str, line: Line, subscription_i
                                {"field": "subscription_id"})
         if not any(s.id == subscription_id for s, _ in subs):
             raise NotFound("no such subscription on this line")
-    open_no = None
-    for other in uow.repo.open_requests_on_line(line.msisdn):
-        if other.id == ignore_request:
-            continue
-        covers = (kind in ("close_line", "reclaim") or other.kind in ("close_line", "reclaim")
-                  or other.subscription_id == subscription_id)
-        if covers:
-            open_no = other.tracking_no
-            break
+    open_no = covering_request(kind, subscription_id, uow.repo.open_requests_on_line(line.msisdn), ignore_request)
     return PrecheckContext(
         kind=kind, line=line, subscriptions=subs, pack=c.pack, now=c.now(), subscription_id=subscription_id,
         actor_may_end=_may_end(c, uow, principal, line, doc), open_request_tracking_no=open_no,
         active_secondary_lines=uow.repo.active_secondaries(line.msisdn) if kind == "close_line" else [], lang=lang,
         admin_login_of=numbers.admin_login_enterprises(uow, line.msisdn) if kind == "close_line" else [])
+
+
+def covering_request(kind: str, subscription_id: str | None, open_on_line, ignore_request: str | None = None) -> str | None:
+    """The tracking number of an open request on the line that already covers this one."""
+    for other in open_on_line:
+        if other.id == ignore_request:
+            continue
+        if (kind in ("close_line", "reclaim") or other.kind in ("close_line", "reclaim")
+                or other.subscription_id == subscription_id):
+            return other.tracking_no
+    return None
 
 
 def precheck(c, principal: Principal, kind: object, msisdn: object, subscription_id: str | None = None,
@@ -151,7 +154,7 @@ def _staff_view(c, uow, principal: Principal, ctx: PrecheckContext, result: Prec
     return result
 
 
-def _body_hash(cmd: NewRequest) -> str:
+def request_body_hash(cmd: NewRequest) -> str:
     body = {"kind": cmd.kind, "msisdn": cmd.msisdn, "subscription_id": cmd.subscription_id, "reason": cmd.reason,
             "acknowledged_warnings": sorted(cmd.acknowledged_warnings)}
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
@@ -168,7 +171,7 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
         raise InvalidInput("reason is at most 500 characters", {"field": "reason"})
     if cmd.idempotency_key is not None and not (0 < len(cmd.idempotency_key) <= 200):
         raise InvalidInput("Idempotency-Key must be 1–200 characters", {"field": "Idempotency-Key"})
-    body_hash = _body_hash(cmd)
+    body_hash = request_body_hash(cmd)
     now = c.now()
     with c.uow() as uow:
         if cmd.idempotency_key:
@@ -189,22 +192,8 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
             raise InvalidInput("acknowledge these warnings first (acknowledged_warnings)",
                                {"missing": missing, "warnings": [w.as_dict() for w in result.warnings]},
                                code="WARNINGS_NOT_ACKNOWLEDGED")
-        owner = line.customer_id if cmd.kind != "reclaim" else (line.former_customer_id or line.customer_id)
         channel = cmd.channel or principal.channel
-        req = Request(id=str(uuid.uuid4()), tracking_no=new_tracking_no(now), kind=cmd.kind, msisdn=cmd.msisdn,
-                      customer_id=owner, channel=channel, requested_by=principal.actor, created_at=now,
-                      subscription_id=cmd.subscription_id, reason=cmd.reason, idempotency_key=cmd.idempotency_key,
-                      body_hash=body_hash, impact=result.impact, acknowledged_warnings=list(cmd.acknowledged_warnings),
-                      deadline_at=now + timedelta(minutes=c.pack.deadline_minutes(cmd.kind)), batch_id=cmd.batch_id,
-                      lang=cmd.lang if cmd.lang in ("zh", "en") else None)
-        req.start(now, principal.actor, channel)
-        if result.eligible:
-            req.transition(Status.CHECKED, now, "system", channel, "pre-checks passed")
-            req.transition(Status.AWAITING_CONFIRMATION, now, "system", channel, "impact shown, waiting for confirmation")
-        else:
-            codes = [b.code for b in result.blockers]
-            req.reject_codes = codes
-            req.transition(Status.REJECTED, now, "system", channel, ",".join(codes))
+        req = new_request(c, principal, cmd, line, result, body_hash, now)
         uow.repo.add(req)
         if cmd.in_person_document and not principal.is_subscriber:
             _record_in_person(uow, principal, req, cmd.in_person_document, ctx.actor_may_end, now)
@@ -234,19 +223,43 @@ def _needs_no_step_up(c, principal: Principal, req: Request) -> bool:
     return not (principal.is_subscriber and c.pack.step_up_factors(req.kind))
 
 
+def new_request(c, principal: Principal, cmd: NewRequest, line: Line, result: PrecheckResult, body_hash: str,
+                now) -> Request:
+    """The request as pre-checked: awaiting confirmation when eligible, rejected (with its codes) when not."""
+    owner = line.customer_id if cmd.kind != "reclaim" else (line.former_customer_id or line.customer_id)
+    channel = cmd.channel or principal.channel
+    req = Request(id=str(uuid.uuid4()), tracking_no=new_tracking_no(now), kind=cmd.kind, msisdn=cmd.msisdn,
+                  customer_id=owner, channel=channel, requested_by=principal.actor, created_at=now,
+                  subscription_id=cmd.subscription_id, reason=cmd.reason, idempotency_key=cmd.idempotency_key,
+                  body_hash=body_hash, impact=result.impact, acknowledged_warnings=list(cmd.acknowledged_warnings),
+                  deadline_at=now + timedelta(minutes=c.pack.deadline_minutes(cmd.kind)), batch_id=cmd.batch_id,
+                  lang=cmd.lang if cmd.lang in ("zh", "en") else None)
+    req.start(now, principal.actor, channel)
+    if result.eligible:
+        req.transition(Status.CHECKED, now, "system", channel, "pre-checks passed")
+        req.transition(Status.AWAITING_CONFIRMATION, now, "system", channel, "impact shown, waiting for confirmation")
+    else:
+        codes = [b.code for b in result.blockers]
+        req.reject_codes = codes
+        req.transition(Status.REJECTED, now, "system", channel, ",".join(codes))
+    return req
+
+
 def _accept(c, req: Request, principal: Principal, result: PrecheckResult, now, via: str | None = None) -> None:
-    """Confirmed: to review when the refund is over the pack's threshold, else to execution.
-    `via`: the channel the confirmation came by (default: the principal's)."""
-    via = via or principal.channel
+    """Confirmed by this principal; `via`: the channel the confirmation came by (default: the principal's)."""
+    accept(c, req, result, principal.actor, via or principal.channel, now)
+
+
+def accept(c, req: Request, result: PrecheckResult, actor: str, via: str, now) -> None:
+    """A confirmed, still eligible request: into review above the pack's refund threshold, else executing."""
     req.impact = result.impact
     req.deadline_at = now + timedelta(minutes=c.pack.deadline_minutes(req.kind))  # promised from acceptance
     threshold = c.pack.review_refund_over
     refund = (result.settlement.refund if result.settlement else 0)
     if threshold is not None and refund > threshold:
-        req.transition(Status.IN_REVIEW, now, principal.actor, via,
-                       f"refund {refund} over review threshold {threshold}")
+        req.transition(Status.IN_REVIEW, now, actor, via, f"refund {refund} over review threshold {threshold}")
     else:
-        req.transition(Status.EXECUTING, now, principal.actor, via, "confirmed")
+        req.transition(Status.EXECUTING, now, actor, via, "confirmed")
 
 
 def _record_in_person(uow, principal: Principal, req: Request, doc: dict, matched: bool, now) -> None:
@@ -301,6 +314,9 @@ def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = Non
                deadline=localtime.shown(req.deadline_at, c.pack.timezone), **base)
     elif req.status == Status.WITHDRAWN:
         notify(uow.repo, event="withdrawn", dedup=f"{req.id}:withdrawn", **base)
+
+
+notify_state = _notify_state  # the bulk intake (intake.py) tells each request the same way
 
 
 def owned_request(uow, principal: Principal, tracking_no: str) -> Request:
@@ -378,7 +394,7 @@ def review(c, principal: Principal, tracking_no: str, approve: bool, reason: str
         else:
             req.reject_codes = ["REVIEW_REJECTED"]
             req.transition(Status.REJECTED, now, principal.actor, "staff", reason)
-        _notify_state(c, uow, req, now, detail=reason or "")
+        notify_state(c, uow, req, now, detail=reason or "")
         uow.commit()
     if req.status == Status.EXECUTING:
         c.enqueue_execution(req.id)
@@ -393,7 +409,7 @@ def withdraw(c, principal: Principal, tracking_no: str) -> Request:
             raise Conflict(f"request {req.tracking_no} is '{req.status}'; it can only be withdrawn before execution",
                            {"status": req.status}, code="INVALID_STATE")
         req.transition(Status.WITHDRAWN, now, principal.actor, principal.channel, "withdrawn by requester")
-        _notify_state(c, uow, req, now)
+        notify_state(c, uow, req, now)
         uow.commit()
         return req
 

@@ -16,9 +16,12 @@ from canceldesk.bootstrap import Container, bootstrap
 from canceldesk.domain.transitions import IllegalTransition
 from canceldesk.service_layer.errors import ServiceError
 
+from . import tmf_errors
 from .hardening import Hardening, SafeJSONResponse, security_headers
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .routers import admin, auth, enterprise, lines, ops, requests, staff
+from .routers import partner_keys as partner_keys_router
+from .routers import tmf622
 from .routers import assistant as assistant_router
 
 log = logging.getLogger("canceldesk.api")
@@ -26,8 +29,11 @@ log = logging.getLogger("canceldesk.api")
 RETRY_AFTER_SECONDS = 2
 
 
-def error(status: int, code: str, message: str, details=None) -> JSONResponse:
+def error(status: int, code: str, message: str, details=None, path: str = "") -> JSONResponse:
     # Headers here too: a 500 is answered outside the middleware that adds them to everything else.
+    if tmf_errors.is_tmf(path):
+        status, body = tmf_errors.shape(status, code, message, details)
+        return SafeJSONResponse(status_code=status, content=body, headers=security_headers())
     return SafeJSONResponse(status_code=status, content={"error": {"code": code, "message": message, "details": details}},
                             headers=security_headers())
 
@@ -49,8 +55,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.state.container = c
 
     @app.exception_handler(ServiceError)
-    async def _service_error(_: Request, exc: ServiceError):
-        return error(exc.status, exc.code, exc.message, exc.details)
+    async def _service_error(request: Request, exc: ServiceError):
+        return error(exc.status, exc.code, exc.message, exc.details, request.url.path)
 
     @app.exception_handler(IllegalTransition)
     async def _illegal_transition(_: Request, exc: IllegalTransition):
@@ -58,10 +64,10 @@ def create_app(container: Container | None = None) -> FastAPI:
         return error(409, exc.code, exc.message, exc.as_details())
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError):
+    async def _validation(request: Request, exc: RequestValidationError):
         fields = _field_errors(exc)
         summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
-        return error(422, "VALIDATION_FAILED", f"the request is not valid — {summary}", fields)
+        return error(422, "VALIDATION_FAILED", f"the request is not valid — {summary}", fields, request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
@@ -74,7 +80,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         detail = str(exc.detail)
         if detail == "There was an error parsing the body":  # FastAPI's words for bad or too deeply nested JSON
             detail = "the body is not JSON we can read (malformed, or nested too deeply); send one plain JSON object"
-        return error(exc.status_code, code, detail)
+        return error(exc.status_code, code, detail, path=request.url.path)
 
     @app.exception_handler(OperationalError)
     async def _database(request: Request, exc: OperationalError):
@@ -94,7 +100,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return error(500, "INTERNAL", "something went wrong on our side; the request was not lost — try again or ask staff")
+        return error(500, "INTERNAL", "something went wrong on our side; the request was not lost — try again or ask staff",
+                     path=request.url.path)
 
     @app.middleware("http")
     async def _guard(request: Request, call_next):
@@ -110,7 +117,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.add_middleware(Hardening, settings=c.settings)
 
     for r in (ops.router, auth.router, lines.router, requests.router, admin.router, staff.router, enterprise.router,
-              assistant_router.router):
+              partner_keys_router.router, tmf622.router, assistant_router.router):
         app.include_router(r)
 
     from canceldesk.entrypoints.sms.router import router as sms_router

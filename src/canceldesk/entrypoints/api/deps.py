@@ -112,3 +112,26 @@ def get_lang(request: Request, accept_language: Annotated[str | None, Header(max
 
 
 Lang = Annotated[str, Depends(get_lang)]
+
+
+def get_partner(request: Request, c: ContainerDep) -> Principal:
+    """The partner API (TMF622): a partner key, or an enterprise admin's bearer token (never a
+    cookie) — either way the company's admin acting through the `partner` channel."""
+    from dataclasses import replace
+
+    from canceldesk.service_layer import partner_keys
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header[:7].lower() == "bearer " else None
+    if partner_keys.looks_like_key(token):
+        principal = partner_keys.authenticate(c, token)
+    else:
+        principal = auth.authenticate(c, token)
+        if principal.role != "enterprise_admin":
+            raise Forbidden("this needs one of the roles: enterprise_admin")
+        principal = replace(principal, via="partner")
+    request.state.principal = principal
+    return principal
+
+
+get_partner.roles = ("enterprise_admin",)  # read by the authorisation test suite
+CurrentPartner = Annotated[Principal, Depends(get_partner)]

@@ -63,6 +63,9 @@ def session_cookie_flags(settings, max_age: int | None = None) -> dict:
     return flags
 
 
+ORDER_PATH_PREFIX = "/tmf-api/productOrderingManagement/v4/productOrder"
+
+
 class SafeJSONResponse(JSONResponse):
     """JSON that cannot fail to render: a lone surrogate echoed from the input (\\ud800 is valid JSON
     but not UTF-8) is written as its \\u escape instead of turning a clear 4xx into a 500."""
@@ -81,8 +84,11 @@ def _has_control(text: str) -> bool:
     return any(ord(ch) < 32 or ord(ch) == 127 for ch in text)
 
 
-async def _send_error(send, status: int, code: str, message: str, headers: dict[str, str]) -> None:
-    body = json.dumps({"error": {"code": code, "message": message, "details": None}}).encode()
+async def _send_error(send, status: int, code: str, message: str, headers: dict[str, str], path: str = "") -> None:
+    from .tmf_errors import is_tmf, shape
+    content = shape(status, code, message)[1] if is_tmf(path) else {"error": {"code": code, "message": message,
+                                                                              "details": None}}
+    body = json.dumps(content).encode()
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
@@ -107,6 +113,8 @@ class Hardening:
         started = False
         exceeded = False
         limit = self.settings.max_import_bytes if path == IMPORT_PATH else self.settings.max_body_bytes
+        if path.startswith(ORDER_PATH_PREFIX) or path == "/enterprise/uploads":  # fleets: 100,000 lines
+            limit = self.settings.max_order_bytes
 
         async def send_hardened(message):
             nonlocal started
@@ -114,7 +122,8 @@ class Hardening:
                 # The body was cut off: whatever the app makes of that, the answer is 413.
                 if message["type"] == "http.response.start" and not started:
                     started = True
-                    await _send_error(send, 413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes", headers)
+                    await _send_error(send, 413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes",
+                                  headers, path=path)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -124,15 +133,16 @@ class Hardening:
             await send(message)
 
         if _has_control(path) or any(b < 32 or b == 127 for b in unquote_to_bytes(scope.get("query_string", b""))):
-            return await _send_error(send, 400, "BAD_REQUEST", "control characters are not allowed in the URL", headers)
+            return await _send_error(send, 400, "BAD_REQUEST", "control characters are not allowed in the URL", headers,
+                                     path=path)
 
         declared = next((v for k, v in scope.get("headers", []) if k == b"content-length"), None)
         if declared is not None:
             if not declared.isdigit():
-                return await _send_error(send, 400, "BAD_REQUEST", "Content-Length is not a number", headers)
+                return await _send_error(send, 400, "BAD_REQUEST", "Content-Length is not a number", headers, path=path)
             if int(declared) > limit:
                 return await _send_error(send, 413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes",
-                                         headers)
+                                         headers, path=path)
         received = 0
 
         async def limited_receive():
@@ -151,4 +161,5 @@ class Hardening:
             if not exceeded:
                 raise
             if not started:
-                await _send_error(send, 413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes", headers)
+                await _send_error(send, 413, "PAYLOAD_TOO_LARGE", f"the body is larger than {limit} bytes",
+                                  headers, path=path)

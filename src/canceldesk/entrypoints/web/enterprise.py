@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Request
 
+from fastapi.responses import Response
+
+from canceldesk.service_layer import batches, fleet_upload
 from canceldesk.service_layer.principal import may
-from canceldesk.service_layer import batches
 from canceldesk.service_layer.errors import ServiceError
 
 from . import labels
@@ -34,7 +36,11 @@ def enterprise_login(request: Request):
                   demo_logins=_demo_logins(request))
 
 
-def _fleet_page(request: Request, p, status: int = 200, errors: dict | None = None):
+UPLOAD_MESSAGES = {"NOT_A_NUMBER": "not a mobile number", "NOT_OURS": "not a line of this company",
+                   "DUPLICATE": "listed twice"}
+
+
+def _fleet_page(request: Request, p, status: int = 200, errors: dict | None = None, upload_errors=None):
     c = container(request)
     qp = request.query_params
     q, flag = str(qp.get("q") or "")[:20], str(qp.get("filter") or "")
@@ -42,7 +48,8 @@ def _fleet_page(request: Request, p, status: int = 200, errors: dict | None = No
         flag = ""
     page = batches.fleet(c, p, q=q, flag=flag, page=_int(qp.get("page")), size=PAGE_SIZE)
     return render(request, "enterprise/fleet.html", status=status, fleet=page, q=q, flag=flag, filters=labels.FLEET_FILTERS,
-                  recent=batches.recent(c, p, limit=5), errors=errors or {}, company=batches.company_name(c, p))
+                  recent=batches.recent(c, p, limit=5), errors=errors or {}, company=batches.company_name(c, p),
+                  upload_errors=upload_errors or [], upload_messages=UPLOAD_MESSAGES)
 
 
 @router.get("/enterprise")
@@ -115,3 +122,26 @@ def resume_batch(batch_id: str, request: Request, p: EnterpriseAdmin, form: Chec
         batches.submit(c, p, batch_id, st["acknowledged_warnings"])
         background.add_task(batches.run_submit, c, p, batch_id, lang_of(request))
     return redirect(f"/enterprise/batches/{batch_id}")
+
+
+@router.post("/enterprise/uploads")
+async def upload_numbers(request: Request, p: EnterpriseAdmin, form: CheckedForm, background: BackgroundTasks):
+    """A CSV of numbers: every row checked, errors listed by row, a batch only from a clean file."""
+    c = container(request)
+    file = form.get("file")
+    data = await file.read() if hasattr(file, "read") else b""
+    try:
+        b = fleet_upload.upload(c, p, data, reason=str(form.get("reason") or "")[:200] or None)
+    except ServiceError as exc:
+        rows = exc.details.get("errors", []) if isinstance(exc.details, dict) else []
+        return _fleet_page(request, p, status=exc.status, errors={"upload": error_text(request, exc)},
+                           upload_errors=rows)
+    background.add_task(batches.run_prechecks, c, p, b["id"], lang_of(request))
+    return redirect(f"/enterprise/batches/{b['id']}")
+
+
+@router.get("/enterprise/batches/{batch_id}/results-zh.csv")
+def results_zh(batch_id: str, request: Request, p: EnterpriseAdmin):
+    text = fleet_upload.results_csv_zh(container(request), p, batch_id)
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="batch-{batch_id[:8]}-results-zh.csv"'})

@@ -27,6 +27,7 @@ STEP_STATUSES = {"pending": N_("Not started yet"), "started": N_("In progress"),
 CHANNELS = {"app": N_("App / web"), "counter": N_("Counter"), "enterprise": N_("Enterprise console"),
             "staff": N_("Staff"), "sms": N_("SMS"), "ivr": N_("Phone"), "assistant": N_("Assistant"),
             "kiosk": N_("Kiosk"), "worker": N_("System"), "tmf": N_("Partner API"), "scheduler": N_("System"),
+            "partner": N_("Partner API"),
             "system": N_("System"), "import": N_("Data import")}
 DOC_TYPES = {"cn_ric": N_("Resident ID card"), "passport": N_("Passport"), "cn_uscc": N_("Business licence (credit code)"),
              "hk_macau_permit": N_("Hong Kong/Macau permit"), "taiwan_permit": N_("Taiwan permit"),
@@ -49,6 +50,8 @@ FLEET_FILTERS = {"": N_("All lines"), "active": N_("In service"), "not_active": 
 RESULT_FILTERS = {"": N_("All"), "eligible": N_("Can close"), "blocked": N_("Blocked"),
                   "completed": N_("Closed"), "not_completed": N_("Not closed")}
 ERRORS = {
+    "UPLOAD_INVALID": N_("Some rows need fixing (listed below); nothing was started."),
+    "NOT_CSV": N_("The file is not text: save it as CSV (UTF-8 or GBK)."),
     "OTP_INVALID": N_("The code is wrong or has expired. Ask for a new one."),
     "OTP_LOCKED": N_("Too many wrong codes: this number is locked for 15 minutes."),
     "RATE_LIMITED": N_("Too many attempts. Wait a few minutes and try again."),

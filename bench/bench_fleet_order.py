@@ -1,0 +1,168 @@
+"""Fleet closure through the partner API: ONE TMF622 productOrder of 100,000 `delete` items (each a
+close_line) from POST to the order's final state, with 2 `canceldesk worker` processes on
+PostgreSQL + Redis, against the ceiling of a raw COPY of the same 100,000 item rows into
+PostgreSQL in the same run. Peak RSS of each process (the API process that took the POST, each
+worker) is read from the kernel (VmHWM / ru_maxrss).
+
+Environment: CANCELDESK_BENCH_PG_URL, CANCELDESK_BENCH_REDIS_URL (default redis db 14 — flushed),
+BENCH_FLEET_N (default 100000; `canceldesk bench --large` sets 1000000), BENCH_FLEET_SECONDS (time
+cap for the order to reach its final state, default 240: past it the figure is the throughput
+reached and the projected time), BENCH_WORKER_THREADS (per process, default 4).
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timezone
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select, text, update
+
+from canceldesk.adapters import orm
+from canceldesk.service_layer import partner_keys
+
+from common import PG_URL, Timer, fresh_container, seed_lines
+
+REDIS_URL = os.environ.get("CANCELDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "4"))
+CAP = float(os.environ.get("BENCH_FLEET_SECONDS", "240"))
+TARGET_SECONDS, TARGET_RSS_MB = 120, 300
+ENTERPRISE = "EBENCH"
+
+
+def _n() -> int:
+    return int(os.environ.get("BENCH_FLEET_N", "100000"))
+
+
+def _seed(c, n: int) -> list[str]:
+    pairs = seed_lines(c, n, date.today(), prefix=1860000)
+    with c.engine.begin() as conn:
+        conn.execute(orm.customers.insert().values(id=ENTERPRISE, kind="enterprise", name="基准测试公司",
+                                                   id_doc_type="cn_uscc", id_doc_number="91350100M000100Y43",
+                                                   id_doc_digest=c.keyring.digest("91350100M000100Y43")))
+        conn.execute(update(orm.lines).values(customer_id=ENTERPRISE))
+    return [m for _, m in pairs]
+
+
+def _copy_ceiling(c, numbers: list[str]) -> float:
+    """The same item rows, written by one COPY: what the database alone can take in."""
+    raw = c.engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        cur.execute("CREATE TEMP TABLE copy_items (batch_id varchar(36), position int, msisdn varchar(11), "
+                    "blockers json, warnings json, item_ref varchar(64), action varchar(8), item_kind varchar(20))")
+        t0 = time.perf_counter()
+        with cur.copy("COPY copy_items FROM STDIN") as copy:
+            for i, n in enumerate(numbers, start=1):
+                copy.write_row(("ceiling", i, n, "[]", "[]", str(i), "delete", "close_line"))
+        raw.commit()
+        return time.perf_counter() - t0
+    finally:
+        raw.close()
+
+
+def _start_workers(count: int) -> list[subprocess.Popen]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANCELDESK_")}
+    env.update(CANCELDESK_ENV="test", CANCELDESK_DATABASE_URL=PG_URL, CANCELDESK_QUEUE_URL=REDIS_URL,
+               CANCELDESK_LOG_LEVEL="WARNING", CANCELDESK_SIM_FAILURE_RATE="0", CANCELDESK_SIM_LATENCY_MS="0")
+    return [subprocess.Popen([sys.executable, "-m", "canceldesk.cli", "worker", "--workers", str(THREADS)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def _progress(c, order_id: str) -> tuple[str, int]:
+    with c.engine.connect() as conn:
+        state = conn.execute(select(orm.product_orders.c.state).where(orm.product_orders.c.id == order_id)).scalar()
+        done = conn.execute(select(func.count()).select_from(orm.requests).where(
+            orm.requests.c.batch_id == order_id, orm.requests.c.status.in_(("completed", "rejected", "failed")))).scalar()
+    return state, done
+
+
+def run(out: list) -> None:
+    import redis
+    n = _n()
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    c = fresh_container(PG_URL, queue_url=REDIS_URL)
+    numbers = _seed(c, n)
+    copy_seconds = _copy_ceiling(c, numbers)
+    key = partner_keys.issue(c, ENTERPRISE, "bench", "bench")["key"]
+    body = json.dumps({"productOrderItem": [{"id": str(i), "action": "delete", "product": {"id": m}}
+                                            for i, m in enumerate(numbers, start=1)]}).encode()
+    procs = _start_workers(2)
+    time.sleep(3)  # the workers connect and start their consumers
+    from canceldesk.entrypoints.api.app import create_app
+    client = TestClient(create_app(c))
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    try:
+        with Timer() as post:
+            r = client.post("/tmf-api/productOrderingManagement/v4/productOrder", content=body,
+                            headers={"Authorization": f"Bearer {key}", "content-type": "application/json"})
+        if r.status_code != 201:
+            raise RuntimeError(f"POST answered {r.status_code}: {r.text[:300]}")
+        order_id = r.json()["id"]
+        del r
+        started = time.perf_counter() - post.seconds
+        state, done = "acknowledged", 0
+        while time.perf_counter() - started < CAP:
+            state, done = _progress(c, order_id)
+            if state in ("completed", "partial", "failed", "cancelled"):
+                break
+            time.sleep(1.0)
+        elapsed = time.perf_counter() - started
+        state, done = _progress(c, order_id)
+        rss = {f"worker_{i + 1}": _peak_rss_mb(p.pid) for i, p in enumerate(procs)}
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    api_rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    finished = state in ("completed", "partial", "failed")
+    rate = done / elapsed if elapsed else 0.0
+    ceiling_rate = n / copy_seconds
+    worst_rss = max([v for v in rss.values() if v] + [api_rss])
+    met = finished and elapsed <= TARGET_SECONDS and worst_rss <= TARGET_RSS_MB
+    out.append({
+        "name": f"fleet_order_{n}_postgresql", "unit": "s" if finished else "items/s",
+        "value": round(elapsed, 1) if finished else round(rate, 1),
+        "ceiling": round(copy_seconds, 2), "ceiling_unit": "s (raw COPY of the same item rows)",
+        "ratio": round(rate / ceiling_rate, 4),
+        "target": f"<= {TARGET_SECONDS} s, peak RSS <= {TARGET_RSS_MB} MB per process — {'met' if met else 'NOT met'}",
+        "details": {"items": n, "final_state": state if finished else None, "state_at_cap": state,
+                    "items_settled": done, "post_seconds": round(post.seconds, 1),
+                    "items_per_second": round(rate, 1), "copy_rows_per_second": round(ceiling_rate),
+                    "projected_seconds": round(n / rate) if rate else None,
+                    "peak_rss_mb": {"api_and_bench_process": api_rss, "api_before_post": round(rss_before, 1), **rss},
+                    "workers": 2, "threads_per_worker": THREADS, "cap_seconds": CAP,
+                    "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+        "notes": (f"one TMF622 productOrder of {n} delete items (close_line: bar, partner, settle, refund, end, freeze, "
+                  f"receipt) POSTed in-process to the API, processed by 2 `canceldesk worker --workers {THREADS}` "
+                  f"processes on PostgreSQL + Redis; {'final state ' + state if finished else 'NOT final within the cap'}"
+                  f" after {elapsed:.0f}s, {done} items settled; the ceiling is one COPY of the same {n} item rows."),
+    })
+    with c.engine.begin() as conn:
+        conn.execute(text("SELECT 1"))
+    c.dispose()
+
+
+if __name__ == "__main__":
+    results: list = []
+    run(results)
+    print(json.dumps(results, indent=2, ensure_ascii=False))

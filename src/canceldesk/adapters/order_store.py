@@ -1,0 +1,159 @@
+"""SQL for TMF622 product orders: an order is a batch (batches + batch_items) plus its TMF fields."""
+from __future__ import annotations
+
+from sqlalchemy import bindparam, func, insert, select, update
+
+from . import orm
+
+IN_CHUNK = 5000
+
+
+def owned_lines(session, enterprise_id: str, msisdns: list[str]) -> set[str]:
+    t = orm.lines.c
+    out: set[str] = set()
+    for i in range(0, len(msisdns), IN_CHUNK):
+        out.update(session.scalars(select(t.msisdn).where(t.msisdn.in_(msisdns[i:i + IN_CHUNK]),
+                                                          t.customer_id == enterprise_id)))
+    return out
+
+
+def owned_subscriptions(session, enterprise_id: str, ids: list[str]) -> dict[str, str]:
+    """subscription id -> its line, for the enterprise's own subscriptions among `ids`."""
+    s, ln = orm.subscriptions.c, orm.lines.c
+    out: dict[str, str] = {}
+    for i in range(0, len(ids), IN_CHUNK):
+        out.update(session.execute(select(s.id, s.msisdn).join(orm.lines, ln.msisdn == s.msisdn).where(
+            s.id.in_(ids[i:i + IN_CHUNK]), ln.customer_id == enterprise_id)).all())
+    return out
+
+
+def add_order(session, batch: dict, order: dict, items: list[dict]) -> None:
+    session.execute(orm.batches.insert().values(**batch))
+    session.execute(orm.product_orders.insert().values(**order))
+    for i in range(0, len(items), 5000):
+        session.execute(insert(orm.batch_items), items[i:i + 5000])
+
+
+def order(session, order_id: str) -> dict | None:
+    row = session.execute(select(orm.product_orders, orm.batches.c.size, orm.batches.c.created_by)
+                          .join(orm.batches, orm.batches.c.id == orm.product_orders.c.id)
+                          .where(orm.product_orders.c.id == order_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def orders(session, enterprise_id: str, filters: dict, offset: int, limit: int) -> tuple[int, list[dict]]:
+    t = orm.product_orders.c
+    where = [t.enterprise_id == enterprise_id] + [getattr(t, k) == v for k, v in filters.items()]
+    total = session.execute(select(func.count()).select_from(orm.product_orders).where(*where)).scalar_one()
+    rows = session.execute(select(orm.product_orders, orm.batches.c.size, orm.batches.c.created_by)
+                           .join(orm.batches, orm.batches.c.id == t.id).where(*where)
+                           .order_by(t.order_date.desc(), t.id).offset(offset).limit(limit)).mappings().all()
+    return total, [dict(r) for r in rows]
+
+
+def items(session, order_id: str) -> list[dict]:
+    it, rq = orm.batch_items.c, orm.requests.c
+    q = (select(it.id, it.position, it.item_ref, it.action, it.item_kind, it.msisdn, it.subscription_id, it.tracking_no,
+                it.error_code, it.error_message, it.blockers, rq.status, rq.reject_codes)
+         .select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id))
+         .where(it.batch_id == order_id).order_by(it.position))
+    return [dict(r) for r in session.execute(q).mappings()]
+
+
+def state_counts(session, order_id: str) -> dict[str, int]:
+    """How many items are in each request status ('' not yet a request, 'error:<code>' refused)."""
+    it, rq = orm.batch_items.c, orm.requests.c
+    rows = session.execute(select(rq.status, it.error_code, func.count())
+                           .select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id))
+                           .where(it.batch_id == order_id).group_by(rq.status, it.error_code)).all()
+    out: dict[str, int] = {}
+    for status, error, n in rows:
+        key = status or (f"error:{error}" if error else "")
+        out[key] = out.get(key, 0) + n
+    return out
+
+
+def rejected_without_blockers(session, order_id: str, limit: int = 200) -> list[dict]:
+    it, rq = orm.batch_items.c, orm.requests.c
+    rows = session.execute(select(it.id, it.msisdn, it.item_kind, it.subscription_id, rq.reject_codes)
+                           .join(orm.requests, rq.id == it.request_id)
+                           .where(it.batch_id == order_id, rq.status == "rejected", it.eligible.is_(None))
+                           .limit(limit)).mappings().all()
+    return [dict(r) for r in rows]
+
+
+def set_item(session, item_id: int, **values) -> None:
+    session.execute(update(orm.batch_items).where(orm.batch_items.c.id == item_id).values(**values))
+
+
+def cancel_unsubmitted(session, order_id: str) -> int:
+    it = orm.batch_items.c
+    res = session.execute(update(orm.batch_items).where(it.batch_id == order_id, it.request_id.is_(None),
+                                                        it.error_code.is_(None))
+                          .values(error_code="CANCELLED", error_message="cancelled by cancelProductOrder"))
+    return res.rowcount
+
+
+def withdrawable(session, order_id: str) -> list[str]:
+    it, rq = orm.batch_items.c, orm.requests.c
+    return list(session.scalars(select(rq.tracking_no).join(orm.requests, rq.id == it.request_id).where(
+        it.batch_id == order_id, rq.status.in_(("submitted", "checked", "awaiting_confirmation", "in_review")))))
+
+
+def move_state(session, order_id: str, old: str, new: str, at, final: bool) -> bool:
+    """Compare-and-set: only one refresher announces a state change."""
+    t = orm.product_orders.c
+    values = {"state": new, "updated_at": at}
+    if final:
+        values["completion_date"] = at
+    res = session.execute(update(orm.product_orders).where(t.id == order_id, t.state == old).values(**values))
+    return res.rowcount == 1
+
+
+def touch(session, order_id: str, at, **values) -> None:
+    session.execute(update(orm.product_orders).where(orm.product_orders.c.id == order_id)
+                    .values(updated_at=at, **values))
+
+
+def open_orders(session, before) -> list[str]:
+    """Orders not final whose last change is older than `before` (their runner may have stopped)."""
+    t = orm.product_orders.c
+    return list(session.scalars(select(t.id).where(t.state.in_(("acknowledged", "inProgress")),
+                                                   t.updated_at < before).limit(100)))
+
+
+def unsubmitted_positions(session, order_id: str) -> list[int]:
+    it = orm.batch_items.c
+    return list(session.scalars(select(it.position).where(it.batch_id == order_id, it.request_id.is_(None),
+                                                          it.error_code.is_(None)).order_by(it.position)))
+
+
+def add_cancel(session, **row) -> None:
+    session.execute(orm.product_order_cancels.insert().values(**row))
+
+
+def cancel(session, cancel_id: str) -> dict | None:
+    row = session.execute(select(orm.product_order_cancels).where(
+        orm.product_order_cancels.c.id == cancel_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def cancels(session, enterprise_id: str, offset: int, limit: int) -> tuple[int, list[dict]]:
+    t = orm.product_order_cancels.c
+    total = session.execute(select(func.count()).select_from(orm.product_order_cancels)
+                            .where(t.enterprise_id == enterprise_id)).scalar_one()
+    rows = session.execute(select(orm.product_order_cancels).where(t.enterprise_id == enterprise_id)
+                           .order_by(t.created_at.desc(), t.id).offset(offset).limit(limit)).mappings().all()
+    return total, [dict(r) for r in rows]
+
+
+def set_item_outcomes(session, outcomes: list[dict]) -> None:
+    """Each item's request (request_id, tracking_no) or error (error_code, error_message), in one executemany."""
+    if not outcomes:
+        return
+    t = orm.batch_items
+    rows = [{"b_id": o["id"], "b_request_id": o.get("request_id"), "b_tracking_no": o.get("tracking_no"),
+             "b_error_code": o.get("error_code"), "b_error_message": o.get("error_message")} for o in outcomes]
+    session.execute(update(t).where(t.c.id == bindparam("b_id")).values(
+        request_id=bindparam("b_request_id"), tracking_no=bindparam("b_tracking_no"),
+        error_code=bindparam("b_error_code"), error_message=bindparam("b_error_message")), rows)

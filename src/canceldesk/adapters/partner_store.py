@@ -1,0 +1,55 @@
+"""SQL for the partner API's keys and notification hubs (the service layer stays SQL-free)."""
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from . import orm
+
+
+def add_key(session, **row) -> None:
+    session.execute(orm.partner_keys.insert().values(**row))
+
+
+def key(session, key_id: str) -> dict | None:
+    row = session.execute(select(orm.partner_keys).where(orm.partner_keys.c.id == key_id)).mappings().first()
+    return dict(row) if row else None
+
+
+def keys_of(session, enterprise_id: str) -> list[dict]:
+    t = orm.partner_keys
+    return [dict(r) for r in session.execute(select(t).where(t.c.enterprise_id == enterprise_id)
+                                             .order_by(t.c.created_at.desc(), t.c.id)).mappings()]
+
+
+def revoke_key(session, key_id: str, enterprise_id: str, at, by: str) -> bool:
+    t = orm.partner_keys
+    res = session.execute(update(t).where(t.c.id == key_id, t.c.enterprise_id == enterprise_id,
+                                          t.c.revoked_at.is_(None)).values(revoked_at=at, revoked_by=by))
+    return res.rowcount == 1
+
+
+def touch_key(session, key_id: str, at) -> None:
+    session.execute(update(orm.partner_keys).where(orm.partner_keys.c.id == key_id).values(last_used_at=at))
+
+
+def enterprise_exists(session, enterprise_id: str) -> bool:
+    t = orm.customers
+    return session.execute(select(t.c.id).where(t.c.id == enterprise_id, t.c.kind == "enterprise")).first() is not None
+
+
+# ---- hubs -------------------------------------------------------------------------------------------
+def add_hub(session, **row) -> None:
+    session.execute(orm.tmf_hubs.insert().values(**row))
+
+
+def hubs_of(session, enterprise_id: str) -> list[dict]:
+    t = orm.tmf_hubs
+    return [dict(r) for r in session.execute(select(t).where(t.c.enterprise_id == enterprise_id,
+                                                             t.c.deleted_at.is_(None)).order_by(t.c.id)).mappings()]
+
+
+def delete_hub(session, hub_id: str, enterprise_id: str, at) -> bool:
+    t = orm.tmf_hubs
+    res = session.execute(update(t).where(t.c.id == hub_id, t.c.enterprise_id == enterprise_id,
+                                          t.c.deleted_at.is_(None)).values(deleted_at=at))
+    return res.rowcount == 1

@@ -1,0 +1,80 @@
+"""TMF622 Product Ordering v4 (the partner and fleet API): orders that end things.
+
+Only parses and answers; the rules are in service_layer/product_orders.py and tmf_hubs.py.
+Every error under /tmf-api has the TMF shape (app.py, tmf_errors.py).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Query, Response
+from fastapi.responses import JSONResponse
+
+from canceldesk.service_layer import product_orders, tmf_format, tmf_hubs
+
+from ..deps import ContainerDep, CurrentPartner
+from ..hardening import SafeJSONResponse
+
+router = APIRouter(prefix=tmf_format.BASE, tags=["TMF622 product ordering"])
+MAX_LIMIT = 1000
+
+
+def _fields(fields: str | None) -> list[str] | None:
+    if not fields:
+        return None
+    return [f.strip() for f in fields.split(",") if f.strip()][:50] or None
+
+
+def _listing(total: int, rows: list[dict]) -> JSONResponse:
+    return SafeJSONResponse(rows, headers={"X-Total-Count": str(total), "X-Result-Count": str(len(rows))})
+
+
+@router.post("/productOrder", status_code=201, summary="Order the end of products (delete / modify items)")
+def create_order(p: CurrentPartner, c: ContainerDep, body: Any = Body(...)):
+    order = product_orders.create(c, p, body)
+    return SafeJSONResponse(order, status_code=201, headers={"Location": order["href"]})
+
+
+@router.get("/productOrder", summary="The enterprise's orders (fields, filters, offset/limit)")
+def list_orders(p: CurrentPartner, c: ContainerDep, fields: str | None = Query(None, max_length=500),
+                offset: int = Query(0, ge=0, le=10_000_000), limit: int = Query(100, ge=1, le=MAX_LIMIT),
+                id: str | None = Query(None, max_length=36), state: str | None = Query(None, max_length=24),
+                orderDate: str | None = Query(None, max_length=40)):
+    filters = {k: v for k, v in (("id", id), ("state", state), ("orderDate", orderDate)) if v is not None}
+    total, rows = product_orders.list_orders(c, p, fields=_fields(fields), filters=filters, offset=offset, limit=limit)
+    return _listing(total, rows)
+
+
+@router.get("/productOrder/{id}", summary="One order with each item's state")
+def get_order(id: str, p: CurrentPartner, c: ContainerDep, fields: str | None = Query(None, max_length=500)):
+    return SafeJSONResponse(product_orders.get(c, p, id, _fields(fields)))
+
+
+@router.post("/cancelProductOrder", status_code=201, summary="Withdraw the items not yet executing")
+def cancel_order(p: CurrentPartner, c: ContainerDep, body: Any = Body(...)):
+    out = product_orders.cancel(c, p, body)
+    return SafeJSONResponse(out, status_code=201, headers={"Location": out["href"]})
+
+
+@router.get("/cancelProductOrder", summary="The enterprise's cancellations")
+def list_cancels(p: CurrentPartner, c: ContainerDep, fields: str | None = Query(None, max_length=500),
+                 offset: int = Query(0, ge=0, le=10_000_000), limit: int = Query(100, ge=1, le=MAX_LIMIT)):
+    total, rows = product_orders.list_cancels(c, p, offset, limit)
+    return _listing(total, [tmf_format.pick(r, _fields(fields)) for r in rows])
+
+
+@router.get("/cancelProductOrder/{id}", summary="One cancellation")
+def get_cancel(id: str, p: CurrentPartner, c: ContainerDep, fields: str | None = Query(None, max_length=500)):
+    return SafeJSONResponse(tmf_format.pick(product_orders.get_cancel(c, p, id), _fields(fields)))
+
+
+@router.post("/hub", status_code=201, summary="Register a callback for ProductOrderStateChangeEvent (signed)")
+def register_hub(p: CurrentPartner, c: ContainerDep, body: Any = Body(...)):
+    hub = tmf_hubs.register(c, p, body)
+    return SafeJSONResponse(hub, status_code=201, headers={"Location": f"{tmf_format.BASE}/hub/{hub['id']}"})
+
+
+@router.delete("/hub/{id}", status_code=204, summary="Remove a callback")
+def delete_hub(id: str, p: CurrentPartner, c: ContainerDep):
+    tmf_hubs.delete(c, p, id)
+    return Response(status_code=204)

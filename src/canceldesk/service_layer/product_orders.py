@@ -1,0 +1,400 @@
+"""TMF622 product orders: a partner's order to end many things is a batch with channel `partner`.
+
+    POST → order `acknowledged` (a batch with one item per order item) → queue: `process(order,
+    slice)` creates and confirms each item's request (the same request the portal shows) →
+    `refresh` derives the order's state from its requests: inProgress → completed | partial |
+    failed | cancelled, announcing each change once to the enterprise's hubs (tmf_hubs).
+
+`delete` of an MSISDN (product.id, or a productCharacteristic `MSISDN`) → close_line; `delete` of
+a subscription id → unsubscribe; `modify` with productCharacteristic autoRenew=false →
+cancel_renewal. `add` and `noChange` are refused: canceldesk only ends things. A product not of
+the caller's enterprise is rejected (the same answer as one that does not exist).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from canceldesk.adapters import order_store
+from canceldesk.domain.batch import BatchPhase
+
+from . import batches, requests, tmf_format, tmf_hubs
+from .errors import Conflict, InvalidInput, NotFound, ServiceError
+from .principal import Principal
+
+log = logging.getLogger("canceldesk.product_orders")
+
+MAX_ITEMS = 1_000_000
+SLICE = 500                # items per queue task; each task queues the next slice of its chain
+CHAINS = 4                 # slices of one order in flight at once: the executions they queue run between
+STALLED_AFTER = timedelta(seconds=120)
+ORDER_FIELDS = {"state": "state", "id": "id", "orderDate": "order_date"}
+
+
+def _enterprise(principal: Principal) -> str:
+    if principal.role != "enterprise_admin" or not principal.enterprise_id:
+        raise NotFound("not found")
+    return principal.enterprise_id
+
+
+def _text(body: dict, key: str, limit: int) -> str | None:
+    v = body.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str) or len(v) > limit:
+        raise InvalidInput(f"{key} is a string of at most {limit} characters", {"field": key})
+    return v
+
+
+def parse_time(raw: object, field: str) -> datetime:
+    if not isinstance(raw, str) or not 10 <= len(raw) <= 40:
+        raise InvalidInput(f"{field} is a date-time like 2026-12-02T10:00:00.000Z", {"field": field})
+    try:
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise InvalidInput(f"{field} is a date-time like 2026-12-02T10:00:00.000Z", {"field": field}) from None
+    if at.tzinfo is None:
+        raise InvalidInput(f"{field} needs a time zone (Z)", {"field": field})
+    return at.astimezone(timezone.utc)
+
+
+def _characteristic(product: dict, name: str):
+    chars = product.get("productCharacteristic") or []
+    if not isinstance(chars, list):
+        return None
+    for ch in chars:
+        if isinstance(ch, dict) and str(ch.get("name", "")).lower() == name.lower():
+            return ch.get("value")
+    return None
+
+
+def _parse_item(i: int, raw: object) -> dict:
+    where = f"productOrderItem[{i}]"
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{where} is an object", {"field": where})
+    ref, action, product = raw.get("id"), raw.get("action"), raw.get("product")
+    if not isinstance(ref, str) or not 0 < len(ref) <= 64:
+        raise InvalidInput(f"{where}.id is a string of 1–64 characters", {"field": f"{where}.id"})
+    if action in ("add", "noChange"):
+        raise InvalidInput(f"{where}.action '{action}' is not offered: canceldesk only ends things "
+                           "(delete, or modify with autoRenew=false)", {"field": f"{where}.action"},
+                           code="ACTION_NOT_SUPPORTED")
+    if action not in ("delete", "modify"):
+        raise InvalidInput(f"{where}.action is one of delete, modify", {"field": f"{where}.action"})
+    if not isinstance(product, dict):
+        raise InvalidInput(f"{where}.product names what to end (product.id)", {"field": f"{where}.product"})
+    pid = product.get("id")
+    msisdn_char = _characteristic(product, "MSISDN")
+    if action == "modify":
+        auto = _characteristic(product, "autoRenew")
+        if auto not in (False, "false"):
+            raise InvalidInput(f"{where}: modify only stops a renewal (productCharacteristic autoRenew = false)",
+                               {"field": f"{where}.product.productCharacteristic"}, code="ACTION_NOT_SUPPORTED")
+        if not isinstance(pid, str) or not 0 < len(pid) <= 64:
+            raise InvalidInput(f"{where}.product.id is the subscription id", {"field": f"{where}.product.id"})
+        return {"ref": ref, "action": action, "kind": "cancel_renewal", "subscription_id": pid, "msisdn": None}
+    number = msisdn_char if msisdn_char is not None else pid
+    if msisdn_char is None and isinstance(number, str) and number.isdigit() and len(number) == 11:
+        # checked in create(): a number among the enterprise's lines was validated when it was imported
+        return {"ref": ref, "action": action, "kind": "close_line", "subscription_id": None, "msisdn": number,
+                "unverified": True}
+    if msisdn_char is not None:
+        try:
+            msisdn = requests.parse_msisdn(number)
+        except InvalidInput:
+            raise InvalidInput(f"{where}: the MSISDN is not a mobile number", {"field": f"{where}.product"}) from None
+        return {"ref": ref, "action": action, "kind": "close_line", "subscription_id": None, "msisdn": msisdn}
+    if not isinstance(pid, str) or not 0 < len(pid) <= 64:
+        raise InvalidInput(f"{where}.product.id is an MSISDN or a subscription id", {"field": f"{where}.product.id"})
+    return {"ref": ref, "action": action, "kind": "unsubscribe", "subscription_id": pid, "msisdn": None}
+
+
+def _check_numbers(parsed: list[dict], lines: set[str], session, ent: str) -> None:
+    """The plain 11-digit numbers not among the enterprise's lines go through the full MSISDN check
+    (a malformed one refuses the order, as any malformed item does); a number it rewrites is looked up again."""
+    rewritten = []
+    for i, p in enumerate(parsed):
+        if p.pop("unverified", False) and p["msisdn"] not in lines:
+            try:
+                msisdn = requests.parse_msisdn(p["msisdn"])
+            except InvalidInput:
+                raise InvalidInput(f"productOrderItem[{i}]: the MSISDN is not a mobile number",
+                                   {"field": f"productOrderItem[{i}].product"}) from None
+            if msisdn != p["msisdn"]:
+                p["msisdn"] = msisdn
+                rewritten.append(msisdn)
+    if rewritten:
+        lines.update(order_store.owned_lines(session, ent, sorted(set(rewritten))))
+
+
+def _related_party(body: dict, ent: str) -> list[dict]:
+    given = body.get("relatedParty")
+    if given is None:
+        return [{"id": ent, "role": "customer", "@referredType": "Organization"}]
+    if not isinstance(given, list) or len(given) > 20:
+        raise InvalidInput("relatedParty is a list", {"field": "relatedParty"})
+    out = []
+    for k, p in enumerate(given):
+        if not isinstance(p, dict) or not isinstance(p.get("id"), str):
+            raise InvalidInput(f"relatedParty[{k}].id is required", {"field": f"relatedParty[{k}].id"})
+        if p.get("@referredType") in ("Organization", "Customer", "Party") and p["id"] != ent:
+            raise NotFound(f"relatedParty[{k}]: no such party", {"field": f"relatedParty[{k}].id"})
+        out.append({"id": p["id"][:64], "role": str(p.get("role") or "customer")[:40],
+                    "@referredType": str(p.get("@referredType") or "Organization")[:40]})
+    return out
+
+
+def create(c, principal: Principal, body: object) -> dict:
+    """Accept an order (all or nothing about its shape); its items run on the queue."""
+    ent = _enterprise(principal)
+    if not isinstance(body, dict):
+        raise InvalidInput("the body is a ProductOrder_Create object")
+    raw_items = body.get("productOrderItem")
+    if not isinstance(raw_items, list) or not raw_items:
+        raise InvalidInput("productOrderItem lists at least one item", {"field": "productOrderItem"})
+    if len(raw_items) > MAX_ITEMS:
+        raise InvalidInput(f"at most {MAX_ITEMS} items in one order", {"field": "productOrderItem"})
+    parsed = [_parse_item(i, raw) for i, raw in enumerate(raw_items)]
+    refs = set()
+    for i, p in enumerate(parsed):
+        if p["ref"] in refs:
+            raise InvalidInput(f"productOrderItem[{i}].id '{p['ref']}' is used twice", {"field": f"productOrderItem[{i}].id"})
+        refs.add(p["ref"])
+    requested = body.get("requestedCompletionDate")
+    requested_at = parse_time(requested, "requestedCompletionDate") if requested is not None else None
+    fields = {"external_id": _text(body, "externalId", 200), "description": _text(body, "description", 2000),
+              "category": _text(body, "category", 100), "priority": _text(body, "priority", 10)}
+    related = _related_party(body, ent)
+    now = c.now()
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # orderDate filters match to the millisecond
+    order_id = str(uuid.uuid4())
+    with c.uow() as uow:
+        lines = order_store.owned_lines(uow.session, ent, sorted({p["msisdn"] for p in parsed if p["msisdn"]}))
+        _check_numbers(parsed, lines, uow.session, ent)
+        subs = order_store.owned_subscriptions(uow.session, ent, sorted({p["subscription_id"] for p in parsed
+                                                                         if p["subscription_id"]}))
+        items = []
+        for pos, p in enumerate(parsed, start=1):
+            msisdn = p["msisdn"] if p["msisdn"] in lines else subs.get(p["subscription_id"] or "")
+            row = {"batch_id": order_id, "position": pos, "msisdn": msisdn or "-", "blockers": [], "warnings": [],
+                   "item_ref": p["ref"], "action": p["action"], "item_kind": p["kind"],
+                   "subscription_id": p["subscription_id"], "error_code": None, "error_message": None}
+            if msisdn is None:  # not this enterprise's, or no such product: the same answer
+                row.update(error_code="PRODUCT_NOT_FOUND", error_message="no such product in this enterprise",
+                           msisdn=(p["msisdn"] or "-")[:11])
+            items.append(row)
+        if all(r.get("error_code") for r in items):
+            raise InvalidInput("no product of this order belongs to the enterprise",
+                           {"items": [r["item_ref"] for r in items[:50]]}, code="PRODUCT_NOT_FOUND")
+        kinds = {p["kind"] for p in parsed}
+        order_store.add_order(
+            uow.session,
+            {"id": order_id, "enterprise_id": ent, "kind": kinds.pop() if len(kinds) == 1 else "mixed",
+             "created_by": principal.actor, "created_at": now, "updated_at": now, "phase": BatchPhase.SUBMITTING,
+             "size": len(items), "reason": fields["description"], "acknowledged_warnings": []},
+            {"id": order_id, "enterprise_id": ent, "state": "acknowledged", "order_date": now, "updated_at": now,
+             "related_party": related, "requested_completion_date": requested_at, **fields},
+            items)
+        tmf_hubs.announce(c, uow, order_id, ent, "acknowledged", now)
+        uow.commit()
+    out = get(c, principal, order_id)
+    c.enqueue_order(order_id)
+    return out
+
+
+def slices(size: int) -> list[tuple[int, int]]:
+    """The first slice of each chain. A chain's task, when done, queues the slice CHAINS further on —
+    behind the executions it queued — so a large order never holds every worker thread."""
+    return [(start, min(start + SLICE - 1, size)) for start in range(1, size + 1, SLICE)][:CHAINS]
+
+
+def next_slice(first: int, size: int) -> tuple[int, int] | None:
+    start = first + CHAINS * SLICE
+    return (start, min(start + SLICE - 1, size)) if start <= size else None
+
+
+def first_slices(c, order_id: str) -> list[tuple[int, int]]:
+    return slices(_load(c, order_id)["size"])
+
+
+def process_slice(c, order_id: str, first: int, last: int) -> tuple[int, int] | None:
+    """Run one slice; the chain's next slice (None at the end of the order)."""
+    process(c, order_id, first, last)
+    return next_slice(first, _load(c, order_id)["size"])
+
+
+def principal_of(order: dict) -> Principal:
+    """Who acts for a running order: the partner (key or admin) who placed it, on the partner channel."""
+    role, _, ident = order["created_by"].partition(":")
+    return Principal(kind="partner", id=ident, role=role, enterprise_id=order["enterprise_id"], via="partner")
+
+
+def _load(c, order_id: str) -> dict:
+    with c.uow() as uow:
+        o = order_store.order(uow.session, order_id)
+    if o is None:
+        raise NotFound("no such order")
+    return o
+
+
+def process(c, order_id: str, first: int = 1, last: int | None = None) -> None:
+    """Create and confirm the requests of one slice of an order (resumable: done items are skipped)."""
+    o = _load(c, order_id)
+    if o["state"] in tmf_format.FINAL:
+        return
+    if o["state"] == "acknowledged":
+        with c.uow() as uow:
+            if order_store.move_state(uow.session, order_id, "acknowledged", "inProgress", c.now(), final=False):
+                tmf_hubs.announce(c, uow, order_id, o["enterprise_id"], "inProgress", c.now())
+            uow.commit()
+    batches.run_submit(c, principal_of(o), order_id, lang="zh", positions=(first, last or o["size"]))
+    with c.uow() as uow:
+        order_store.touch(uow.session, order_id, c.now())
+        uow.commit()
+
+
+def _fill_blockers(c, o: dict) -> None:
+    """A line that could not end: record its blockers (with what to do) for the order's notes."""
+    p = principal_of(o)
+    while True:
+        with c.uow() as uow:
+            todo = order_store.rejected_without_blockers(uow.session, o["id"])
+        if not todo:
+            return
+        found = []
+        for r in todo:
+            try:
+                res = requests.precheck(c, p, r["item_kind"], r["msisdn"], r["subscription_id"])
+                blockers = [b.as_dict() for b in res.blockers]
+            except ServiceError as exc:
+                blockers = [{"code": exc.code, "message": exc.message, "resolution": ""}]
+            if not blockers:
+                blockers = [{"code": code, "message": "", "resolution": ""} for code in r["reject_codes"] or []]
+            found.append((r["id"], blockers))
+        with c.uow() as uow:
+            for item_id, blockers in found:
+                order_store.set_item(uow.session, item_id, eligible=False, blockers=blockers)
+            uow.commit()
+
+
+def refresh(c, order_id: str) -> str:
+    """Derive the order's state from its requests; announce a change once. Returns the state."""
+    o = _load(c, order_id)
+    if o["state"] in tmf_format.FINAL:
+        return o["state"]
+    with c.uow() as uow:
+        counts = order_store.state_counts(uow.session, order_id)
+    state = tmf_format.order_state(counts, o["size"], started=o["state"] != "acknowledged")
+    if state == o["state"]:
+        return state
+    final = state in tmf_format.FINAL
+    if final:
+        _fill_blockers(c, o)
+    now = c.now()
+    with c.uow() as uow:
+        if order_store.move_state(uow.session, order_id, o["state"], state, now, final=final):
+            if final:
+                batches._move(uow, order_id, BatchPhase.SUBMITTING, BatchPhase.SUBMITTED, now)
+            tmf_hubs.announce(c, uow, order_id, o["enterprise_id"], state, now)
+        uow.commit()
+    return state
+
+
+def stalled(c) -> list[tuple[str, list[tuple[int, int]]]]:
+    """Orders not final and untouched for a while, with the slices still to submit (for the sweeper)."""
+    with c.uow() as uow:
+        ids = order_store.open_orders(uow.session, c.now() - STALLED_AFTER)
+        out = []
+        for order_id in ids:
+            positions = order_store.unsubmitted_positions(uow.session, order_id)
+            # chains from the first slice not done: together they cover every slice after it
+            start = positions[0] - (positions[0] - 1) % SLICE if positions else None
+            out.append((order_id, [] if start is None else
+                        [(s, s + SLICE - 1) for s in range(start, start + CHAINS * SLICE, SLICE) if s <= positions[-1]]))
+            order_store.touch(uow.session, order_id, c.now())
+        uow.commit()
+    return out
+
+
+# ---- reading ----------------------------------------------------------------------------------------
+def _owned(uow, principal: Principal, order_id: str) -> dict:
+    ent = _enterprise(principal)
+    o = order_store.order(uow.session, str(order_id)[:36])
+    if o is None or o["enterprise_id"] != ent:
+        raise NotFound(f"no product order with id {str(order_id)[:36]}")
+    return o
+
+
+def get(c, principal: Principal, order_id: str, fields: list[str] | None = None) -> dict:
+    with c.uow() as uow:
+        o = _owned(uow, principal, order_id)
+        rows = order_store.items(uow.session, o["id"])
+    return tmf_format.pick(tmf_format.order(o, rows), fields)
+
+
+def list_orders(c, principal: Principal, *, fields: list[str] | None, filters: dict, offset: int,
+                limit: int) -> tuple[int, list[dict]]:
+    ent = _enterprise(principal)
+    where = {}
+    for key, value in filters.items():
+        if key == "orderDate":
+            where["order_date"] = parse_time(value, "orderDate")
+        else:
+            where[ORDER_FIELDS[key]] = value
+    with c.uow() as uow:
+        total, orders = order_store.orders(uow.session, ent, where, offset, limit)
+        out = [tmf_format.pick(tmf_format.order(o, order_store.items(uow.session, o["id"])), fields) for o in orders]
+    return total, out
+
+
+# ---- cancelling -------------------------------------------------------------------------------------
+def cancel(c, principal: Principal, body: object) -> dict:
+    """Withdraw the items not yet executing; those already executing run to their end."""
+    if not isinstance(body, dict) or not isinstance(body.get("productOrder"), dict) or \
+            not isinstance(body["productOrder"].get("id"), str):
+        raise InvalidInput("productOrder.id names the order to cancel", {"field": "productOrder.id"})
+    reason = _text(body, "cancellationReason", 500)
+    requested = body.get("requestedCancellationDate")
+    requested_at = parse_time(requested, "requestedCancellationDate") if requested is not None else None
+    now = c.now()
+    with c.uow() as uow:
+        try:
+            o = _owned(uow, principal, body["productOrder"]["id"])
+        except NotFound as exc:  # the specification lists 400, not 404, for this POST
+            raise InvalidInput(exc.message, {"field": "productOrder.id"}, code="ORDER_NOT_FOUND") from None
+        if o["state"] in tmf_format.FINAL:
+            raise Conflict(f"the order is already {o['state']}", {"state": o["state"]}, code="ORDER_FINISHED")
+        order_store.cancel_unsubmitted(uow.session, o["id"])
+        order_store.touch(uow.session, o["id"], now, cancellation_date=now, cancellation_reason=reason)
+        withdraw = order_store.withdrawable(uow.session, o["id"])
+        cancel_id = str(uuid.uuid4())
+        order_store.add_cancel(uow.session, id=cancel_id, order_id=o["id"], enterprise_id=o["enterprise_id"],
+                               state="done", cancellation_reason=reason, requested_cancellation_date=requested_at,
+                               effective_cancellation_date=now, created_at=now)
+        uow.commit()
+    actor = principal_of(o)
+    for tracking_no in withdraw:
+        try:
+            requests.withdraw(c, actor, tracking_no)
+        except ServiceError as exc:  # it moved on in the meantime: it runs to its end
+            log.info("order %s: request not withdrawn (%s)", o["id"], exc.code)
+    refresh(c, o["id"])
+    with c.uow() as uow:
+        return tmf_format.cancellation(order_store.cancel(uow.session, cancel_id))
+
+
+def get_cancel(c, principal: Principal, cancel_id: str) -> dict:
+    ent = _enterprise(principal)
+    with c.uow() as uow:
+        row = order_store.cancel(uow.session, str(cancel_id)[:36])
+    if row is None or row["enterprise_id"] != ent:
+        raise NotFound(f"no cancelProductOrder with id {str(cancel_id)[:36]}")
+    return tmf_format.cancellation(row)
+
+
+def list_cancels(c, principal: Principal, offset: int, limit: int) -> tuple[int, list[dict]]:
+    ent = _enterprise(principal)
+    with c.uow() as uow:
+        total, rows = order_store.cancels(uow.session, ent, offset, limit)
+    return total, [tmf_format.cancellation(r) for r in rows]
