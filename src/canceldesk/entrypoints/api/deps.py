@@ -133,5 +133,5 @@ def get_partner(request: Request, c: ContainerDep) -> Principal:
     return principal
 
 
-get_partner.roles = ("enterprise_admin",)  # read by the authorisation test suite
+get_partner.roles = MAY["enterprise"]  # read by the authorisation test suite
 CurrentPartner = Annotated[Principal, Depends(get_partner)]
