@@ -675,6 +675,12 @@ PERMITTED_STATUS = {
     ("POST", "/v1/requests/{tracking_no}/withdraw"): 404, ("POST", "/v1/staff/customers/search"): 404,
     ("POST", "/v1/staff/customers/{customer_id}/id-checks"): 404,
     ("GET", "/v1/lines/{msisdn}/history"): 404, ("POST", "/v1/assistant/messages"): 200,
+    # partner keys and TMF622 (the probe's empty body is invalid; an unknown id is missing)
+    ("POST", "/v1/enterprise/partner-keys"): 422, ("GET", "/v1/enterprise/partner-keys"): 200,
+    ("DELETE", "/v1/enterprise/partner-keys/{key_id}"): 404, ("POST", f"{TMF}/productOrder"): 400,
+    ("GET", f"{TMF}/productOrder"): 200, ("GET", f"{TMF}/productOrder/{{id}}"): 404,
+    ("POST", f"{TMF}/cancelProductOrder"): 400, ("GET", f"{TMF}/cancelProductOrder"): 200,
+    ("GET", f"{TMF}/cancelProductOrder/{{id}}"): 404, ("POST", f"{TMF}/hub"): 400, ("DELETE", f"{TMF}/hub/{{id}}"): 404,
 }
 
 

@@ -30,7 +30,7 @@ class MovableClock:
 @pytest.fixture()
 def world(tmp_path):
     clock = MovableClock()
-    c = demo_container(tmp_path / "up.db", clock=clock)
+    c = demo_container(tmp_path / "up.db", clock=clock, fleet_step_up_over=100)  # the 2nd factor: test_security_simswap
     _other_company(c)
     client = TestClient(create_app(c))
     page_login(client, ADMIN, area="enterprise")
