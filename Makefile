@@ -49,7 +49,11 @@ test: $(STAMP) browser
 test-fast: $(STAMP)
 	CANCELDESK_ENV=test $(BIN)/python -m pytest tests/unit
 
+# The HTTP benchmark drives the server with wrk, a native load generator (Debian's package).
 bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { echo "installing Debian's wrk for the HTTP benchmark"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk >/dev/null; }
 	$(BIN)/canceldesk bench
 
 clean:

@@ -53,11 +53,16 @@ def cmd_serve(args) -> int:
     from canceldesk.entrypoints.api.app import create_app
     from canceldesk.bootstrap import bootstrap
     s = _settings()
-    app = create_app(bootstrap(s))
     trusted = args.forwarded_allow_ips if getattr(args, "forwarded_allow_ips", None) is not None \
         else s.forwarded_allow_ips
-    uvicorn.run(app, host=args.host or s.host, port=args.port or s.port, workers=1, log_level="warning",
-                access_log=False, **proxy_options(trusted))
+    options = dict(host=args.host or s.host, port=args.port or s.port, log_level="warning", access_log=False,
+                   **proxy_options(trusted))
+    workers = getattr(args, "workers", 1) or 1
+    if workers > 1:
+        # Each process builds its own app and container (pools are per process); the socket is shared.
+        uvicorn.run("canceldesk.entrypoints.api.app:app_from_env", factory=True, workers=workers, **options)
+        return 0
+    uvicorn.run(create_app(bootstrap(s)), workers=1, **options)
     return 0
 
 
@@ -217,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--forwarded-allow-ips", metavar="IPS",
                    help="comma-separated addresses of the reverse proxies whose X-Forwarded-For is trusted "
                         "(default: CANCELDESK_FORWARDED_ALLOW_IPS, else none — the client's own address counts)")
+    s.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="API processes sharing the port (default 1); on SQLite they share the database file")
     s.set_defaults(func=cmd_serve)
     w = sub.add_parser("worker", help="run background workers (the queue consumer and scheduled duties)")
     w.add_argument("--workers", type=int, default=2)

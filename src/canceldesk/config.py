@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(120, ge=1, le=24 * 3600)
     queue_grace_seconds: int = Field(900, ge=1, le=7 * 24 * 3600)
     host: str = "127.0.0.1"
+    # `make bench` only: adds POST /bench/write (an authenticated one-row write, the HTTP benchmark's
+    # second ceiling). Off everywhere else.
+    bench_endpoints: bool = False
     port: int = Field(8000, ge=1, le=65535)
     token_ttl_minutes: int = Field(60, ge=1, le=24 * 60)
     otp_ttl_seconds: int = Field(300, ge=30, le=3600)

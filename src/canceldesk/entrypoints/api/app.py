@@ -17,6 +17,7 @@ from canceldesk.domain.transitions import IllegalTransition
 from canceldesk.service_layer.errors import ServiceError
 
 from . import tmf_errors
+from .deps import CurrentPrincipal
 from .hardening import Hardening, SafeJSONResponse, security_headers
 from .metrics import HTTP_LATENCY, HTTP_REQUESTS
 from .routers import admin, auth, enterprise, lines, ops, requests, staff
@@ -134,7 +135,31 @@ def create_app(container: Container | None = None) -> FastAPI:
         """The ceiling the HTTP benchmark measures against: same app, same server, no work."""
         return {"ok": True}
 
+    if c.settings.bench_endpoints:
+        _install_bench_write(app, c)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn's factory for `canceldesk serve --workers N`: each worker process builds its own container."""
+    return create_app(bootstrap())
+
+
+def _install_bench_write(app: FastAPI, c: Container) -> None:
+    """The HTTP benchmark's second ceiling (CANCELDESK_BENCH_ENDPOINTS=1 only): an authenticated write —
+    the same token look-up every API call makes, one insert, one commit — in the same server."""
+    from sqlalchemy import text
+
+    with c.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_writes (id INTEGER PRIMARY KEY, principal VARCHAR(64), "
+                          "at VARCHAR(40))"))
+
+    @app.post("/bench/write", include_in_schema=False, status_code=201)
+    def bench_write(principal: CurrentPrincipal):
+        with c.engine.begin() as conn:
+            conn.execute(text("INSERT INTO bench_writes (principal, at) VALUES (:p, :at)"),
+                         {"p": principal.id, "at": c.now().isoformat()})
+        return {"ok": True}
 
 
 def _install_docs(app: FastAPI) -> None:
