@@ -189,7 +189,7 @@ class FakeContainer:
     enqueued: list[str] = field(default_factory=list)
     keyring: object | None = None
 
-    def uow(self) -> InMemoryUnitOfWork:
+    def uow(self, readonly: bool = False) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.store)
 
     def now(self) -> datetime:

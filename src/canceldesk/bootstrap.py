@@ -52,8 +52,10 @@ class Container:
     webhook_gateway: object | None = None  # TMF622 hub callbacks (adapters/webhooks.py)
     engine_lanes: object | None = None  # a worker's service_layer.engine.Engine: queued tasks only wake it
 
-    def uow(self) -> UnitOfWork:
-        return SqlUnitOfWork(self.session_factory, on_messages=self.enqueue_delivery, **uow_hooks.hooks())
+    def uow(self, readonly: bool = False) -> UnitOfWork:
+        """One transaction. `readonly=True` for use cases that only read (on SQLite: no write lock taken)."""
+        return SqlUnitOfWork(self.session_factory, on_messages=self.enqueue_delivery, readonly=readonly,
+                             **uow_hooks.hooks())
 
     def enqueue_execution(self, request_id: str) -> None:
         """Without a queue (scripts, unit tests) the saga runs inline; attach() replaces this."""

@@ -7,6 +7,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
 
+READONLY = "canceldesk_readonly"  # execution option of a read-only unit of work's connection
 BUSY_SQLSTATES = frozenset({"55P03", "57014", "40P01", "40001"})  # lock not available, timeout, deadlock, serialization
 
 
@@ -42,7 +43,9 @@ def make_engine(url: str, pool_size: int = 10, busy_timeout_seconds: float = 30)
 
         @event.listens_for(engine, "begin")
         def _begin(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A read-only unit of work (`Container.uow(readonly=True)`) begins deferred: in WAL mode
+            # a reader takes no lock, so reads never queue behind writers in other processes.
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READONLY) else "BEGIN IMMEDIATE")
 
         return engine
     # hide_parameters: an error message never carries row values (names, ID numbers).

@@ -12,14 +12,26 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
+from .db import READONLY
 from .repository import Repository
+
+_read_binds: dict = {}
+
+
+def _read_bind(engine):
+    """The engine with the read-only execution option (shares the engine's pool); one per engine."""
+    bind = _read_binds.get(id(engine))
+    if bind is None or bind.engine is not engine:
+        bind = _read_binds[id(engine)] = engine.execution_options(**{READONLY: True})
+    return bind
 
 
 class SqlUnitOfWork:
     def __init__(self, session_factory: sessionmaker, on_messages: Callable[[], None] | None = None,
                  on_begin: Callable[[Session], None] | None = None,
-                 before_commit: Callable[[Session], None] | None = None):
+                 before_commit: Callable[[Session], None] | None = None, readonly: bool = False):
         self._factory = session_factory
+        self.readonly = readonly
         self._on_messages = on_messages
         self._on_begin = on_begin
         self._before_commit = before_commit
@@ -27,7 +39,11 @@ class SqlUnitOfWork:
         self.repo: Repository | None = None
 
     def __enter__(self) -> "SqlUnitOfWork":
-        self.session = self._factory()
+        if self.readonly:
+            # Reads only: on SQLite a deferred transaction (no write lock); writing in it is a bug.
+            self.session = self._factory(bind=_read_bind(self._factory.kw["bind"]))
+        else:
+            self.session = self._factory()
         self.repo = Repository(self.session)
         if self._on_begin is not None:
             self._on_begin(self.session)
@@ -38,6 +54,11 @@ class SqlUnitOfWork:
         self.session.close()
 
     def commit(self) -> None:
+        if self.readonly:
+            if self.session.new or self.session.dirty or self.session.deleted:
+                raise RuntimeError("a read-only unit of work was asked to write")
+            self.session.rollback()  # nothing to keep; ends the read snapshot
+            return
         if self._before_commit is not None:
             self._before_commit(self.session)
         self.session.commit()

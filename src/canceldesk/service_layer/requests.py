@@ -126,7 +126,8 @@ def precheck(c, principal: Principal, kind: object, msisdn: object, subscription
              lang: str = "zh", in_person_document: dict | None = None) -> PrecheckResult:
     kind, msisdn = parse_kind(kind), parse_msisdn(msisdn)
     staffscope.spend(c, principal, "precheck")  # per staff account; subscribers are limited by login
-    with c.uow() as uow:
+    # A subscriber's pre-check only reads (staff look-ups are audited, so theirs writes).
+    with c.uow(readonly=not staffscope.is_staff(principal)) as uow:
         try:
             line = visible_line(uow, principal, msisdn)
         except NotFound:
