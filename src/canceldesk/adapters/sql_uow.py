@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
+from .batch_store import BatchStore
 from .repository import Repository
 
 
@@ -53,3 +54,15 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    # --- helper 3 ---
+    # Stores created on first use, over this unit of work's session.
+    def _store(self, name: str, make: Callable):
+        stores = self.__dict__.setdefault("_h3_stores", {})
+        if name not in stores or stores[name][0] is not self.session:
+            stores[name] = (self.session, make(self.session))
+        return stores[name][1]
+
+    @property
+    def batches(self) -> BatchStore:
+        return self._store("batches", BatchStore)
