@@ -7,6 +7,7 @@ request per idempotency key) by raising `IntegrityConflict`.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -178,6 +179,9 @@ class InMemoryUnitOfWork:
     def rollback(self) -> None:
         self.repo.seen.clear()
         self.repo.messages.clear()
+
+    def no_autoflush(self):
+        return contextlib.nullcontext()  # nothing here flushes before commit
 
 
 @dataclass

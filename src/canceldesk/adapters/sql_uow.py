@@ -66,3 +66,6 @@ class SqlUnitOfWork:
     @property
     def batches(self) -> BatchStore:
         return self._store("batches", BatchStore)
+
+    def no_autoflush(self):
+        return self.session.no_autoflush
