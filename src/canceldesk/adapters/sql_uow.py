@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from canceldesk.domain.errors import IntegrityConflict
 
 from .batch_store import BatchStore
+from .fleetguard_store import FleetGuardStore
 from .repository import Repository
 
 
@@ -66,6 +67,10 @@ class SqlUnitOfWork:
     @property
     def batches(self) -> BatchStore:
         return self._store("batches", BatchStore)
+
+    @property
+    def fleetguard(self) -> FleetGuardStore:
+        return self._store("fleetguard", FleetGuardStore)
 
     def no_autoflush(self):
         return self.session.no_autoflush
