@@ -14,6 +14,7 @@ from canceldesk.domain.errors import IntegrityConflict
 
 from .batch_store import BatchStore
 from .fleetguard_store import FleetGuardStore
+from .import_store import ImportStore
 from .repository import Repository
 
 
@@ -71,6 +72,10 @@ class SqlUnitOfWork:
     @property
     def fleetguard(self) -> FleetGuardStore:
         return self._store("fleetguard", FleetGuardStore)
+
+    @property
+    def imports(self) -> ImportStore:
+        return self._store("imports", ImportStore)
 
     def no_autoflush(self):
         return self.session.no_autoflush
