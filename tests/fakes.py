@@ -7,6 +7,7 @@ request per idempotency key) by raising `IntegrityConflict`.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,8 @@ class Store:
     outbox: list[dict] = field(default_factory=list)
     history: list[LineHistoryEntry] = field(default_factory=list)
     admin_logins: list[tuple[str, str]] = field(default_factory=list)  # (enterprise id, admin number)
+    batches: dict[str, dict] = field(default_factory=dict)  # ports.BatchRepository's rows
+    batch_items: dict[int, dict] = field(default_factory=dict)
     commits: int = 0
 
     def table(self, kind: str) -> dict:
@@ -131,6 +134,121 @@ class InMemoryRepository:
         self.wrote_messages = True
 
 
+FLEET_FLAGS = {"": lambda l: True, "active": lambda l: l.status == LineStatus.ACTIVE,
+               "not_active": lambda l: l.status != LineStatus.ACTIVE, "arrears": lambda l: l.arrears > 0,
+               "port_out": lambda l: l.port_out_pending, "contract": lambda l: l.contract_ends_on is not None}
+SHOW = {"": lambda r: True, "eligible": lambda r: r["eligible"] is True, "blocked": lambda r: r["eligible"] is False,
+        "completed": lambda r: r["status"] == "completed", "not_completed": lambda r: r["status"] != "completed"}
+
+
+class InMemoryBatchStore:
+    """ports.BatchRepository over a Store: this unit of work's copies of the batches and their items,
+    written back on commit (like InMemoryRepository's objects)."""
+
+    def __init__(self, store: Store, repo: InMemoryRepository):
+        self.store, self.repo = store, repo
+        self.batches = copy.deepcopy(store.batches)
+        self.items = copy.deepcopy(store.batch_items)
+
+    def commit(self) -> None:
+        self.store.batches, self.store.batch_items = copy.deepcopy(self.batches), copy.deepcopy(self.items)
+
+    # the fleet
+    def _fleet(self, enterprise_id: str, digits: str, flag: str) -> list[Line]:
+        return [l for l in self.repo._all("line")
+                if l.customer_id == enterprise_id and digits in l.msisdn and FLEET_FLAGS[flag](l)]
+
+    def fleet_count(self, enterprise_id, digits, flag) -> int:
+        return len(self._fleet(enterprise_id, digits, flag))
+
+    def fleet_page(self, enterprise_id, digits, flag, limit, offset) -> list[dict]:
+        return [{"msisdn": l.msisdn, "status": l.status, "arrears": l.arrears, "cash_balance": l.cash_balance,
+                 "port_out_pending": l.port_out_pending, "contract_ends_on": l.contract_ends_on,
+                 "currency": l.currency} for l in self._fleet(enterprise_id, digits, flag)[offset:offset + limit]]
+
+    def fleet_numbers(self, enterprise_id, digits, flag, limit) -> list[str]:
+        return [l.msisdn for l in self._fleet(enterprise_id, digits, flag)][:limit]
+
+    def open_requests_by_line(self, msisdns) -> dict[str, str]:
+        return {r.msisdn: r.tracking_no for r in self.repo._all("request") if r.msisdn in msisdns and r.open_target}
+
+    def owned_lines(self, enterprise_id, msisdns) -> set[str]:
+        return {m for m in msisdns if (l := self.repo.line(m)) is not None and l.customer_id == enterprise_id}
+
+    # batches
+    def add(self, batch: dict, msisdns: list[str]) -> None:
+        self.batches[batch["id"]] = dict(batch)
+        first = max(self.items, default=0) + 1
+        for i, m in enumerate(msisdns):
+            self.items[first + i] = {"id": first + i, "batch_id": batch["id"], "position": i + 1, "msisdn": m,
+                                     "eligible": None, "blockers": [], "warnings": [], "refund": None,
+                                     "request_id": None, "tracking_no": None, "error_code": None,
+                                     "error_message": None, "item_ref": None, "action": None, "item_kind": None,
+                                     "subscription_id": None}
+
+    def get(self, batch_id):
+        b = self.batches.get(batch_id)
+        return dict(b) if b is not None else None
+
+    def touch(self, batch_id, at, **values) -> None:
+        self.batches[batch_id].update(updated_at=at, **values)
+
+    def move(self, batch_id, current, to, at, **values) -> bool:
+        if self.batches[batch_id]["phase"] != current:
+            return False
+        self.batches[batch_id].update(phase=to, updated_at=at, **values)
+        return True
+
+    def recent_ids(self, enterprise_id, limit) -> list[str]:
+        mine = [b for b in self.batches.values() if b["enterprise_id"] == enterprise_id]
+        return [b["id"] for b in sorted(mine, key=lambda b: b["created_at"], reverse=True)][:limit]
+
+    # items
+    def _of(self, batch_id) -> list[dict]:
+        return sorted((i for i in self.items.values() if i["batch_id"] == batch_id), key=lambda i: i["position"])
+
+    def items_to_precheck(self, batch_id, limit):
+        return [(i["id"], i["msisdn"]) for i in self._of(batch_id) if i["eligible"] is None][:limit]
+
+    def items_to_submit(self, batch_id, positions, limit):
+        return [(i["id"], i["msisdn"], i["item_kind"], i["subscription_id"], i["item_ref"]) for i in self._of(batch_id)
+                if i["request_id"] is None and i["error_code"] is None
+                and (positions is None or positions[0] <= i["position"] <= positions[1])][:limit]
+
+    def set_item(self, item_id, **values) -> None:
+        self.items[item_id].update(values)
+
+    def set_item_outcomes(self, outcomes) -> None:
+        for o in outcomes:
+            self.items[o["id"]].update({k: o.get(k) for k in ("request_id", "tracking_no", "error_code",
+                                                              "error_message")})
+
+    def eligible_warnings(self, batch_id):
+        return [i["warnings"] or [] for i in self._of(batch_id) if i["eligible"] is True]
+
+    def _with_request(self, batch_id) -> list[dict]:
+        out = []
+        for i in self._of(batch_id):
+            req = self.repo.request_by_id(i["request_id"]) if i["request_id"] else None
+            out.append({**i, "status": req.status if req else None, "reject_codes": req.reject_codes if req else None,
+                        "completed_at": req.completed_at if req else None})
+        return out
+
+    def request_statuses(self, batch_id):
+        return [r["status"] for r in self._with_request(batch_id)]
+
+    def progress_rows(self, batch_id):
+        return [{k: r[k] for k in ("eligible", "warnings", "request_id", "error_code", "status", "refund")}
+                for r in self._with_request(batch_id)]
+
+    def results(self, batch_id, show, limit=None, offset=0):
+        rows = [r for r in self._with_request(batch_id) if SHOW[show](r)]
+        return rows[offset:] if limit is None else rows[offset:offset + limit]
+
+    def results_count(self, batch_id, show) -> int:
+        return len(self.results(batch_id, show))
+
+
 class InMemoryUnitOfWork:
     """ports.UnitOfWork over a Store. `session` is None: nothing here speaks SQL."""
 
@@ -143,6 +261,7 @@ class InMemoryUnitOfWork:
 
     def __enter__(self) -> "InMemoryUnitOfWork":
         self.repo = InMemoryRepository(self.store)
+        self.batches = InMemoryBatchStore(self.store, self.repo)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -170,6 +289,7 @@ class InMemoryUnitOfWork:
             self.store.table(kind)[key] = stored
         self.store.outbox.extend(self.repo.messages)
         self.repo.messages = []
+        self.batches.commit()
         self.store.commits += 1
         if self.repo.wrote_messages and self._on_messages is not None:
             self.repo.wrote_messages = False
@@ -178,6 +298,10 @@ class InMemoryUnitOfWork:
     def rollback(self) -> None:
         self.repo.seen.clear()
         self.repo.messages.clear()
+        self.batches = InMemoryBatchStore(self.store, self.repo)
+
+    def no_autoflush(self):
+        return contextlib.nullcontext()  # nothing here flushes before commit
 
 
 @dataclass

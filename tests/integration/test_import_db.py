@@ -22,7 +22,7 @@ from canceldesk.service_layer.import_fixtures import generate_jsonl
 from canceldesk.service_layer.importer import (ImportRejected, hash_service_password, import_bytes, import_path,
                                                verify_service_password)
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG_URL = os.environ.get("CANCELDESK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 RIC = "11010519491231002X"
 USCC = "91350100M000100Y43"
 TABLES = {"products": orm.products, "customers": orm.customers, "lines": orm.lines,
@@ -354,12 +354,17 @@ def test_generated_feed_imports_cleanly(c, tmp_path):
 
 def test_service_passwords_survive_secret_rotation():
     from types import SimpleNamespace
-    old = SimpleNamespace(settings=Settings(env="test", secret_key="a" * 40))
+
+    from canceldesk.adapters.crypto import KeyRing
+
+    def container(settings):  # what the service passwords use of a container: its key ring
+        return SimpleNamespace(settings=settings, keyring=KeyRing.from_settings(settings))
+    old = container(Settings(env="test", secret_key="a" * 40))
     stored = hash_service_password(old, "135790")
-    rotated = SimpleNamespace(settings=Settings(env="test", secret_key="b" * 40, old_secret_keys="x:" + "a" * 40))
+    rotated = container(Settings(env="test", secret_key="b" * 40, old_secret_keys="x:" + "a" * 40))
     assert verify_service_password(rotated, stored, "135790")
     assert not verify_service_password(rotated, stored, "135791")
-    forgotten = SimpleNamespace(settings=Settings(env="test", secret_key="b" * 40))
+    forgotten = container(Settings(env="test", secret_key="b" * 40))
     assert not verify_service_password(forgotten, stored, "135790")  # the pepper is gone with the secret
 
 

@@ -17,4 +17,5 @@ def test_the_import_contracts_hold():
     out = subprocess.run([str(lint), "--config", str(ROOT / ".importlinter"), "--no-cache"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
-    assert "Contracts: 4 kept, 0 broken." in out.stdout
+    contracts = (ROOT / ".importlinter").read_text(encoding="utf-8").count("[importlinter:contract:")
+    assert f"Contracts: {contracts} kept, 0 broken." in out.stdout

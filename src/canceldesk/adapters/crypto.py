@@ -38,6 +38,7 @@ class _Keys:
         self.sign = _derive(secret, b"receipt-signature")
         self.otp = _derive(secret, b"otp-hmac")
         self.audit = _derive(secret, b"audit-chain-hmac")
+        self.pepper = _derive(secret, b"service-password-pepper")
 
 
 class KeyRing:
@@ -125,6 +126,13 @@ class KeyRing:
         """HMAC of an audit row under key `kid` (default: current); None if that key is not configured."""
         keys = self._keys.get(kid or self.current_kid)
         return None if keys is None else hmac.new(keys.audit, payload, hashlib.sha256).hexdigest()
+
+    # service passwords (service_layer/service_passwords.py) ------------------------------------
+    def service_pepper(self, kid: str | None = None) -> tuple[str, bytes] | None:
+        """(key id, HMAC key) a service password is keyed with before it is hashed: the current key's,
+        or key `kid`'s (None if that key is not configured). Never stored in the database."""
+        keys = self._keys.get(kid or self.current_kid)
+        return None if keys is None else (keys.kid, keys.pepper)
 
     @staticmethod
     def same(a: str, b: str) -> bool:

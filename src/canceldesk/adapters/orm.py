@@ -1,55 +1,22 @@
 """Tables and the imperative mapping of the domain's dataclasses onto them.
 
 Mapping is done once, by `start_mappers()` (called from bootstrap), never at import time.
+All tables are reached as `orm.<table>`: the metadata and column types live in orm_types.py, the
+enterprise and partner tables in orm_enterprise.py, the conversation tables (complaints, channels,
+assistant, usage facts, save offers) in orm_engagement.py; this module re-exports them.
 """
 from __future__ import annotations
 
-from datetime import timezone
-
-from sqlalchemy import (JSON, BigInteger, Boolean, Column, Date, DateTime, ForeignKey, Index, Integer,
-                        MetaData, String, Table, Text, TypeDecorator)
-from sqlalchemy.orm import registry, relationship
+from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy.orm import relationship
 
 from canceldesk.domain import execution, lifecycle, model
 
-from . import crypto
-
-metadata = MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s", "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s", "pk": "pk_%(table_name)s",
-})
-mapper_registry = registry(metadata=metadata)
-
-
-class UTCDateTime(TypeDecorator):
-    """Aware datetimes in, aware UTC datetimes out — on SQLite as on PostgreSQL."""
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use an aware UTC datetime")
-        value = value.astimezone(timezone.utc)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
-
-
-class Encrypted(TypeDecorator):
-    """Personal data: AES-GCM encrypted with the configured key ring (see adapters/crypto.py)."""
-    impl = Text
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        return None if value is None else crypto.active().encrypt(value)
-
-    def process_result_value(self, value, dialect):
-        return None if value is None else crypto.active().decrypt(value)
+from .orm_engagement import (assistant_conversations, channel_conversations, channel_inbound,  # noqa: F401
+                             complaints, save_offers, subscription_usage)
+from .orm_enterprise import (batch_items, batches, partner_keys, product_order_cancels, product_orders,  # noqa: F401
+                             tmf_hubs)
+from .orm_types import Encrypted, UTCDateTime, mapper_registry, metadata  # noqa: F401
 
 
 customers = Table(
@@ -299,61 +266,6 @@ audit_head = Table(
     Column("mac", String(64), nullable=False),
 )
 
-# --- web: complaints/appeals on a request, enterprise batches (migration 0005) -----------------
-complaints = Table(
-    "complaints", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("reference", String(32), nullable=False, unique=True),
-    Column("request_id", String(36), ForeignKey("requests.id"), nullable=False, index=True),
-    Column("customer_id", String(64), nullable=False, index=True),
-    Column("kind", String(16), nullable=False),        # complaint | appeal
-    Column("text", Encrypted, nullable=False),          # free text may carry personal data
-    Column("status", String(16), nullable=False, index=True),  # open | resolved
-    Column("filed_by", String(100), nullable=False),
-    Column("channel", String(16), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False, index=True),
-    Column("resolved_at", UTCDateTime),
-    Column("resolved_by", String(100)),
-    Column("resolution", Encrypted),
-)
-
-batches = Table(
-    "batches", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("enterprise_id", String(64), nullable=False, index=True),
-    Column("kind", String(20), nullable=False),
-    Column("created_by", String(100), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False, index=True),
-    Column("updated_at", UTCDateTime, nullable=False),
-    Column("phase", String(16), nullable=False),       # prechecking | prechecked | submitting | submitted
-    Column("size", Integer, nullable=False),
-    Column("reason", Text),
-    Column("acknowledged_warnings", JSON, nullable=False, default=list),
-)
-
-batch_items = Table(
-    "batch_items", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("batch_id", String(36), ForeignKey("batches.id"), nullable=False),
-    Column("position", Integer, nullable=False),
-    Column("msisdn", String(11), nullable=False),
-    Column("eligible", Boolean),                        # NULL until pre-checked
-    Column("blockers", JSON, nullable=False, default=list),
-    Column("warnings", JSON, nullable=False, default=list),
-    Column("refund", BigInteger),
-    Column("request_id", String(36)),
-    Column("tracking_no", String(32)),
-    Column("error_code", String(40)),
-    Column("error_message", Text),
-    # a TMF622 order item (migration 0009): its id in the order, action, request kind, subscription
-    Column("item_ref", String(64)),
-    Column("action", String(8)),
-    Column("item_kind", String(20)),
-    Column("subscription_id", String(64)),
-    Index("ix_batch_items_batch_position", "batch_id", "position", unique=True),
-)
-
-
 # --- durable execution: leases, escalations, renewals, scheduled duties (migration 0004) ---------
 execution_leases = Table(
     "execution_leases", metadata,
@@ -436,118 +348,6 @@ staff_verifications = Table(
 )
 
 
-# --- partner API: keys, TMF622 product orders (a batch), cancellations, hubs (migration 0009) -------
-partner_keys = Table(
-    "partner_keys", metadata,
-    Column("id", String(16), primary_key=True),          # the visible part of the key (cdpk_<id>_…)
-    Column("enterprise_id", String(64), nullable=False, index=True),
-    Column("name", String(100), nullable=False),
-    Column("secret_hash", String(64), nullable=False),   # keyed HMAC of the whole key (key ring)
-    Column("created_by", String(100), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("last_used_at", UTCDateTime),
-    Column("revoked_at", UTCDateTime),
-    Column("revoked_by", String(100)),
-)
-
-product_orders = Table(
-    "product_orders", metadata,
-    Column("id", String(36), ForeignKey("batches.id"), primary_key=True),
-    Column("enterprise_id", String(64), nullable=False, index=True),
-    Column("state", String(24), nullable=False, index=True),
-    Column("order_date", UTCDateTime, nullable=False, index=True),
-    Column("completion_date", UTCDateTime),
-    Column("updated_at", UTCDateTime, nullable=False),
-    Column("external_id", String(200)),
-    Column("description", Text),
-    Column("category", String(100)),
-    Column("priority", String(10)),
-    Column("requested_completion_date", UTCDateTime),
-    Column("related_party", JSON, nullable=False, default=list),
-    Column("cancellation_date", UTCDateTime),
-    Column("cancellation_reason", Text),
-)
-
-product_order_cancels = Table(
-    "product_order_cancels", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("order_id", String(36), ForeignKey("product_orders.id"), nullable=False, index=True),
-    Column("enterprise_id", String(64), nullable=False, index=True),
-    Column("state", String(24), nullable=False),
-    Column("cancellation_reason", Text),
-    Column("requested_cancellation_date", UTCDateTime),
-    Column("effective_cancellation_date", UTCDateTime),
-    Column("created_at", UTCDateTime, nullable=False),
-)
-
-tmf_hubs = Table(
-    "tmf_hubs", metadata,
-    Column("id", String(32), primary_key=True),
-    Column("enterprise_id", String(64), nullable=False, index=True),
-    Column("callback", String(200), nullable=False),
-    Column("query", Text),
-    Column("secret", Encrypted, nullable=False),          # signs the callbacks (shown once)
-    Column("created_by", String(100), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("deleted_at", UTCDateTime),
-)
-
-
-# Channels (SMS, IVR): inbound message ids seen (idempotency, per-number limits) and conversation
-# state (the 0000 list, a pending confirmation, the IVR menu per CallSid) — in the database, so a
-# restart or a second worker loses nothing.
-channel_inbound = Table(
-    "channel_inbound", metadata,
-    Column("channel", String(8), primary_key=True),
-    Column("message_id", String(128), primary_key=True),
-    Column("msisdn", String(32), nullable=False),
-    Column("received_at", UTCDateTime, nullable=False),
-    Index("ix_channel_inbound_msisdn_received", "msisdn", "received_at"),
-)
-
-channel_conversations = Table(
-    "channel_conversations", metadata,
-    Column("key", String(160), primary_key=True),
-    Column("channel", String(8), nullable=False),
-    Column("msisdn", String(32), nullable=False),
-    Column("lang", String(8), nullable=False),
-    Column("state", JSON, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False, index=True),
-)
-
-
-# --- assistant and insights: conversations, usage facts, save offers (migration 0010) ------------
-assistant_conversations = Table(
-    "assistant_conversations", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("customer_id", String(64), nullable=False, index=True),
-    Column("channel", String(16), nullable=False),
-    Column("state", JSON, nullable=False, default=dict),   # the pending proposal / the question asked
-    Column("turns", Integer, nullable=False, default=0),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False, index=True),
-)
-
-subscription_usage = Table(
-    "subscription_usage", metadata,
-    Column("subscription_id", String(64), ForeignKey("subscriptions.id"), primary_key=True),
-    Column("last_used_on", Date),                       # from the import: the last day the service was used
-    Column("previous_price", BigInteger),               # fen, before the latest price change
-    Column("price_changed_on", Date),
-    Column("trial_ended_on", Date),                     # a free or discounted trial that turned into a charge
-)
-
-save_offers = Table(
-    "save_offers", metadata,
-    Column("id", String(36), primary_key=True),
-    Column("customer_id", String(64), nullable=False, index=True),
-    Column("subscription_id", String(64), nullable=False),
-    Column("kind", String(20), nullable=False),         # the ending the offer sat beside
-    Column("offer", String(40), nullable=False),        # the pack's offer code
-    Column("status", String(16), nullable=False, index=True),  # offered | accepted | declined
-    Column("created_at", UTCDateTime, nullable=False, index=True),
-    Column("decided_at", UTCDateTime),
-)
 # A line's status changes, append-only (written by the line's transitions, domain/model.py).
 line_history = Table(
     "line_history", metadata,

@@ -12,7 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
+from .batch_store import BatchStore
 from .db import READONLY
+from .fleetguard_store import FleetGuardStore
+from .import_store import ImportStore
 from .repository import Repository
 
 _read_binds: dict = {}
@@ -74,3 +77,26 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    # --- helper 3 ---
+    # Stores created on first use, over this unit of work's session.
+    def _store(self, name: str, make: Callable):
+        stores = self.__dict__.setdefault("_h3_stores", {})
+        if name not in stores or stores[name][0] is not self.session:
+            stores[name] = (self.session, make(self.session))
+        return stores[name][1]
+
+    @property
+    def batches(self) -> BatchStore:
+        return self._store("batches", BatchStore)
+
+    @property
+    def fleetguard(self) -> FleetGuardStore:
+        return self._store("fleetguard", FleetGuardStore)
+
+    @property
+    def imports(self) -> ImportStore:
+        return self._store("imports", ImportStore)
+
+    def no_autoflush(self):
+        return self.session.no_autoflush

@@ -20,14 +20,10 @@ import logging
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
-
-from canceldesk.adapters import orm
 from canceldesk.domain import localtime
 from canceldesk.domain.batch import BATCHES, BEFORE_SUBMIT, MOVING, RUNNING_PHASES, BatchPhase
 from canceldesk.domain.batch import derive_outcome as derive_outcome  # re-exported: the rule lives in the domain
 from canceldesk.domain.lifecycle import Status
-from canceldesk.domain.model import LineStatus
 
 from . import fleetguard, intake, requests, selfservice
 from .errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
@@ -53,54 +49,34 @@ def _enterprise_of(principal: Principal) -> str:
 
 
 # ---- the fleet ----------------------------------------------------------------------------------
-def _fleet_query(enterprise_id: str, q: str, flag: str):
-    t = orm.lines
-    where = [t.c.customer_id == enterprise_id]
-    digits = "".join(ch for ch in (q or "") if ch.isdigit())[:11]
-    if digits:
-        where.append(t.c.msisdn.contains(digits))
+def _fleet_filter(q: str, flag: str) -> tuple[str, str]:
+    """The digits to look for in a number (at most 11) and the checked filter name."""
     if flag not in FLEET_FILTERS:
         raise InvalidInput(f"filter must be one of {', '.join(f for f in FLEET_FILTERS if f)}", {"field": "filter"})
-    if flag == "active":
-        where.append(t.c.status == LineStatus.ACTIVE)
-    elif flag == "not_active":
-        where.append(t.c.status != LineStatus.ACTIVE)
-    elif flag == "arrears":
-        where.append(t.c.arrears > 0)
-    elif flag == "port_out":
-        where.append(t.c.port_out_pending.is_(True))
-    elif flag == "contract":
-        where.append(t.c.contract_ends_on.is_not(None))
-    return where
+    return "".join(ch for ch in (q or "") if ch.isdigit())[:11], flag
 
 
 def fleet(c, principal: Principal, *, q: str = "", flag: str = "", page: int = 1, size: int = 50) -> dict:
     """One page of the company's lines (server-side paging: 500 lines never render at once)."""
     ent = _enterprise_of(principal)
     size = max(1, min(int(size), 200))
-    where = _fleet_query(ent, q, flag)
-    t = orm.lines
+    digits, flag = _fleet_filter(q, flag)
     with c.uow() as uow:
-        total = uow.session.execute(select(func.count()).select_from(t).where(*where)).scalar_one()
+        total = uow.batches.fleet_count(ent, digits, flag)
         pages = max(1, -(-total // size))
         page = max(1, min(int(page), pages))
-        rows = uow.session.execute(
-            select(t.c.msisdn, t.c.status, t.c.arrears, t.c.cash_balance, t.c.port_out_pending, t.c.contract_ends_on,
-                   t.c.currency).where(*where).order_by(t.c.msisdn).limit(size).offset((page - 1) * size)).mappings().all()
-        numbers = [r["msisdn"] for r in rows]
-        open_by_line = dict(uow.session.execute(
-            select(orm.requests.c.msisdn, orm.requests.c.tracking_no).where(
-                orm.requests.c.msisdn.in_(numbers), orm.requests.c.open_target.is_not(None))).all()) if numbers else {}
+        rows = uow.batches.fleet_page(ent, digits, flag, limit=size, offset=(page - 1) * size)
+        open_by_line = uow.batches.open_requests_by_line([r["msisdn"] for r in rows])
     return {"total": total, "page": page, "pages": pages, "size": size,
-            "lines": [{**dict(r), "open_request": open_by_line.get(r["msisdn"])} for r in rows]}
+            "lines": [{**r, "open_request": open_by_line.get(r["msisdn"])} for r in rows]}
 
 
 def fleet_numbers(c, principal: Principal, *, q: str = "", flag: str = "") -> list[str]:
     """Every number matching the filter (for "select all that match")."""
     ent = _enterprise_of(principal)
+    digits, flag = _fleet_filter(q, flag)
     with c.uow() as uow:
-        return list(uow.session.scalars(select(orm.lines.c.msisdn).where(*_fleet_query(ent, q, flag))
-                                        .order_by(orm.lines.c.msisdn).limit(MAX_LINES)))
+        return uow.batches.fleet_numbers(ent, digits, flag, limit=MAX_LINES)
 
 
 # ---- creating and running a batch -----------------------------------------------------------------
@@ -130,22 +106,14 @@ def create(c, principal: Principal, msisdns: object, kind: str = "close_line", r
     now = c.now()
     batch_id = str(uuid.uuid4())
     with c.uow() as uow:
-        s = uow.session
-        mine: set[str] = set()
-        for i in range(0, len(numbers), 500):
-            mine.update(s.scalars(select(orm.lines.c.msisdn).where(
-                orm.lines.c.msisdn.in_(numbers[i:i + 500]), orm.lines.c.customer_id == ent)))
+        mine = uow.batches.owned_lines(ent, numbers)
         unknown = [n for n in numbers if n not in mine]
         if unknown:  # the same answer for a line of another company as for one that does not exist
             raise NotFound(f"no such line: {', '.join(unknown[:5])}{' …' if len(unknown) > 5 else ''}",
                            {"msisdns": unknown[:50]})
-        s.execute(orm.batches.insert().values(
-            id=batch_id, enterprise_id=ent, kind=kind, created_by=principal.actor, created_at=now, updated_at=now,
-            phase=BatchPhase.PRECHECKING, size=len(numbers), reason=reason, acknowledged_warnings=[]))
-        rows = [{"batch_id": batch_id, "position": i + 1, "msisdn": n, "blockers": [], "warnings": []}
-                for i, n in enumerate(numbers)]
-        for i in range(0, len(rows), 5000):
-            s.execute(orm.batch_items.insert(), rows[i:i + 5000])
+        uow.batches.add(dict(id=batch_id, enterprise_id=ent, kind=kind, created_by=principal.actor, created_at=now,
+                             updated_at=now, phase=BatchPhase.PRECHECKING, size=len(numbers), reason=reason,
+                             acknowledged_warnings=[]), numbers)
         uow.commit()
     return status(c, principal, batch_id)
 
@@ -161,23 +129,21 @@ def company_name(c, principal: Principal) -> dict:
 
 def _batch(uow, principal: Principal, batch_id: str) -> dict:
     ent = _enterprise_of(principal)
-    row = uow.session.execute(select(orm.batches).where(orm.batches.c.id == str(batch_id)[:36])).mappings().first()
+    row = uow.batches.get(str(batch_id)[:36])
     if row is None or row["enterprise_id"] != ent:
         raise NotFound("no such batch")
-    return dict(row)
+    return row
 
 
 def _touch(uow, batch_id: str, now, **values) -> None:
-    uow.session.execute(update(orm.batches).where(orm.batches.c.id == batch_id).values(updated_at=now, **values))
+    uow.batches.touch(batch_id, now, **values)
 
 
 def _move(uow, batch_id: str, current: str, to: BatchPhase, now, **values) -> bool:
     """The batch's named transition `current → to` (checked against BATCHES), as a compare-and-set:
     False when the batch was no longer in `current` (another runner moved it first)."""
     BATCHES.check(current, to)
-    res = uow.session.execute(update(orm.batches).where(orm.batches.c.id == batch_id, orm.batches.c.phase == current)
-                              .values(phase=to, updated_at=now, **values))
-    return res.rowcount == 1
+    return uow.batches.move(batch_id, current, to, now, **values)
 
 
 def run_prechecks(c, principal: Principal, batch_id: str, lang: str = "zh") -> None:
@@ -185,11 +151,9 @@ def run_prechecks(c, principal: Principal, batch_id: str, lang: str = "zh") -> N
     try:
         with c.uow() as uow:
             batch = _batch(uow, principal, batch_id)
-        it = orm.batch_items.c
         while True:
             with c.uow() as uow:
-                todo = uow.session.execute(select(it.id, it.msisdn).where(it.batch_id == batch_id, it.eligible.is_(None))
-                                           .order_by(it.position).limit(CHUNK)).all()
+                todo = uow.batches.items_to_precheck(batch_id, limit=CHUNK)
             if not todo:
                 break
             results = []
@@ -202,8 +166,7 @@ def run_prechecks(c, principal: Principal, batch_id: str, lang: str = "zh") -> N
                     results.append((item_id, False, [{"code": exc.code, "message": exc.message, "resolution": ""}], [], None))
             with c.uow() as uow:
                 for item_id, eligible, blockers, warnings, refund in results:
-                    uow.session.execute(update(orm.batch_items).where(it.id == item_id).values(
-                        eligible=eligible, blockers=blockers, warnings=warnings, refund=refund))
+                    uow.batches.set_item(item_id, eligible=eligible, blockers=blockers, warnings=warnings, refund=refund)
                 _touch(uow, batch_id, c.now())
                 uow.commit()
         with c.uow() as uow:
@@ -228,11 +191,10 @@ def submit(c, principal: Principal, batch_id: str, acknowledged_warnings: object
         resumable = batch["phase"] == BatchPhase.SUBMITTING and now - batch["updated_at"] > STALLED_AFTER
         if batch["phase"] != BatchPhase.PRECHECKED and not resumable:
             raise Conflict(f"this batch is '{batch['phase']}'", {"phase": batch["phase"]}, code="INVALID_STATE")
-        it = orm.batch_items.c
         needed = set()
         eligible = 0
-        for (warnings,) in uow.session.execute(select(it.warnings).where(it.batch_id == batch_id, it.eligible.is_(True))):
-            needed.update(w["code"] for w in warnings or [])
+        for warnings in uow.batches.eligible_warnings(batch_id):
+            needed.update(w["code"] for w in warnings)
             eligible += 1
         missing = sorted(needed - set(acked))
         if missing:
@@ -263,14 +225,9 @@ def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh",
     try:
         with c.uow() as uow:
             batch = _batch(uow, principal, batch_id)
-        it = orm.batch_items.c
-        where = [it.batch_id == batch_id, it.request_id.is_(None), it.error_code.is_(None)]
-        if positions is not None:
-            where += [it.position >= positions[0], it.position <= positions[1]]
         while True:
             with c.uow() as uow:
-                todo = uow.session.execute(select(it.id, it.msisdn, it.item_kind, it.subscription_id, it.item_ref)
-                                           .where(*where).order_by(it.position).limit(SUBMIT_CHUNK)).all()
+                todo = uow.batches.items_to_submit(batch_id, positions, limit=SUBMIT_CHUNK)
             if not todo:
                 break
             cmds = [(row[0], _command(batch, batch_id, lang, *row[1:])) for row in todo]
@@ -294,7 +251,7 @@ def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh",
                 except ServiceError as exc:
                     values = {"error_code": exc.code[:40], "error_message": exc.message[:500]}
                 with c.uow() as uow:
-                    uow.session.execute(update(orm.batch_items).where(it.id == item_id).values(**values))
+                    uow.batches.set_item(item_id, **values)
                     _touch(uow, batch_id, c.now())
                     uow.commit()
         if positions is None:
@@ -311,9 +268,7 @@ def _notify_admin(c, uow, principal: Principal, batch_id: str, kind: str, lang: 
     """One message for the whole batch, to the admin who submitted it (not one per card)."""
     if not principal.login_msisdn:
         return
-    it, rq = orm.batch_items.c, orm.requests.c
-    rows = uow.session.execute(select(rq.status).select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id))
-                               .where(it.batch_id == batch_id)).scalars().all()
+    rows = uow.batches.request_statuses(batch_id)
     accepted = sum(1 for s in rows if s is not None and s not in (Status.REJECTED, Status.WITHDRAWN))
     notify(uow.repo, to=principal.login_msisdn, event="batch_accepted", ref=batch_id[:8].upper(), at=c.now(),
            dedup=f"batch:{batch_id}:accepted", lang=lang, kind=kind, accepted=accepted, refused=len(rows) - accepted)
@@ -324,23 +279,18 @@ def status(c, principal: Principal, batch_id: str) -> dict:
     now = c.now()
     with c.uow() as uow:
         b = _batch(uow, principal, batch_id)
-        it = orm.batch_items.c
-        rq = orm.requests.c
-        rows = uow.session.execute(
-            select(it.eligible, it.warnings, it.request_id, it.error_code, rq.status, it.refund)
-            .select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id))
-            .where(it.batch_id == b["id"])).all()
-    checked = [r for r in rows if r.eligible is not None]
-    submitted = [r for r in rows if r.request_id is not None or r.error_code is not None]
-    statuses = [r.status for r in submitted]
+        rows = uow.batches.progress_rows(b["id"])
+    checked = [r for r in rows if r["eligible"] is not None]
+    submitted = [r for r in rows if r["request_id"] is not None or r["error_code"] is not None]
+    statuses = [r["status"] for r in submitted]
     counts: dict[str, int] = {}
     for s in statuses:
         key = s or "error"
         counts[key] = counts.get(key, 0) + 1
     warnings: dict[str, dict] = {}
     for r in checked:
-        if r.eligible:
-            for w in r.warnings or []:
+        if r["eligible"]:
+            for w in r["warnings"] or []:
                 warnings.setdefault(w["code"], {**{k: v for k, v in w.items() if k != "details"}, "lines": 0})["lines"] += 1
     total = b["size"]
     settled = sum(1 for s in statuses if s not in MOVING)
@@ -351,14 +301,14 @@ def status(c, principal: Principal, batch_id: str) -> dict:
             "created_at": localtime.iso(b["created_at"], c.pack.timezone),
             "updated_at": localtime.iso(b["updated_at"], c.pack.timezone),
             "created_by": b["created_by"], "reason": b["reason"],
-            "prechecked": len(checked), "eligible": sum(1 for r in checked if r.eligible),
-            "blocked": sum(1 for r in checked if not r.eligible), "warnings": list(warnings.values()),
+            "prechecked": len(checked), "eligible": sum(1 for r in checked if r["eligible"]),
+            "blocked": sum(1 for r in checked if not r["eligible"]), "warnings": list(warnings.values()),
             "acknowledged_warnings": b["acknowledged_warnings"] or [], "submitted": len(submitted),
             "statuses": counts, "completed": counts.get(Status.COMPLETED, 0),
             "not_completed": settled - counts.get(Status.COMPLETED, 0),
             "progress": {"done": done, "total": total, "percent": int(100 * done / total) if total else 100},
             "running": running,
-            "refund_total": sum(r.refund or 0 for r in submitted if r.status == Status.COMPLETED),
+            "refund_total": sum(r["refund"] or 0 for r in submitted if r["status"] == Status.COMPLETED),
             "stalled": b["phase"] in RUNNING_PHASES and now - b["updated_at"] > STALLED_AFTER}
 
 
@@ -382,33 +332,21 @@ def _result_row(r, tz: str) -> dict:
             "error": r["error_message"], "completed_at": localtime.iso(r["completed_at"], tz)}
 
 
-def _results_query(batch_id: str, show: str):
-    it, rq = orm.batch_items.c, orm.requests.c
+def _check_show(show: str) -> str:
     if show not in RESULT_FILTERS:
         raise InvalidInput(f"show must be one of {', '.join(f for f in RESULT_FILTERS if f)}", {"field": "show"})
-    q = (select(it.position, it.msisdn, it.eligible, it.blockers, it.warnings, it.refund, it.tracking_no,
-                it.error_code, it.error_message, rq.status, rq.reject_codes, rq.completed_at)
-         .select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id)).where(it.batch_id == batch_id))
-    if show == "eligible":
-        q = q.where(it.eligible.is_(True))
-    elif show == "blocked":
-        q = q.where(it.eligible.is_(False))
-    elif show == "completed":
-        q = q.where(rq.status == Status.COMPLETED)
-    elif show == "not_completed":
-        q = q.where((rq.status.is_(None)) | (rq.status != Status.COMPLETED))
-    return q.order_by(it.position)
+    return show
 
 
 def results(c, principal: Principal, batch_id: str, *, show: str = "", page: int = 1, size: int = 50) -> dict:
     size = max(1, min(int(size), 500))
     with c.uow() as uow:
         b = _batch(uow, principal, batch_id)
-        q = _results_query(b["id"], show)
-        total = uow.session.execute(select(func.count()).select_from(q.subquery())).scalar_one()
+        show = _check_show(show)
+        total = uow.batches.results_count(b["id"], show)
         pages = max(1, -(-total // size))
         page = max(1, min(int(page), pages))
-        rows = uow.session.execute(q.limit(size).offset((page - 1) * size)).mappings().all()
+        rows = uow.batches.results(b["id"], show, limit=size, offset=(page - 1) * size)
     return {"total": total, "page": page, "pages": pages, "size": size, "rows": [_result_row(r, c.pack.timezone) for r in rows]}
 
 
@@ -420,7 +358,7 @@ def results_csv(c, principal: Principal, batch_id: str) -> str:
     """One row per line, in the order the lines were chosen."""
     with c.uow() as uow:
         b = _batch(uow, principal, batch_id)
-        rows = [_result_row(r, c.pack.timezone) for r in uow.session.execute(_results_query(b["id"], "")).mappings()]
+        rows = [_result_row(r, c.pack.timezone) for r in uow.batches.results(b["id"], "")]
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_COLUMNS)
@@ -435,8 +373,7 @@ def results_csv(c, principal: Principal, batch_id: str) -> str:
 def recent(c, principal: Principal, limit: int = 10) -> list[dict]:
     ent = _enterprise_of(principal)
     with c.uow() as uow:
-        ids = list(uow.session.scalars(select(orm.batches.c.id).where(orm.batches.c.enterprise_id == ent)
-                                       .order_by(orm.batches.c.created_at.desc()).limit(limit)))
+        ids = uow.batches.recent_ids(ent, limit)
     return [status(c, principal, i) for i in ids]
 
 

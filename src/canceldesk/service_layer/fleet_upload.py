@@ -13,8 +13,6 @@ import io
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from canceldesk.adapters import order_store
-
 from . import batches, requests
 from .errors import InvalidInput
 from .principal import Principal
@@ -59,7 +57,7 @@ def parse(c, principal: Principal, data: bytes) -> tuple[list[str], list[dict]]:
     if len(numbers) > MAX_ROWS:
         raise InvalidInput(f"at most {MAX_ROWS} numbers in one file", code="TOO_MANY_LINES")
     with c.uow() as uow:
-        mine = order_store.owned_lines(uow.session, ent, [n for _, n in numbers])
+        mine = uow.batches.owned_lines(ent, [n for _, n in numbers])
     for row_no, n in numbers:
         if n not in mine:  # another company's line reads exactly like one that does not exist
             errors.append({"row": row_no, "value": n, "code": "NOT_OURS", "message": "not a line of this company"})

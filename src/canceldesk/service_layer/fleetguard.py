@@ -12,7 +12,6 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 
-from canceldesk.adapters import securitystore as store
 from canceldesk.domain.identifiers import mask_msisdn
 
 from . import audit, auth
@@ -26,25 +25,25 @@ def needs_step_up(c, eligible: int) -> bool:
 
 
 def _send_code(c, uow, msisdn: str, batch_id: str, now) -> None:
-    if store.codes_sent_since(uow.session, msisdn, now - timedelta(hours=1)) >= c.settings.otp_max_per_hour:
+    if uow.fleetguard.codes_sent_since(msisdn, now - timedelta(hours=1)) >= c.settings.otp_max_per_hour:
         raise TooManyRequests("too many codes requested for this number; try again within the hour",
                               {"retry_after_seconds": 3600}, code="OTP_RATE_LIMITED")
     code = f"{secrets.randbelow(10**6):06d}"
-    store.add_code(uow.session, msisdn, c.keyring.otp_hash(msisdn, code), now, c.settings.otp_ttl_seconds)
+    uow.fleetguard.add_code(msisdn, c.keyring.otp_hash(msisdn, code), now, c.settings.otp_ttl_seconds)
     uow.repo.add_message(dedup_key=f"fleet_otp:{batch_id}:{secrets.token_hex(4)}", channel="sms", to=msisdn,
                          event="otp", ref=None, text=render("otp", code=code), at=now)
 
 
 def _code_matches(c, uow, msisdn: str, code: str, now) -> bool:
-    s = uow.session
+    s = uow.session  # the login lock's rows (auth.py)
     subject = f"otp:{msisdn}"
     if auth.is_locked(s, subject, now):
         raise TooManyRequests("too many wrong codes: this number is locked for a while; try again later",
                               code="OTP_LOCKED")
-    row = store.live_code(s, msisdn, now)
+    row = uow.fleetguard.live_code(msisdn, now)
     ok = row is not None and c.keyring.same(row["code_hash"], c.keyring.otp_hash(msisdn, code))
     if ok:
-        store.use_code(s, row["id"], now)
+        uow.fleetguard.use_code(row["id"], now)
         auth.clear_failures(s, subject)
     else:
         auth._register(c, s, subject)
@@ -85,7 +84,7 @@ def check(c, uow, principal: Principal, batch_id: str, eligible: int, otp: objec
 
 def tell_other_admins(uow, principal: Principal, batch_id: str, count: int, now, lang: str) -> int:
     """The enterprise's other admins learn that a fleet closure was accepted (and by which admin number)."""
-    others = [m for m in store.live_admin_numbers(uow.session, principal.enterprise_id) if m != principal.login_msisdn]
+    others = [m for m in uow.fleetguard.live_admin_numbers(principal.enterprise_id) if m != principal.login_msisdn]
     for m in others:
         notify(uow.repo, to=m, event="fleet_closure", ref=batch_id[:8], at=now, dedup=f"fleet_closure:{batch_id}:{m}",
                count=count, admin=mask_msisdn(principal.login_msisdn) if principal.login_msisdn else principal.actor,

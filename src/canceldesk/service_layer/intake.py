@@ -11,7 +11,6 @@ raced for a target) falls back to the one-by-one path for that chunk, which name
 """
 from __future__ import annotations
 
-from canceldesk.adapters import order_store
 from canceldesk.domain.errors import IntegrityConflict
 from canceldesk.domain.lifecycle import RequestKind, Status
 from canceldesk.domain.prechecks import PrecheckContext, evaluate
@@ -82,7 +81,7 @@ def submit_many(c, principal: Principal, items: list[tuple[int, requests.NewRequ
         facts = {"lines": repo.lines_many(msisdns), "subs": repo.subscriptions_with_products_of_many(msisdns),
                  "open": repo.open_requests_on_lines(msisdns), "secondaries": repo.active_secondaries_of_many(msisdns)}
         repo.buffer_writes()  # the notices: one executemany at the end (the engine's group commit)
-        with uow.session.no_autoflush:  # requests and timelines: written together at the flush
+        with uow.no_autoflush():  # requests and timelines: written together at the flush
             _all(c, uow, principal, items, existing, facts, now, outcomes, executing)
         try:
             repo.write_buffered()
@@ -90,7 +89,7 @@ def submit_many(c, principal: Principal, items: list[tuple[int, requests.NewRequ
         except IntegrityConflict:
             uow.rollback()
             return None
-        order_store.set_item_outcomes(uow.session, outcomes)
+        uow.batches.set_item_outcomes(outcomes)
         uow.commit()
     return executing
 
