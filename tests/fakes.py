@@ -30,6 +30,9 @@ class Store:
     outbox: list[dict] = field(default_factory=list)
     history: list[LineHistoryEntry] = field(default_factory=list)
     admin_logins: list[tuple[str, str]] = field(default_factory=list)  # (enterprise id, admin number)
+    audit: list[dict] = field(default_factory=list)  # the events recorded (audit.record) by committed work
+    audit_rows: list[dict] = field(default_factory=list)  # chain rows written through AuditLog.write
+    audit_head: dict | None = None
     commits: int = 0
 
     def table(self, kind: str) -> dict:
@@ -131,6 +134,37 @@ class InMemoryRepository:
         self.wrote_messages = True
 
 
+class InMemoryAuditLog:
+    """ports.AuditLog: recorded events reach `Store.audit` on commit (no chain: no key here)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.deferred: list[dict] = []
+
+    def defer(self, event: dict) -> None:
+        self.deferred.append(event)
+
+    def take(self):
+        events, self.deferred = self.deferred, []
+        return events, []
+
+    def lock(self) -> None:
+        pass
+
+    def head(self) -> dict | None:
+        return None if self.store.audit_head is None else dict(self.store.audit_head)
+
+    def last_link(self):
+        return (self.store.audit_rows[-1]["seq"], self.store.audit_rows[-1]["hash"]) if self.store.audit_rows else None
+
+    def write(self, rows: list[dict], head: dict, head_exists: bool) -> None:
+        self.store.audit_rows.extend(rows)
+        self.store.audit_head = dict(head)
+
+    def rows(self):
+        return iter(list(self.store.audit_rows))
+
+
 class InMemoryUnitOfWork:
     """ports.UnitOfWork over a Store. `session` is None: nothing here speaks SQL."""
 
@@ -143,11 +177,13 @@ class InMemoryUnitOfWork:
 
     def __enter__(self) -> "InMemoryUnitOfWork":
         self.repo = InMemoryRepository(self.store)
+        self.audit_log = InMemoryAuditLog(self.store)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.repo.seen.clear()  # what was not committed is forgotten
         self.repo.messages.clear()
+        self.audit_log.deferred.clear()
 
     def flush(self) -> None:
         requests = self.repo._all("request")
@@ -170,6 +206,7 @@ class InMemoryUnitOfWork:
             self.store.table(kind)[key] = stored
         self.store.outbox.extend(self.repo.messages)
         self.repo.messages = []
+        self.store.audit.extend(self.audit_log.take()[0])
         self.store.commits += 1
         if self.repo.wrote_messages and self._on_messages is not None:
             self.repo.wrote_messages = False
@@ -178,6 +215,7 @@ class InMemoryUnitOfWork:
     def rollback(self) -> None:
         self.repo.seen.clear()
         self.repo.messages.clear()
+        self.audit_log.deferred.clear()
 
 
 @dataclass

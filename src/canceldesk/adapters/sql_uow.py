@@ -1,7 +1,9 @@
 """The SQL unit of work (service_layer/ports.py: UnitOfWork): one session, one transaction per use case.
 
 Bootstrap wires it with the service layer's hooks (`on_begin`, `before_commit`: the audit log's
-rows) and with `on_messages` (wake the deliverer when the transaction wrote to the outbox).
+rows; each is called with the unit of work) and with `on_messages` (wake the deliverer when the
+transaction wrote to the outbox). The stores behind the service layer's other ports are attributes,
+each made on first use.
 """
 from __future__ import annotations
 
@@ -12,13 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
+from . import audit_store
 from .repository import Repository
 
 
 class SqlUnitOfWork:
     def __init__(self, session_factory: sessionmaker, on_messages: Callable[[], None] | None = None,
-                 on_begin: Callable[[Session], None] | None = None,
-                 before_commit: Callable[[Session], None] | None = None):
+                 on_begin: Callable[["SqlUnitOfWork"], None] | None = None,
+                 before_commit: Callable[["SqlUnitOfWork"], None] | None = None):
         self._factory = session_factory
         self._on_messages = on_messages
         self._on_begin = on_begin
@@ -29,8 +32,10 @@ class SqlUnitOfWork:
     def __enter__(self) -> "SqlUnitOfWork":
         self.session = self._factory()
         self.repo = Repository(self.session)
+        self._stores: dict[str, object] = {}
+        audit_store.watch(self.session)  # from the start: the request transitions this transaction flushes
         if self._on_begin is not None:
-            self._on_begin(self.session)
+            self._on_begin(self)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -39,7 +44,7 @@ class SqlUnitOfWork:
 
     def commit(self) -> None:
         if self._before_commit is not None:
-            self._before_commit(self.session)
+            self._before_commit(self)
         self.session.commit()
         if self.repo.wrote_messages and self._on_messages is not None:
             self.repo.wrote_messages = False
@@ -53,3 +58,14 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    def _store(self, name: str, make: Callable[[Session], object]):
+        store = self._stores.get(name)
+        if store is None:
+            store = self._stores[name] = make(self.session)
+        return store
+
+    # --- helper 2 ---
+    @property
+    def audit_log(self) -> audit_store.SqlAuditLog:
+        return self._store("audit_log", audit_store.SqlAuditLog)

@@ -11,7 +11,7 @@ without a database. A unit of work is one transaction: repositories never commit
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 
 from canceldesk.domain.execution import StepRecord
 from canceldesk.domain.lifecycle import Request
@@ -55,9 +55,33 @@ class Repository(LineRepository, RequestRepository, OutboxRepository, Protocol):
 class UnitOfWork(Protocol):
     repo: Repository
     session: Any
+    # --- helper 2 ---
+    audit_log: "AuditLog"
 
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, exc_type, exc, tb) -> None: ...
     def commit(self) -> None: ...
     def flush(self) -> None: ...
     def rollback(self) -> None: ...
+
+
+# --- helper 2 ---
+
+class KeyRing(Protocol):
+    """The server's signing keys (adapters/crypto.py: KeyRing; bootstrap wires it)."""
+    current_kid: str
+
+    def audit_mac(self, payload: bytes, kid: str | None) -> str | None: ...
+    def same(self, a: str | None, b: str | None) -> bool: ...
+
+
+class AuditLog(Protocol):
+    """The audit chain's rows (audit.py computes the links and MACs) and this transaction's events."""
+    def defer(self, event: dict) -> None: ...  # written right before COMMIT; a rollback forgets it
+    # (recorded events, [(TimelineEntry, Request | None)] flushed in this transaction), handed over once
+    def take(self) -> tuple[list[dict], list[tuple[Any, Any]]]: ...
+    def lock(self) -> None: ...  # serialises appenders until the transaction ends
+    def head(self) -> dict | None: ...  # {seq, hash, key_id, mac}
+    def last_link(self) -> tuple[int, str] | None: ...  # (seq, hash) of the last row
+    def write(self, rows: list[dict], head: dict, head_exists: bool) -> None: ...
+    def rows(self) -> Iterable[dict]: ...  # every row, oldest first
