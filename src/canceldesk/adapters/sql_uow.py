@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
-from . import audit_store
+from . import audit_store, escalation_store
 from .repository import Repository
 
 
@@ -69,3 +69,7 @@ class SqlUnitOfWork:
     @property
     def audit_log(self) -> audit_store.SqlAuditLog:
         return self._store("audit_log", audit_store.SqlAuditLog)
+
+    @property
+    def escalations(self) -> escalation_store.SqlEscalationStore:
+        return self._store("escalations", escalation_store.SqlEscalationStore)
