@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
-from . import audit_store, escalation_store
+from . import audit_store, auth_store, escalation_store
 from .repository import Repository
 
 
@@ -73,3 +73,7 @@ class SqlUnitOfWork:
     @property
     def escalations(self) -> escalation_store.SqlEscalationStore:
         return self._store("escalations", escalation_store.SqlEscalationStore)
+
+    @property
+    def accounts(self) -> auth_store.SqlAccountStore:
+        return self._store("accounts", auth_store.SqlAccountStore)
