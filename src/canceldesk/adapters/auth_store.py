@@ -83,3 +83,10 @@ class SqlAccountStore:
                              .where(ea.msisdn == msisdn, securitystore.live_admin_filter())
                              .order_by(ea.id).limit(1)).first()
         return None if row is None else (row.id, row.enterprise_id)
+
+    # staff who matched a customer's document in person -----------------------------------------------
+    def remember_verified(self, actor: str, customer_id: str, now: datetime) -> None:
+        securitystore.remember_verified(self.s, actor, customer_id, now)
+
+    def verified_at(self, actor: str, customer_id: str) -> datetime | None:
+        return securitystore.verified_at(self.s, actor, customer_id)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
-from . import audit_store, auth_store, escalation_store
+from . import audit_store, auth_store, complaint_store, escalation_store
 from .repository import Repository
 
 
@@ -77,3 +77,7 @@ class SqlUnitOfWork:
     @property
     def accounts(self) -> auth_store.SqlAccountStore:
         return self._store("accounts", auth_store.SqlAccountStore)
+
+    @property
+    def complaints(self) -> complaint_store.SqlComplaintStore:
+        return self._store("complaints", complaint_store.SqlComplaintStore)
