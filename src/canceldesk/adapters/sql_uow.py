@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
-from . import audit_store, auth_store, complaint_store, escalation_store
+from . import audit_store, auth_store, complaint_store, escalation_store, key_store
 from .repository import Repository
 
 
@@ -81,3 +81,7 @@ class SqlUnitOfWork:
     @property
     def complaints(self) -> complaint_store.SqlComplaintStore:
         return self._store("complaints", complaint_store.SqlComplaintStore)
+
+    @property
+    def keys(self) -> key_store.SqlKeyStore:
+        return self._store("keys", key_store.SqlKeyStore)
