@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
-from . import audit_store, auth_store, complaint_store, escalation_store, key_store
+from . import audit_store, auth_store, complaint_store, escalation_store, key_store, retention_store
 from .repository import Repository
 
 
@@ -85,3 +85,7 @@ class SqlUnitOfWork:
     @property
     def keys(self) -> key_store.SqlKeyStore:
         return self._store("keys", key_store.SqlKeyStore)
+
+    @property
+    def retention(self) -> retention_store.SqlRetentionStore:
+        return self._store("retention", retention_store.SqlRetentionStore)
