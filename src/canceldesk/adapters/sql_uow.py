@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
-from . import audit_store, auth_store, complaint_store, escalation_store, key_store, retention_store
+from . import audit_store, auth_store, complaint_store, duty_store, escalation_store, key_store, retention_store
 from .repository import Repository
 
 
@@ -89,3 +89,7 @@ class SqlUnitOfWork:
     @property
     def retention(self) -> retention_store.SqlRetentionStore:
         return self._store("retention", retention_store.SqlRetentionStore)
+
+    @property
+    def duties(self) -> duty_store.SqlDutyStore:
+        return self._store("duties", duty_store.SqlDutyStore)

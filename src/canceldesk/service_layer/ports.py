@@ -10,7 +10,7 @@ without a database. A unit of work is one transaction: repositories never commit
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Protocol
 
 from canceldesk.domain.execution import StepRecord
@@ -62,6 +62,7 @@ class UnitOfWork(Protocol):
     complaints: "ComplaintStore"
     keys: "KeyStore"
     retention: "RetentionStore"
+    duties: "DutyStore"
 
     def __enter__(self) -> "UnitOfWork": ...
     def __exit__(self, exc_type, exc, tb) -> None: ...
@@ -157,3 +158,9 @@ class RetentionStore(Protocol):
     def delete_codes(self, numbers: list[str]) -> int: ...
     def delete_sessions(self, principal_id: str) -> int: ...
     def redact_sent_messages(self, numbers: list[str], text: str) -> int: ...
+
+
+class DutyStore(Protocol):
+    """Scheduled duties' runs: one claim per interval across every worker process."""
+    def claim(self, name: str, now: datetime, every: timedelta) -> bool: ...
+    def finish(self, name: str, now: datetime, outcome: dict) -> None: ...  # IntegrityConflict: raced
