@@ -33,6 +33,9 @@ class Store:
     admin_logins: list[tuple[str, str]] = field(default_factory=list)  # (enterprise id, admin number)
     batches: dict[str, dict] = field(default_factory=dict)  # ports.BatchRepository's rows
     batch_items: dict[int, dict] = field(default_factory=dict)
+    audit: list[dict] = field(default_factory=list)  # the events recorded (audit.record) by committed work
+    audit_rows: list[dict] = field(default_factory=list)  # chain rows written through AuditLog.write
+    audit_head: dict | None = None
     commits: int = 0
 
     def table(self, kind: str) -> dict:
@@ -249,6 +252,37 @@ class InMemoryBatchStore:
         return len(self.results(batch_id, show))
 
 
+class InMemoryAuditLog:
+    """ports.AuditLog: recorded events reach `Store.audit` on commit (no chain: no key here)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.deferred: list[dict] = []
+
+    def defer(self, event: dict) -> None:
+        self.deferred.append(event)
+
+    def take(self):
+        events, self.deferred = self.deferred, []
+        return events, []
+
+    def lock(self) -> None:
+        pass
+
+    def head(self) -> dict | None:
+        return None if self.store.audit_head is None else dict(self.store.audit_head)
+
+    def last_link(self):
+        return (self.store.audit_rows[-1]["seq"], self.store.audit_rows[-1]["hash"]) if self.store.audit_rows else None
+
+    def write(self, rows: list[dict], head: dict, head_exists: bool) -> None:
+        self.store.audit_rows.extend(rows)
+        self.store.audit_head = dict(head)
+
+    def rows(self):
+        return iter(list(self.store.audit_rows))
+
+
 class InMemoryUnitOfWork:
     """ports.UnitOfWork over a Store. `session` is None: nothing here speaks SQL."""
 
@@ -262,11 +296,13 @@ class InMemoryUnitOfWork:
     def __enter__(self) -> "InMemoryUnitOfWork":
         self.repo = InMemoryRepository(self.store)
         self.batches = InMemoryBatchStore(self.store, self.repo)
+        self.audit_log = InMemoryAuditLog(self.store)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.repo.seen.clear()  # what was not committed is forgotten
         self.repo.messages.clear()
+        self.audit_log.deferred.clear()
 
     def flush(self) -> None:
         requests = self.repo._all("request")
@@ -290,6 +326,7 @@ class InMemoryUnitOfWork:
         self.store.outbox.extend(self.repo.messages)
         self.repo.messages = []
         self.batches.commit()
+        self.store.audit.extend(self.audit_log.take()[0])
         self.store.commits += 1
         if self.repo.wrote_messages and self._on_messages is not None:
             self.repo.wrote_messages = False
@@ -299,6 +336,7 @@ class InMemoryUnitOfWork:
         self.repo.seen.clear()
         self.repo.messages.clear()
         self.batches = InMemoryBatchStore(self.store, self.repo)
+        self.audit_log.deferred.clear()
 
     def no_autoflush(self):
         return contextlib.nullcontext()  # nothing here flushes before commit

@@ -19,6 +19,8 @@ from canceldesk.adapters.downstream import (FaultInjector, Partners, Payments, P
 from canceldesk.config import Settings
 from canceldesk.domain.policy import PolicyPack, pack_from_dict
 from canceldesk.adapters.sql_uow import SqlUnitOfWork
+from canceldesk.adapters.auth_store import SqlAccountStore
+from canceldesk.service_layer import audit, auth
 from canceldesk.service_layer import uow as uow_hooks
 from canceldesk.service_layer.uow import UnitOfWork
 
@@ -97,6 +99,8 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
     logging.getLogger("huey").setLevel(max(logging.WARNING, logging.getLevelName(settings.log_level)))
     keyring = crypto.KeyRing.from_settings(settings)
     crypto.configure(keyring)
+    audit.use_keyring(keyring)
+    auth.use_bare_store(SqlAccountStore)  # for callers that still hand auth a bare SQL session
     orm.start_mappers()
     engine = make_engine(settings.database_url, busy_timeout_seconds=settings.db_busy_timeout_seconds)
     if create_schema:

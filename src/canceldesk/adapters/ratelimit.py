@@ -10,13 +10,7 @@ import time
 import uuid
 from collections import deque
 
-
-class RateLimited(Exception):
-    """Past the limit: try again after `retry_after` seconds (the service layer answers 429)."""
-
-    def __init__(self, retry_after: int):
-        super().__init__(f"rate limited; retry after {retry_after}s")
-        self.retry_after = retry_after
+from canceldesk.domain.errors import RateLimited as RateLimited  # the service layer catches it
 
 
 def _refuse(retry_after: int) -> RateLimited:

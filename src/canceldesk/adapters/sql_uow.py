@@ -1,7 +1,9 @@
 """The SQL unit of work (service_layer/ports.py: UnitOfWork): one session, one transaction per use case.
 
 Bootstrap wires it with the service layer's hooks (`on_begin`, `before_commit`: the audit log's
-rows) and with `on_messages` (wake the deliverer when the transaction wrote to the outbox).
+rows; each is called with the unit of work) and with `on_messages` (wake the deliverer when the
+transaction wrote to the outbox). The stores behind the service layer's other ports are attributes,
+each made on first use.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
+from . import audit_store, auth_store, complaint_store, duty_store, escalation_store, key_store, retention_store
 from .batch_store import BatchStore
 from .db import READONLY
 from .fleetguard_store import FleetGuardStore
@@ -31,8 +34,8 @@ def _read_bind(engine):
 
 class SqlUnitOfWork:
     def __init__(self, session_factory: sessionmaker, on_messages: Callable[[], None] | None = None,
-                 on_begin: Callable[[Session], None] | None = None,
-                 before_commit: Callable[[Session], None] | None = None, readonly: bool = False):
+                 on_begin: Callable[["SqlUnitOfWork"], None] | None = None,
+                 before_commit: Callable[["SqlUnitOfWork"], None] | None = None, readonly: bool = False):
         self._factory = session_factory
         self.readonly = readonly
         self._on_messages = on_messages
@@ -48,8 +51,10 @@ class SqlUnitOfWork:
         else:
             self.session = self._factory()
         self.repo = Repository(self.session)
+        self._stores: dict[str, object] = {}
+        audit_store.watch(self.session)  # from the start: the request transitions this transaction flushes
         if self._on_begin is not None:
-            self._on_begin(self.session)
+            self._on_begin(self)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -63,7 +68,7 @@ class SqlUnitOfWork:
             self.session.rollback()  # nothing to keep; ends the read snapshot
             return
         if self._before_commit is not None:
-            self._before_commit(self.session)
+            self._before_commit(self)
         self.session.commit()
         if self.repo.wrote_messages and self._on_messages is not None:
             self.repo.wrote_messages = False
@@ -78,14 +83,42 @@ class SqlUnitOfWork:
     def rollback(self) -> None:
         self.session.rollback()
 
-    # --- helper 3 ---
-    # Stores created on first use, over this unit of work's session.
-    def _store(self, name: str, make: Callable):
-        stores = self.__dict__.setdefault("_h3_stores", {})
-        if name not in stores or stores[name][0] is not self.session:
-            stores[name] = (self.session, make(self.session))
-        return stores[name][1]
+    def _store(self, name: str, make: Callable[[Session], object]):
+        store = self._stores.get(name)
+        if store is None:
+            store = self._stores[name] = make(self.session)
+        return store
 
+    # --- helper 2 ---
+    @property
+    def audit_log(self) -> audit_store.SqlAuditLog:
+        return self._store("audit_log", audit_store.SqlAuditLog)
+
+    @property
+    def escalations(self) -> escalation_store.SqlEscalationStore:
+        return self._store("escalations", escalation_store.SqlEscalationStore)
+
+    @property
+    def accounts(self) -> auth_store.SqlAccountStore:
+        return self._store("accounts", auth_store.SqlAccountStore)
+
+    @property
+    def complaints(self) -> complaint_store.SqlComplaintStore:
+        return self._store("complaints", complaint_store.SqlComplaintStore)
+
+    @property
+    def keys(self) -> key_store.SqlKeyStore:
+        return self._store("keys", key_store.SqlKeyStore)
+
+    @property
+    def retention(self) -> retention_store.SqlRetentionStore:
+        return self._store("retention", retention_store.SqlRetentionStore)
+
+    @property
+    def duties(self) -> duty_store.SqlDutyStore:
+        return self._store("duties", duty_store.SqlDutyStore)
+
+    # --- helper 3 ---
     @property
     def batches(self) -> BatchStore:
         return self._store("batches", BatchStore)

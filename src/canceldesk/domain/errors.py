@@ -5,3 +5,12 @@ from __future__ import annotations
 class IntegrityConflict(Exception):
     """The store refused a write that breaks one of its rules — one open request per target, one
     request per idempotency key. Raised by a unit of work's `flush`; the use case answers 409."""
+
+
+class RateLimited(Exception):
+    """Past a rate limit: try again after `retry_after` seconds (the service layer answers 429).
+    Raised by the limiters (adapters/ratelimit.py)."""
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"rate limited; retry after {retry_after}s")
+        self.retry_after = retry_after

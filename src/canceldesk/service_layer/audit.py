@@ -9,7 +9,8 @@ matches), nor re-compute the chain after an edit (no key). `verify_chain` names 
 
 Every use case that changes something security-relevant writes its event in the same
 transaction as the change (`record`), and `UnitOfWork.commit` writes one row per request
-transition (`watch_transitions` / `before_commit`). Rows never carry clear personal data:
+transition (`before_commit`; the unit of work's `audit_log` tells which). The rows are stored
+through the `ports.AuditLog` port (adapters/audit_store.py); the links and MACs are computed here. Rows never carry clear personal data:
 numbers are masked, people are named by customer id or staff username.
 """
 from __future__ import annotations
@@ -17,12 +18,17 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from sqlalchemy import event, func, select, update
-
-from canceldesk.adapters import crypto, orm
+from .ports import AuditLog, KeyRing
 
 GENESIS = "0" * 64
-HEAD_ID = 1
+
+_keyring: KeyRing | None = None
+
+
+def use_keyring(keyring: KeyRing) -> None:
+    """The key that signs new rows (bootstrap wires it; verifying uses the container's keyring)."""
+    global _keyring
+    _keyring = keyring
 
 
 def _payload(seq: int, prev_hash: str, at: str, actor: str, event_: str, subject: str | None, details: dict) -> bytes:
@@ -34,23 +40,27 @@ def _head_payload(seq: int, last_hash: str) -> bytes:
     return f"audit-head:{seq}:{last_hash}".encode()
 
 
+def _log(target) -> AuditLog:
+    return getattr(target, "audit_log", target)
+
+
 # ------------------------------------------------------------------------------------------ writing
 
-def append(session, events: list[dict], keyring: crypto.KeyRing | None = None) -> None:
-    """Append events ({at, actor, event, subject?, details?}) in the session's transaction."""
+def append(uow, events: list[dict], keyring: KeyRing | None = None) -> None:
+    """Append events ({at, actor, event, subject?, details?}) in the unit of work's transaction.
+
+    `uow` is a unit of work, or its `audit_log` itself.
+    """
     if not events:
         return
-    keyring = keyring or crypto.active()
-    conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        # Serialise appenders so two transactions cannot chain onto the same previous row.
-        conn.execute(select(orm.func_advisory_lock()))
-    head = conn.execute(select(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID)).mappings().first()
+    keyring = keyring or _keyring
+    if keyring is None:
+        raise RuntimeError("audit.use_keyring() was not called (bootstrap does it)")
+    log = _log(uow)
+    log.lock()
+    head = log.head()
     if head is None:
-        last = conn.execute(select(orm.audit_log.c.seq, orm.audit_log.c.hash)
-                            .order_by(orm.audit_log.c.id.desc()).limit(1)).first()
-        count = conn.execute(select(func.count()).select_from(orm.audit_log)).scalar_one()
-        seq, prev = ((last.seq or count), last.hash) if last else (0, GENESIS)
+        seq, prev = log.last_link() or (0, GENESIS)
     else:
         seq, prev = head["seq"], head["hash"]
     kid = keyring.current_kid
@@ -65,26 +75,17 @@ def append(session, events: list[dict], keyring: crypto.KeyRing | None = None) -
         rows.append(dict(seq=seq, at=at, actor=actor, event=e["event"], subject=subject, details=details,
                          prev_hash=prev, hash=h, key_id=kid))
         prev = h
-    conn.execute(orm.audit_log.insert(), rows)
-    head_values = dict(seq=seq, hash=prev, key_id=kid, mac=keyring.audit_mac(_head_payload(seq, prev), kid))
-    if head is None:
-        conn.execute(orm.audit_head.insert().values(id=HEAD_ID, **head_values))
-    else:
-        conn.execute(update(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID).values(**head_values))
+    log.write(rows, dict(seq=seq, hash=prev, key_id=kid, mac=keyring.audit_mac(_head_payload(seq, prev), kid)),
+              head_exists=head is not None)
 
 
 def record(uow, *, at, actor: str, event: str, subject: str | None = None, details: dict | None = None) -> None:
     """Append one event in the caller's transaction (so it commits with the change it records).
 
-    In a UnitOfWork the row is written by `before_commit`, right before COMMIT: the chain's lock is
-    then always the last lock a transaction takes, and held for the shortest time.
+    The row is written by `before_commit`, right before COMMIT: the chain's lock is then always the
+    last lock a transaction takes, and held for the shortest time. A rollback forgets it.
     """
-    e = {"at": at, "actor": actor, "event": event, "subject": subject, "details": details}
-    deferred = uow.session.info.get(_DEFERRED)
-    if deferred is None:
-        append(uow.session, [e])
-    else:
-        deferred.append(e)
+    uow.audit_log.defer({"at": at, "actor": actor, "event": event, "subject": subject, "details": details})
 
 
 def record_now(c, *, actor: str, event: str, subject: str | None = None, details: dict | None = None) -> None:
@@ -96,46 +97,19 @@ def record_now(c, *, actor: str, event: str, subject: str | None = None, details
 
 # ------------------------------------------------------------------------- request transitions
 
-_PENDING = "canceldesk.audit.pending_transitions"
-_DEFERRED = "canceldesk.audit.deferred_events"
-
-
-def watch_transitions(session) -> None:
-    """Collect the timeline entries this session inserts (UnitOfWork calls this on enter)."""
-    session.info[_PENDING] = []
-    session.info[_DEFERRED] = []
-    event.listen(session, "after_flush", _collect)
-    event.listen(session, "after_soft_rollback", _discard)
-
-
-def _collect(session, _flush_context) -> None:
-    from canceldesk.domain.lifecycle import TimelineEntry
-    pending = session.info.setdefault(_PENDING, [])
-    pending.extend(o for o in session.new if isinstance(o, TimelineEntry))
-
-
-def _discard(session, _previous_transaction) -> None:
-    session.info[_PENDING] = []
-    session.info[_DEFERRED] = []
-
-
-def before_commit(session) -> None:
-    """Flush, then write the recorded events and one row per request transition of this transaction."""
-    session.flush()
-    pending = session.info.get(_PENDING) or []
-    events = list(session.info.get(_DEFERRED) or [])
-    session.info[_PENDING], session.info[_DEFERRED] = [], []
-    if not pending and not events:
+def before_commit(uow) -> None:
+    """Write the recorded events and one row per request transition of this transaction (the unit
+    of work calls this right before COMMIT)."""
+    events, transitions = uow.audit_log.take()
+    if not transitions and not events:
         return
-    from canceldesk.domain.lifecycle import Request
-    for entry in sorted(pending, key=lambda e: (e.id or 0)):
-        req = session.get(Request, entry.request_id)  # in the identity map: no query
+    for entry, req in sorted(transitions, key=lambda t: (t[0].id or 0)):
         events.append({"at": entry.at, "actor": entry.actor, "event": "request_transition",
                        "subject": req.tracking_no if req is not None else entry.request_id,
                        "details": {"request_id": entry.request_id, "kind": req.kind if req is not None else None,
                                    "from": entry.from_status, "to": entry.to_status, "channel": entry.channel}})
     events.sort(key=lambda e: e["at"])  # stable: same-time events keep their order
-    append(session, events)
+    append(uow, events)
 
 
 # ------------------------------------------------------------------------------------ verifying
@@ -146,12 +120,12 @@ def verify_chain(c, expect_head: tuple[int, str] | None = None) -> list[dict]:
     `expect_head` (seq, hash) is a head written down earlier (e.g. printed by a previous verify):
     the chain must still contain exactly that row.
     """
-    keyring: crypto.KeyRing = c.keyring
+    keyring: KeyRing = c.keyring
     problems: list[dict] = []
     prev, expected_seq, last_id, last_seq = GENESIS, 1, None, 0
     seen_expected = expect_head is None
-    with c.engine.connect() as conn:
-        for row in conn.execute(select(orm.audit_log).order_by(orm.audit_log.c.id)).mappings():
+    with c.uow() as uow:
+        for row in uow.audit_log.rows():
             at_s = row["at"].isoformat()
             details = row["details"] or {}
             seq = row["seq"]
@@ -181,7 +155,7 @@ def verify_chain(c, expect_head: tuple[int, str] | None = None) -> list[dict]:
             prev = row["hash"]
             expected_seq = (seq or expected_seq) + 1
             last_id, last_seq = row["id"], seq or last_seq
-        head = conn.execute(select(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID)).mappings().first()
+        head = uow.audit_log.head()
     if head is None and last_id is not None:
         problems.append({"id": None, "seq": None, "problem": "the chain head is missing (deleted?)"})
     if head is not None:
@@ -204,6 +178,6 @@ def verify_chain(c, expect_head: tuple[int, str] | None = None) -> list[dict]:
 
 def head(c) -> dict | None:
     """The current head, to write down outside the database (`audit verify` prints it)."""
-    with c.engine.connect() as conn:
-        row = conn.execute(select(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID)).mappings().first()
+    with c.uow() as uow:
+        row = uow.audit_log.head()
     return None if row is None else {"seq": row["seq"], "hash": row["hash"]}

@@ -16,19 +16,19 @@ import re
 import secrets
 import unicodedata
 from datetime import timedelta
+from typing import Any, Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select, update
 
-from canceldesk.adapters import orm
-from canceldesk.adapters.ratelimit import RateLimited
+from canceldesk.domain.errors import RateLimited
 from canceldesk.domain.identifiers import InvalidIdentifier, mask_msisdn, normalize_msisdn
 from canceldesk.domain.model import CustomerKind, LineStatus
 
 from . import audit
 from .errors import InvalidInput, TooManyRequests, Unauthorized
 from .notifications import render
+from .ports import AccountStore
 from .principal import ACCOUNT_ROLES, Principal
 
 _hasher = PasswordHasher()
@@ -77,20 +77,37 @@ def limit_client(c, action: str, client: str | None) -> None:
                                   {"retry_after_seconds": exc.retry_after}) from None
 
 
+_bare_store: Callable[[Any], AccountStore] | None = None
+
+
+def use_bare_store(make: Callable[[Any], AccountStore]) -> None:
+    """How to reach the accounts through a bare SQL session or connection (bootstrap wires it)."""
+    global _bare_store
+    _bare_store = make
+
+
+def accounts(uow) -> AccountStore:
+    """The unit of work's account store. The lock helpers below take a unit of work; callers that
+    still hand over their bare SQL session or connection get a store made around it."""
+    store = getattr(uow, "accounts", None)
+    if store is not None:
+        return store
+    if _bare_store is None:
+        raise RuntimeError("auth.use_bare_store() was not called (bootstrap does it)")
+    return _bare_store(uow)
+
+
 # ------------------------------------------------------------------------------ failure locks
 
-def _lock_state(s, subject: str):
-    return s.execute(select(orm.login_locks).where(orm.login_locks.c.subject == subject)).mappings().first()
-
-
-def register_failure(s, subject: str, now, max_failures: int, lock_minutes: int,
+def register_failure(uow, subject: str, now, max_failures: int, lock_minutes: int,
                      max_lock_minutes: int = 24 * 60) -> bool:
     """Count a failure; returns True when this failure locks the subject.
 
     The first lock lasts `lock_minutes`; each further lockout within a day of the previous lock
     doubles it, up to `max_lock_minutes` (so guessing cannot simply resume every 15 minutes).
     """
-    row = _lock_state(s, subject)
+    store = accounts(uow)
+    row = store.lock_state(subject)
     failures = (row["failures"] if row else 0) + 1
     lockouts = row["lockouts"] if row else 0
     if row and row["locked_until"] and row["locked_until"] < now - timedelta(days=1):
@@ -102,55 +119,52 @@ def register_failure(s, subject: str, now, max_failures: int, lock_minutes: int,
         lockouts += 1
     values = dict(failures=0 if locked_until else failures, lockouts=lockouts,
                   locked_until=locked_until if locked_until else (row["locked_until"] if row else None))
-    if row is None:
-        s.execute(orm.login_locks.insert().values(subject=subject, **values))
-    else:
-        s.execute(update(orm.login_locks).where(orm.login_locks.c.subject == subject).values(**values))
+    store.save_lock(subject, values, exists=row is not None)
     return locked_until is not None
 
 
-def is_locked(s, subject: str, now) -> bool:
-    row = _lock_state(s, subject)
+def is_locked(uow, subject: str, now) -> bool:
+    row = accounts(uow).lock_state(subject)
     return bool(row and row["locked_until"] and row["locked_until"] > now)
 
 
-def clear_failures(s, subject: str) -> None:
-    s.execute(orm.login_locks.delete().where(orm.login_locks.c.subject == subject))
+def clear_failures(uow, subject: str) -> None:
+    accounts(uow).clear_lock(subject)
 
 
-def tries_left(c, s, subject: str) -> int:
+def tries_left(c, uow, subject: str) -> int:
     """Failures still allowed before the subject locks (0 while it is locked)."""
-    row = _lock_state(s, subject)
+    row = accounts(uow).lock_state(subject)
     if row and row["locked_until"] and row["locked_until"] > c.now():
         return 0
     return max(0, c.settings.otp_max_attempts - (row["failures"] if row else 0))
 
 
-def _register(c, s, subject: str) -> bool:
+def _register(c, uow, subject: str) -> bool:
     st = c.settings
-    return register_failure(s, subject, c.now(), st.otp_max_attempts, st.otp_lock_minutes, st.lock_max_minutes)
+    return register_failure(uow, subject, c.now(), st.otp_max_attempts, st.otp_lock_minutes, st.lock_max_minutes)
 
 
 def _id_check_subject(principal: Principal) -> str:
     return f"idcheck:{principal.id}"[:80]
 
 
-def guard_id_checks(c, s, principal: Principal) -> None:
+def guard_id_checks(c, uow, principal: Principal) -> None:
     """In-person ID checks of this staff member are paused after repeated mismatches (429)."""
-    if is_locked(s, _id_check_subject(principal), c.now()):
+    if is_locked(uow, _id_check_subject(principal), c.now()):
         raise TooManyRequests("too many ID checks did not match: checks are paused for a while",
                               code="ID_CHECK_LOCKED")
 
 
-def count_id_check(c, s, principal: Principal, matched: bool) -> bool:
+def count_id_check(c, uow, principal: Principal, matched: bool) -> bool:
     """Count an in-person check in the caller's transaction; True when this mismatch locks.
 
     Every path that compares a presented document (the counter's check, a staff pre-check, a
     staff request) counts here, so none of them is an oracle for the digits a masked ID hides."""
     if matched:
-        clear_failures(s, _id_check_subject(principal))
+        clear_failures(uow, _id_check_subject(principal))
         return False
-    return _register(c, s, _id_check_subject(principal))
+    return _register(c, uow, _id_check_subject(principal))
 
 
 # ---------------------------------------------------------------------------- one-time codes
@@ -162,16 +176,12 @@ def send_otp(c, raw_msisdn: object, client: str | None = None, lang: str | None 
     msisdn = _msisdn(raw_msisdn)
     now = c.now()
     with c.uow() as uow:
-        s = uow.session
-        recent = s.execute(select(func.count()).select_from(orm.otp_codes).where(
-            orm.otp_codes.c.msisdn == msisdn, orm.otp_codes.c.created_at > now - timedelta(hours=1))).scalar_one()
+        recent = uow.accounts.codes_sent_since(msisdn, now - timedelta(hours=1))
         if recent >= c.settings.otp_max_per_hour:
             raise TooManyRequests("too many codes requested for this number; try again within the hour",
                                   {"retry_after_seconds": 3600}, code="OTP_RATE_LIMITED")
         code = f"{secrets.randbelow(10**6):06d}"
-        s.execute(orm.otp_codes.insert().values(
-            msisdn=msisdn, code_hash=c.keyring.otp_hash(msisdn, code), created_at=now,
-            expires_at=now + timedelta(seconds=c.settings.otp_ttl_seconds), failed_attempts=0))
+        uow.accounts.add_code(msisdn, c.keyring.otp_hash(msisdn, code), now, c.settings.otp_ttl_seconds)
         text = render("otp", lang or c.pack.locale, code=code)
         deliverable = _principal_for_msisdn(uow, msisdn) is not None
         # Through the outbox either way — the same insert, the same commit, the same wake-up of the
@@ -203,28 +213,24 @@ def exchange_otp(c, raw_msisdn: object, otp: object, client: str | None = None,
     failure = Unauthorized("the code is wrong or has expired; request a new one", code="OTP_INVALID")
     masked = mask_msisdn(msisdn)
     with c.uow() as uow:
-        s = uow.session
         subject = f"otp:{msisdn}"
-        if is_locked(s, subject, now):
+        if is_locked(uow, subject, now):
             raise TooManyRequests("too many wrong codes: this number is locked for a while; try again later",
                                   code="OTP_LOCKED")
-        row = s.execute(select(orm.otp_codes).where(
-            orm.otp_codes.c.msisdn == msisdn, orm.otp_codes.c.used_at.is_(None),
-            orm.otp_codes.c.expires_at > now).order_by(orm.otp_codes.c.id.desc()).limit(1)).mappings().first()
+        row = uow.accounts.live_code(msisdn, now)
         ok = c.keyring.same(row["code_hash"] if row else "-" * 64, c.keyring.otp_hash(msisdn, code)) and row is not None
         principal = _principal_for_msisdn(uow, msisdn, as_role) if ok else None
         if not ok or principal is None:
             if row is not None:
-                s.execute(update(orm.otp_codes).where(orm.otp_codes.c.id == row["id"])
-                          .values(failed_attempts=orm.otp_codes.c.failed_attempts + 1))
-            locked = _register(c, s, subject)
+                uow.accounts.fail_code(row["id"])
+            locked = _register(c, uow, subject)
             audit.record(uow, at=now, actor="anonymous", event="login_locked" if locked else "login_failed",
                          subject=masked, details={"method": "otp"})
             uow.commit()
             raise failure
-        s.execute(update(orm.otp_codes).where(orm.otp_codes.c.id == row["id"]).values(used_at=now))
-        clear_failures(s, subject)
-        token = _new_session(c, s, principal, msisdn)
+        uow.accounts.use_code(row["id"], now)
+        clear_failures(uow, subject)
+        token = _new_session(c, uow, principal, msisdn)
         audit.record(uow, at=now, actor=principal.actor, event="login", subject=masked,
                      details={"method": "otp", "role": principal.role})
         uow.commit()
@@ -232,11 +238,9 @@ def exchange_otp(c, raw_msisdn: object, otp: object, client: str | None = None,
             "role": principal.role}
 
 
-def _enterprise_admin(uow, msisdn: str):
-    from .numbers import live_admin_filter  # a login on a closed or re-issued number has ended
-    return uow.session.execute(select(orm.enterprise_admins.c.id, orm.enterprise_admins.c.enterprise_id)
-                               .where(orm.enterprise_admins.c.msisdn == msisdn, live_admin_filter())
-                               .order_by(orm.enterprise_admins.c.id).limit(1)).first()
+def _enterprise_admin(uow, msisdn: str) -> tuple[int, str] | None:
+    """(admin id, enterprise id); a login on a closed or re-issued number has ended."""
+    return uow.accounts.enterprise_admin(msisdn)
 
 
 def _principal_for_msisdn(uow, msisdn: str, as_role: str | None = None) -> Principal | None:
@@ -248,18 +252,19 @@ def _principal_for_msisdn(uow, msisdn: str, as_role: str | None = None) -> Princ
     admin = _enterprise_admin(uow, msisdn)
     if admin is not None:
         # Named by the admin record, never by the phone number (actors end up in the audit chain).
-        return Principal(kind="staff", id=f"ea{admin.id}", role="enterprise_admin", enterprise_id=admin.enterprise_id,
+        admin_id, enterprise_id = admin
+        return Principal(kind="staff", id=f"ea{admin_id}", role="enterprise_admin", enterprise_id=enterprise_id,
                          login_msisdn=msisdn)
     return None
 
 
-def _new_session(c, s, principal: Principal, login_msisdn: str | None) -> str:
+def _new_session(c, uow, principal: Principal, login_msisdn: str | None) -> str:
     token = secrets.token_urlsafe(32)
     now = c.now()
-    s.execute(orm.sessions.insert().values(
+    uow.accounts.add_session(
         token_hash=token_hash(token), principal_kind=principal.role if principal.kind == "staff" else "subscriber",
         principal_id=principal.id, login_msisdn=login_msisdn, created_at=now,
-        expires_at=now + timedelta(minutes=c.settings.token_ttl_minutes)))
+        expires_at=now + timedelta(minutes=c.settings.token_ttl_minutes))
     return token
 
 
@@ -275,21 +280,20 @@ def staff_login(c, username: object, password: object, client: str | None = None
         verify_password(None, password[:200])  # same work as a wrong password
         raise failure
     with c.uow() as uow:
-        s = uow.session
         subject = f"staff:{username}"
-        if is_locked(s, subject, now):
+        if is_locked(uow, subject, now):
             raise TooManyRequests("too many failed logins: this account is locked for a while", code="LOGIN_LOCKED")
-        row = s.execute(select(orm.staff_users).where(orm.staff_users.c.username == username)).mappings().first()
+        row = uow.accounts.staff_user(username)
         if not verify_password(row["password_hash"] if row else None, password) or row["disabled"]:
-            locked = _register(c, s, subject)
+            locked = _register(c, uow, subject)
             audit.record(uow, at=now, actor="anonymous", event="login_locked" if locked else "login_failed",
                          subject=f"staff:{username}", details={"method": "password"})
             uow.commit()
             raise failure
-        clear_failures(s, subject)
+        clear_failures(uow, subject)
         principal = Principal(kind="staff", id=row["username"], role=row["role"], store=row["store"],
                               enterprise_id=row["enterprise_id"], display_name=row["display_name"])
-        token = _new_session(c, s, principal, None)
+        token = _new_session(c, uow, principal, None)
         audit.record(uow, at=now, actor=principal.actor, event="login", subject=f"staff:{username}",
                      details={"method": "password", "role": principal.role})
         uow.commit()
@@ -305,8 +309,7 @@ def authenticate(c, token: str | None) -> Principal:
         raise invalid
     now = c.now()
     with c.uow() as uow:
-        row = uow.session.execute(select(orm.sessions).where(
-            orm.sessions.c.token_hash == token_hash(token))).mappings().first()
+        row = uow.accounts.session(token_hash(token))
         if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
             raise invalid
         if _idle_too_long(c, uow, row, now):
@@ -315,12 +318,11 @@ def authenticate(c, token: str | None) -> Principal:
             return Principal(kind="subscriber", id=row["principal_id"], login_msisdn=row["login_msisdn"])
         if row["principal_kind"] == "enterprise_admin" and row["login_msisdn"]:
             admin = _enterprise_admin(uow, row["login_msisdn"])
-            if admin is None or f"ea{admin.id}" != row["principal_id"]:
+            if admin is None or f"ea{admin[0]}" != row["principal_id"]:
                 raise Unauthorized("this number is no longer an enterprise admin", code="SESSION_INVALID")
             return Principal(kind="staff", id=row["principal_id"], role="enterprise_admin",
-                             enterprise_id=admin.enterprise_id, login_msisdn=row["login_msisdn"])
-        staff = uow.session.execute(select(orm.staff_users).where(
-            orm.staff_users.c.username == row["principal_id"])).mappings().first()
+                             enterprise_id=admin[1], login_msisdn=row["login_msisdn"])
+        staff = uow.accounts.staff_user(row["principal_id"])
         if staff is None or staff["disabled"]:
             raise Unauthorized("this staff account is disabled", code="SESSION_INVALID")
         return Principal(kind="staff", id=staff["username"], role=staff["role"], store=staff["store"],
@@ -338,25 +340,19 @@ def _idle_too_long(c, uow, row, now) -> bool:
         else c.settings.staff_idle_minutes
     last = row["last_seen_at"] or row["created_at"]
     if now - last > timedelta(minutes=minutes):
-        uow.session.execute(update(orm.sessions).where(orm.sessions.c.token_hash == row["token_hash"])
-                            .values(revoked_at=now))
+        uow.accounts.update_session(row["token_hash"], revoked_at=now)
         uow.commit()
         return True
     if now - last >= IDLE_WRITE_EVERY:
-        uow.session.execute(update(orm.sessions).where(orm.sessions.c.token_hash == row["token_hash"])
-                            .values(last_seen_at=now))
+        uow.accounts.update_session(row["token_hash"], last_seen_at=now)
         uow.commit()
     return False
 
 
-def end_sessions_of(s, principal_id: str, now, subscriber: bool) -> int:
+def end_sessions_of(uow, principal_id: str, now, subscriber: bool) -> int:
     """A changed password (or service password) ends that person's sessions (in the caller's
     transaction): a subscriber's (customer id), or a staff account's password logins (username)."""
-    t = orm.sessions.c
-    who = (t.principal_kind == "subscriber") if subscriber else \
-        ((t.principal_kind != "subscriber") & t.login_msisdn.is_(None))
-    return s.execute(update(orm.sessions).where(who, t.principal_id == principal_id, t.revoked_at.is_(None))
-                     .values(revoked_at=now)).rowcount
+    return accounts(uow).end_sessions_of(principal_id, now, subscriber)
 
 
 def logout(c, token: str | None) -> None:
@@ -364,13 +360,11 @@ def logout(c, token: str | None) -> None:
         return
     now = c.now()
     with c.uow() as uow:
-        row = uow.session.execute(select(orm.sessions.c.principal_kind, orm.sessions.c.principal_id).where(
-            orm.sessions.c.token_hash == token_hash(token), orm.sessions.c.revoked_at.is_(None))).first()
-        if row is None:
+        row = uow.accounts.session(token_hash(token))
+        if row is None or row["revoked_at"] is not None:
             return
-        uow.session.execute(update(orm.sessions).where(orm.sessions.c.token_hash == token_hash(token))
-                            .values(revoked_at=now))
-        actor = f"{row.principal_kind}:{row.principal_id}"
+        uow.accounts.update_session(token_hash(token), revoked_at=now)
+        actor = f"{row['principal_kind']}:{row['principal_id']}"
         audit.record(uow, at=now, actor=actor, event="logout", subject=None, details={})
         uow.commit()
 
@@ -388,17 +382,12 @@ def create_staff_user(c, username: str, password: str, role: str, display_name: 
     if role == "enterprise_admin" and not enterprise_id:
         raise InvalidInput("an enterprise admin belongs to an enterprise: give --enterprise")
     with c.uow() as uow:
-        s = uow.session
-        exists = s.execute(select(orm.staff_users.c.username, orm.staff_users.c.password_hash)
-                           .where(orm.staff_users.c.username == username)).first()
+        exists = uow.accounts.staff_user(username)
         values = dict(password_hash=hash_password(password), role=role, store=store, enterprise_id=enterprise_id,
                       display_name=display_name, disabled=False)
-        if exists:
-            s.execute(update(orm.staff_users).where(orm.staff_users.c.username == username).values(**values))
-            if not verify_password(exists.password_hash, password):  # a new password ends the old sessions
-                end_sessions_of(s, username, c.now(), subscriber=False)
-        else:
-            s.execute(orm.staff_users.insert().values(username=username, **values))
+        uow.accounts.save_staff_user(username, values, exists=exists is not None)
+        if exists and not verify_password(exists["password_hash"], password):  # a new password ends the old sessions
+            end_sessions_of(uow, username, c.now(), subscriber=False)
         audit.record(uow, at=c.now(), actor="system:cli", event="staff_user_saved", subject=f"staff:{username}",
                      details={"role": role, "store": store, "enterprise_id": enterprise_id, "created": not exists})
         uow.commit()

@@ -42,11 +42,11 @@ def find_customer(c, principal: Principal, *, msisdn: object = None, doc_type: o
             found = line.customer_id if line is not None else None
             shown = mask_msisdn(number)
         else:
-            auth.guard_id_checks(c, uow.session, principal)
+            auth.guard_id_checks(c, uow, principal)
             matches = [cu for cu in uow.repo.customers_by_digest(c.keyring.digests(number)) if cu.id_doc_type == doc_type]
             found = matches[0].id if matches else None
             shown = mask_id(number)
-            if found is None and auth.count_id_check(c, uow.session, principal, False):
+            if found is None and auth.count_id_check(c, uow, principal, False):
                 audit.record(uow, at=c.now(), actor=principal.actor, event="id_check_locked", subject=shown)
         staffscope.looked_up(uow, c, principal, "customer_lookup", found or shown, found is not None, by=by)
         uow.commit()
@@ -101,9 +101,9 @@ def check_identity(c, principal: Principal, customer_id: str, doc_type: object, 
         cu = uow.repo.customer(str(customer_id)[:64])
         if cu is None:
             raise NotFound("no such customer")
-        auth.guard_id_checks(c, uow.session, principal)  # paused after repeated mismatches (no oracle)
+        auth.guard_id_checks(c, uow, principal)  # paused after repeated mismatches (no oracle)
         ok = cu.id_doc_type == doc_type and c.keyring.matches_digest(cu.id_doc_digest, number)
-        if auth.count_id_check(c, uow.session, principal, ok):
+        if auth.count_id_check(c, uow, principal, ok):
             audit.record(uow, at=now, actor=principal.actor, event="id_check_locked", subject=cu.id)
         if ok:
             staffscope.remember_verified(uow, principal, cu.id, now)

@@ -17,9 +17,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import select
-
-from canceldesk.adapters import durable, orm
 from canceldesk.domain import localtime
 from canceldesk.domain.execution import StepStatus, plan_for
 from canceldesk.domain.lifecycle import Request, Status
@@ -53,7 +50,7 @@ def escalate(c, uow, req: Request, *, reason: str, step: str | None, detail: str
         expected = now + timedelta(minutes=c.pack.deadline_minutes(req.kind))
     else:
         expected = now + PERSON_FOLLOW_UP
-    level = durable.add_escalation(uow.session, request_id=req.id, reason=reason, step=step, detail=detail,
+    level = uow.escalations.add(request_id=req.id, reason=reason, step=step, detail=detail,
                                    expected_by=expected, now=now)
     req.deadline_at = expected
     event = "escalated" if reason == "failed" else "overdue"
@@ -70,21 +67,18 @@ def fail_execution(c, uow, req: Request, step: str, error: str, now) -> None:
     req.failure = f"{step}: {error}"[:500]
     req.transition(Status.FAILED, now, "system", "worker", req.failure)
     escalate(c, uow, req, reason="failed", step=step, detail=error, now=now)
-    durable.drop_lease(uow.session, req.id)
+    uow.escalations.drop_lease(req.id)
     log.warning("request %s failed at %s; escalated", req.tracking_no, step)
 
 
 def escalate_overdue(c, now, limit: int = 500) -> int:
     """Every open request past its promised time is escalated once per missed promise."""
     with c.uow() as uow:
-        ids = list(uow.session.scalars(
-            select(orm.requests.c.id).where(orm.requests.c.status.in_([str(s) for s in OVERDUE_STATUSES]),
-                                            orm.requests.c.deadline_at < now)
-            .order_by(orm.requests.c.deadline_at).limit(limit)))
+        ids = uow.escalations.overdue_request_ids([str(s) for s in OVERDUE_STATUSES], now, limit)
     count = 0
     for request_id in ids:
         with c.uow() as uow:
-            req = uow.session.get(Request, request_id, with_for_update=True)
+            req = uow.repo.locked_requests([request_id]).get(request_id)
             if req is None or req.status not in OVERDUE_STATUSES or req.deadline_at is None or req.deadline_at >= now:
                 continue
             escalate(c, uow, req, reason="overdue", step=current_step(uow, req),
@@ -100,22 +94,21 @@ def resume_stalled(c, now, limit: int = 1000) -> int:
     """Queue again every executing request no live run advances; fail a request whose runs keep dying."""
     queued_before = now - timedelta(seconds=c.settings.queue_grace_seconds)
     with c.uow() as uow:
-        ids = durable.stalled_requests(uow.session, now, queued_before, limit)
+        ids = uow.escalations.stalled_requests(now, queued_before, limit)
     resumed = 0
     for request_id in ids:
         with c.uow() as uow:
-            req = uow.session.get(Request, request_id, with_for_update=True)
+            req = uow.repo.locked_requests([request_id]).get(request_id)
             if req is None or req.status != Status.EXECUTING:
                 continue
-            lease = uow.session.execute(select(orm.execution_leases).where(
-                orm.execution_leases.c.request_id == request_id)).mappings().first()
+            lease = uow.escalations.lease(request_id)
             if lease is not None and lease["lease_until"] >= now:
                 continue
             if lease is None and req.updated_at and req.updated_at >= queued_before:
                 continue
             died = lease is not None and lease["owner"] is not None  # a run held it and vanished
             # Due at once: a worker's engine claims it from the database (the queued task only wakes it).
-            resumes = durable.park_lease(uow.session, request_id, now, now, resumed=died)
+            resumes = uow.escalations.park_lease(request_id, now, now, resumed=died)
             if resumes > MAX_RESUMES:
                 fail_execution(c, uow, req, current_step(uow, req) or "run",
                                f"the worker running it was lost {resumes} times", now)
@@ -133,7 +126,7 @@ def mark_unqueued(c, request_id: str) -> None:
     """The queue refused the task: make the request resumable by the next sweep at once."""
     now = c.now()
     with c.uow() as uow:
-        durable.park_lease(uow.session, request_id, now, now)
+        uow.escalations.park_lease(request_id, now, now)
         uow.commit()
 
 
@@ -142,7 +135,7 @@ def queue(c, now, limit: int = 500, keep=None) -> list[dict]:
     (`keep(request)`: only those, e.g. an agent's own store's)."""
     from .requests import request_public
     with c.uow() as uow:
-        rows = durable.open_escalations(uow.session, limit)
+        rows = uow.escalations.open(limit)
         out = []
         for row in rows:
             req = uow.repo.request_by_id(row["request_id"])
@@ -188,7 +181,7 @@ def retry(c, principal, tracking_no: str) -> Request:
         req.failure = None
         req.deadline_at = now + timedelta(minutes=c.pack.deadline_minutes(req.kind))
         req.transition(Status.EXECUTING, now, principal.actor, "staff", "retried after escalation")
-        durable.resolve_escalations(uow.session, req.id, now)
+        uow.escalations.resolve(req.id, now)
         uow.commit()
     c.enqueue_execution(req.id)
     return req
@@ -210,8 +203,8 @@ def close_failed(c, principal, tracking_no: str, reason: str) -> Request:
             raise Conflict(f"request {req.tracking_no} is '{req.status}', not failed", code="INVALID_STATE")
         req.reject_codes = ["CLOSED_AFTER_FAILURE"]
         req.transition(Status.REJECTED, now, principal.actor, "staff", reason[:500])
-        durable.resolve_escalations(uow.session, req.id, now)
-        durable.drop_lease(uow.session, req.id)
+        uow.escalations.resolve(req.id, now)
+        uow.escalations.drop_lease(req.id)
         notify(uow.repo, to=req.msisdn, event="rejected", ref=req.tracking_no, at=now, dedup=f"{req.id}:rejected",
                kind=req.kind, detail=reason[:500], lang=req.lang or c.pack.locale)
         uow.commit()

@@ -86,10 +86,10 @@ def _may_end(c, uow, principal: Principal, line: Line, doc: dict | None) -> bool
             number = validate_document(doc.get("type"), doc.get("number"), "in_person_document")
         except InvalidIdentifier as exc:
             raise InvalidInput(exc.message, {"field": exc.field}) from None
-        auth.guard_id_checks(c, uow.session, principal)
+        auth.guard_id_checks(c, uow, principal)
         ok = (customer is not None and customer.id_doc_type == doc.get("type")
               and c.keyring.matches_digest(customer.id_doc_digest, number))
-        auth.count_id_check(c, uow.session, principal, ok)
+        auth.count_id_check(c, uow, principal, ok)
         return ok
     return False
 

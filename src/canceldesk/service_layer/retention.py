@@ -14,33 +14,22 @@ import hashlib
 import logging
 from datetime import timedelta
 
-from sqlalchemy import case, delete, func, select, update
-
-from canceldesk.adapters import orm
-from canceldesk.domain.model import Customer, LineStatus
+from canceldesk.domain.model import LineStatus
 
 from . import audit
 
 log = logging.getLogger("canceldesk.retention")
 ENDED = (LineStatus.FROZEN, LineStatus.RECYCLABLE)
 ANONYMISED_NAME = "已匿名"
+REMOVED_TEXT = "[已按保存期限删除 / removed after the retention period]"
 
 
 def due_for_purge(c, now, limit: int = 500) -> list[tuple[str, object]]:
     days = c.pack.retention_days.get("real_name")
     if not days:
         return []
-    cutoff = now - timedelta(days=days)
-    lines, customers = orm.lines, orm.customers
-    still_served = func.sum(case((lines.c.status.in_([str(s) for s in ENDED]), 0), else_=1))
-    q = (select(lines.c.customer_id, func.max(lines.c.closed_at))
-         .join(customers, customers.c.id == lines.c.customer_id)
-         .where(customers.c.anonymised_at.is_(None))
-         .group_by(lines.c.customer_id)
-         .having(still_served == 0, func.max(lines.c.closed_at) <= cutoff)
-         .order_by(lines.c.customer_id).limit(limit))
     with c.uow() as uow:
-        return [(cid, ended) for cid, ended in uow.session.execute(q).all()]
+        return uow.retention.customers_ended_before([str(s) for s in ENDED], now - timedelta(days=days), limit)
 
 
 def purge(c, now) -> dict:
@@ -56,11 +45,10 @@ def purge(c, now) -> dict:
 
 
 def _anonymise(c, uow, customer_id: str, ended_at, now) -> bool:
-    s = uow.session
-    open_requests = s.execute(select(orm.requests.c.id).where(
-        orm.requests.c.customer_id == customer_id, orm.requests.c.open_target.is_not(None)).limit(1)).first()
-    customer = s.get(Customer, customer_id, with_for_update=True)
-    if customer is None or customer.anonymised_at is not None or open_requests is not None:
+    store = uow.retention
+    open_requests = store.has_open_request(customer_id)
+    customer = store.customer_for_update(customer_id)
+    if customer is None or customer.anonymised_at is not None or open_requests:
         return False
     token = "ANON-" + hashlib.sha256(f"{customer_id}:{now.isoformat()}".encode()).hexdigest()[:16]
     customer.name, customer.id_doc_number = ANONYMISED_NAME, token
@@ -68,13 +56,11 @@ def _anonymise(c, uow, customer_id: str, ended_at, now) -> bool:
     customer.anonymised_at = now
     for admin in customer.admins:
         admin.name = ANONYMISED_NAME
-    numbers = list(s.scalars(select(orm.lines.c.msisdn).where(orm.lines.c.customer_id == customer_id)))
-    reasons = s.execute(update(orm.requests).where(orm.requests.c.customer_id == customer_id,
-                                                   orm.requests.c.reason.is_not(None)).values(reason=None)).rowcount
-    otps = s.execute(delete(orm.otp_codes).where(orm.otp_codes.c.msisdn.in_(numbers))).rowcount if numbers else 0
-    sessions = s.execute(delete(orm.sessions).where(orm.sessions.c.principal_id == customer_id)).rowcount
-    texts = s.execute(update(orm.outbox).where(orm.outbox.c.to.in_(numbers), orm.outbox.c.sent_at.is_not(None))
-                      .values(text="[已按保存期限删除 / removed after the retention period]")).rowcount if numbers else 0
+    numbers = store.numbers_of(customer_id)
+    reasons = store.clear_request_reasons(customer_id)
+    otps = store.delete_codes(numbers)
+    sessions = store.delete_sessions(customer_id)
+    texts = store.redact_sent_messages(numbers, REMOVED_TEXT)
     audit.record(uow, at=now, actor="system:retention", event="retention.purge", subject=f"customer:{customer_id}",
                  details={"rule": "real_name", "retention_days": c.pack.retention_days.get("real_name"),
                           "service_ended_at": ended_at.isoformat() if ended_at else None,

@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable
 
-from sqlalchemy.exc import IntegrityError
-
-from canceldesk.adapters import durable
+from canceldesk.domain.errors import IntegrityConflict
 
 from . import channels, delivery, escalations, numbers, renewals, retention
 
@@ -68,7 +66,7 @@ def claim_due(c, now) -> list[str]:
     claimed = []
     for duty in DUTIES.values():
         with c.uow() as uow:
-            if durable.claim_duty(uow.session, duty.name, now, duty.every * 0.9):
+            if uow.duties.claim(duty.name, now, duty.every * 0.9):
                 uow.commit()
                 claimed.append(duty.name)
     return claimed
@@ -78,9 +76,9 @@ def run(c, name: str, now) -> dict:
     outcome = DUTIES[name].run(c, now)
     try:
         with c.uow() as uow:
-            durable.finish_duty(uow.session, name, c.now(), outcome)
+            uow.duties.finish(name, c.now(), outcome)
             uow.commit()
-    except IntegrityError:  # another process recorded its first run at the same moment
+    except IntegrityConflict:  # another process recorded its first run at the same moment
         pass
     if any(outcome.values()):
         log.info("duty %s: %s", name, outcome)

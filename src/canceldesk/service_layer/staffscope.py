@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from canceldesk.adapters import securitystore as store
-from canceldesk.adapters.ratelimit import RateLimited
+from canceldesk.domain.errors import RateLimited
 from canceldesk.domain.prechecks import Finding, PrecheckResult
 from canceldesk.domain.messages import render
 
@@ -60,14 +59,14 @@ def looked_up_now(c, principal: Principal, event: str, subject: str | None, foun
 
 def remember_verified(uow, principal: Principal, customer_id: str, now) -> None:
     """The staff member matched this customer's document in person (counter check or request)."""
-    store.remember_verified(uow.session, principal.actor, customer_id, now)
+    uow.accounts.remember_verified(principal.actor, customer_id, now)
 
 
 def sees_customer(uow, principal: Principal, customer_id: str, now) -> bool:
     """Back office sees every customer; an agent only those verified in person in the last 15 minutes."""
     if may(principal, "any_customer"):
         return True
-    at = store.verified_at(uow.session, principal.actor, customer_id)
+    at = uow.accounts.verified_at(principal.actor, customer_id)
     return at is not None and at > now - VERIFIED_FOR
 
 
@@ -84,6 +83,7 @@ def sees_every_store(principal: Principal) -> bool:
     return may(principal, "review")
 
 
-def own_store_clause(principal: Principal):
-    """SQL for 'requests taken at this agent's store' (Principal.acted_at_own_store), or None."""
-    return None if sees_every_store(principal) else store.requested_at_store(principal.store)
+def own_store(principal: Principal) -> str | None:
+    """The store whose requests this principal sees (Principal.acted_at_own_store): None for every
+    store, "" for none (staff bound to no store)."""
+    return None if sees_every_store(principal) else (principal.store or "")

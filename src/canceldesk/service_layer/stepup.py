@@ -46,8 +46,7 @@ def check(c, uow, principal: Principal, req, verification: dict | None) -> None:
     if not factors or not principal.is_subscriber:
         return
     now = c.now()
-    s = uow.session
-    locked = [f for f in factors if auth.is_locked(s, _subject(f, principal.id), now)]
+    locked = [f for f in factors if auth.is_locked(uow, _subject(f, principal.id), now)]
     usable = [f for f in factors if f not in locked]
     details = {"factors": list(factors), "locked": locked}
     if not usable:
@@ -63,9 +62,9 @@ def check(c, uow, principal: Principal, req, verification: dict | None) -> None:
                         + " or ".join(_ASK.get(f, f) for f in usable), details, code="STEP_UP_LOCKED")
     for f in tried:
         if _verify(c, uow, f, req, given[f]):
-            auth.clear_failures(s, _subject(f, principal.id))
+            auth.clear_failures(uow, _subject(f, principal.id))
             return
-    newly_locked = [f for f in tried if auth._register(c, s, _subject(f, principal.id))]
+    newly_locked = [f for f in tried if auth._register(c, uow, _subject(f, principal.id))]
     audit.record(uow, at=now, actor=principal.actor, event="step_up_failed", subject=req.tracking_no,
                  details={"factors": tried, "kind": req.kind})
     if newly_locked:
@@ -80,6 +79,6 @@ def check(c, uow, principal: Principal, req, verification: dict | None) -> None:
                      details={"factors": newly_locked, "kind": req.kind, "notified": mask_msisdn(req.msisdn),
                               "also_notified": elsewhere})
     uow.commit()
-    left = min(auth.tries_left(c, s, _subject(f, principal.id)) for f in tried)
+    left = min(auth.tries_left(c, uow, _subject(f, principal.id)) for f in tried)
     raise Forbidden(f"the identity check failed; {left} tries left before it locks for a while",
                     {**details, "locked": locked + newly_locked, "tries_left": left}, code="STEP_UP_FAILED")

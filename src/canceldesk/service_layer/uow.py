@@ -2,7 +2,7 @@
 
 The service layer depends on the port (`ports.UnitOfWork`); the SQL implementation lives in
 adapters/sql_uow.py and bootstrap wires it with `hooks()` — what every transaction does for the
-service layer: collect the request transitions, and write their audit rows right before COMMIT.
+service layer: write the audit rows of its request transitions and recorded events right before COMMIT.
 """
 from __future__ import annotations
 
@@ -11,4 +11,4 @@ from .ports import UnitOfWork as UnitOfWork  # re-exported: the port
 
 
 def hooks() -> dict:
-    return {"on_begin": audit.watch_transitions, "before_commit": audit.before_commit}
+    return {"before_commit": audit.before_commit}

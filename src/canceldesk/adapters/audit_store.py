@@ -1,0 +1,89 @@
+"""The audit chain's rows in SQL (service_layer/ports.py: AuditLog). service_layer/audit.py computes
+the links and MACs; this stores them, serialises appenders, and tells which request transitions and
+recorded events a transaction holds.
+
+`watch(session)` (the unit of work calls it when a transaction begins) collects the timeline entries
+the session flushes; a rollback forgets them and the recorded events alike.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from sqlalchemy import event, func, select, update
+from sqlalchemy.orm import Session
+
+from canceldesk.domain.lifecycle import Request, TimelineEntry
+
+from . import orm
+
+HEAD_ID = 1
+_PENDING = "canceldesk.audit.pending_transitions"
+_DEFERRED = "canceldesk.audit.deferred_events"
+
+
+def watch(session: Session) -> None:
+    session.info[_PENDING] = []
+    session.info[_DEFERRED] = []
+    event.listen(session, "after_flush", _collect)
+    event.listen(session, "after_soft_rollback", _discard)
+
+
+def _collect(session, _flush_context) -> None:
+    session.info.setdefault(_PENDING, []).extend(o for o in session.new if isinstance(o, TimelineEntry))
+
+
+def _discard(session, _previous_transaction) -> None:
+    session.info[_PENDING] = []
+    session.info[_DEFERRED] = []
+
+
+class SqlAuditLog:
+    def __init__(self, session: Session):
+        self.session = session
+
+    # this transaction's events --------------------------------------------------------------------
+    def defer(self, event_: dict) -> None:
+        self.session.info.setdefault(_DEFERRED, []).append(event_)
+
+    def take(self) -> tuple[list[dict], list[tuple[TimelineEntry, Request | None]]]:
+        """Flush, then hand over (once) the recorded events and the request transitions written so far."""
+        self.session.flush()
+        info = self.session.info
+        events, pending = list(info.get(_DEFERRED) or []), list(info.get(_PENDING) or [])
+        info[_PENDING], info[_DEFERRED] = [], []
+        # each request is in the identity map: no query
+        return events, [(e, self.session.get(Request, e.request_id)) for e in pending]
+
+    # the chain ------------------------------------------------------------------------------------
+    def lock(self) -> None:
+        conn = self.session.connection()
+        if conn.dialect.name == "postgresql":
+            # Serialise appenders so two transactions cannot chain onto the same previous row.
+            conn.execute(select(orm.func_advisory_lock()))
+
+    def head(self) -> dict | None:
+        row = self.session.connection().execute(
+            select(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID)).mappings().first()
+        return None if row is None else dict(row)
+
+    def last_link(self) -> tuple[int, str] | None:
+        """(seq, hash) of the last row — seq counted when the row predates seq numbers — or None."""
+        conn = self.session.connection()
+        last = conn.execute(select(orm.audit_log.c.seq, orm.audit_log.c.hash)
+                            .order_by(orm.audit_log.c.id.desc()).limit(1)).first()
+        if last is None:
+            return None
+        return (last.seq or conn.execute(select(func.count()).select_from(orm.audit_log)).scalar_one()), last.hash
+
+    def write(self, rows: list[dict], head: dict, head_exists: bool) -> None:
+        conn = self.session.connection()
+        conn.execute(orm.audit_log.insert(), rows)
+        if head_exists:
+            conn.execute(update(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID).values(**head))
+        else:
+            conn.execute(orm.audit_head.insert().values(id=HEAD_ID, **head))
+
+    def rows(self) -> Iterator[dict]:
+        """Every row, oldest first."""
+        for row in self.session.connection().execute(select(orm.audit_log).order_by(orm.audit_log.c.id)).mappings():
+            yield dict(row)
