@@ -51,12 +51,15 @@ def orders(session, enterprise_id: str, filters: dict, offset: int, limit: int) 
     return total, [dict(r) for r in rows]
 
 
-def items(session, order_id: str) -> list[dict]:
+def items(session, order_id: str, limit: int | None = None) -> list[dict]:
+    """The order's items in position order (the first `limit` when given)."""
     it, rq = orm.batch_items.c, orm.requests.c
     q = (select(it.id, it.position, it.item_ref, it.action, it.item_kind, it.msisdn, it.subscription_id, it.tracking_no,
                 it.error_code, it.error_message, it.blockers, rq.status, rq.reject_codes)
          .select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id))
          .where(it.batch_id == order_id).order_by(it.position))
+    if limit is not None:
+        q = q.limit(limit)
     return [dict(r) for r in session.execute(q).mappings()]
 
 
@@ -157,3 +160,67 @@ def set_item_outcomes(session, outcomes: list[dict]) -> None:
     session.execute(update(t).where(t.c.id == bindparam("b_id")).values(
         request_id=bindparam("b_request_id"), tracking_no=bindparam("b_tracking_no"),
         error_code=bindparam("b_error_code"), error_message=bindparam("b_error_message")), rows)
+
+
+class SqlOrderStore:
+    """service_layer/ports.py: OrderStore — the functions above, bound to one unit of work's session."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def owned_lines(self, enterprise_id, msisdns):
+        return owned_lines(self.session, enterprise_id, msisdns)
+
+    def owned_subscriptions(self, enterprise_id, ids):
+        return owned_subscriptions(self.session, enterprise_id, ids)
+
+    def add_order(self, batch, order, items):
+        add_order(self.session, batch, order, items)
+
+    def order(self, order_id):
+        return order(self.session, order_id)
+
+    def orders(self, enterprise_id, filters, offset, limit):
+        return orders(self.session, enterprise_id, filters, offset, limit)
+
+    def items(self, order_id, limit=None):
+        return items(self.session, order_id, limit)
+
+    def state_counts(self, order_id):
+        return state_counts(self.session, order_id)
+
+    def rejected_without_blockers(self, order_id, limit=200):
+        return rejected_without_blockers(self.session, order_id, limit)
+
+    def set_item(self, item_id, **values):
+        set_item(self.session, item_id, **values)
+
+    def cancel_unsubmitted(self, order_id):
+        return cancel_unsubmitted(self.session, order_id)
+
+    def withdrawable(self, order_id):
+        return withdrawable(self.session, order_id)
+
+    def move_state(self, order_id, old, new, at, final):
+        return move_state(self.session, order_id, old, new, at, final)
+
+    def touch(self, order_id, at, **values):
+        touch(self.session, order_id, at, **values)
+
+    def open_orders(self, before):
+        return open_orders(self.session, before)
+
+    def unsubmitted_positions(self, order_id):
+        return unsubmitted_positions(self.session, order_id)
+
+    def add_cancel(self, **row):
+        add_cancel(self.session, **row)
+
+    def cancel(self, cancel_id):
+        return cancel(self.session, cancel_id)
+
+    def cancels(self, enterprise_id, offset, limit):
+        return cancels(self.session, enterprise_id, offset, limit)
+
+    def set_item_outcomes(self, outcomes):
+        set_item_outcomes(self.session, outcomes)

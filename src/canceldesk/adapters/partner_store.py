@@ -53,3 +53,37 @@ def delete_hub(session, hub_id: str, enterprise_id: str, at) -> bool:
     res = session.execute(update(t).where(t.c.id == hub_id, t.c.enterprise_id == enterprise_id,
                                           t.c.deleted_at.is_(None)).values(deleted_at=at))
     return res.rowcount == 1
+
+
+class SqlPartnerStore:
+    """service_layer/ports.py: PartnerStore — the functions above, bound to one unit of work's session."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def add_key(self, **row):
+        add_key(self.session, **row)
+
+    def key(self, key_id):
+        return key(self.session, key_id)
+
+    def keys_of(self, enterprise_id):
+        return keys_of(self.session, enterprise_id)
+
+    def revoke_key(self, key_id, enterprise_id, at, by):
+        return revoke_key(self.session, key_id, enterprise_id, at, by)
+
+    def touch_key(self, key_id, at):
+        touch_key(self.session, key_id, at)
+
+    def enterprise_exists(self, enterprise_id):
+        return enterprise_exists(self.session, enterprise_id)
+
+    def add_hub(self, **row):
+        add_hub(self.session, **row)
+
+    def hubs_of(self, enterprise_id):
+        return hubs_of(self.session, enterprise_id)
+
+    def delete_hub(self, hub_id, enterprise_id, at):
+        return delete_hub(self.session, hub_id, enterprise_id, at)

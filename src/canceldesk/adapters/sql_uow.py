@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from canceldesk.domain.errors import IntegrityConflict
 
 from .repository import Repository
+# --- helper 4 ---
+from .order_store import SqlOrderStore
+from .partner_store import SqlPartnerStore
 
 
 class SqlUnitOfWork:
@@ -53,3 +56,20 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+
+    # --- helper 4 ---
+    # TMF622 orders and the partner API's keys and hubs (service_layer/ports.py: OrderStore,
+    # PartnerStore), made on first use and bound to this unit of work's session.
+    def _h4_bound(self, name: str, make):
+        store = self.__dict__.get(name)
+        if store is None or store.session is not self.session:
+            store = self.__dict__[name] = make(self.session)
+        return store
+
+    @property
+    def orders(self) -> SqlOrderStore:
+        return self._h4_bound("_h4_orders", SqlOrderStore)
+
+    @property
+    def partner_api(self) -> SqlPartnerStore:
+        return self._h4_bound("_h4_partner_api", SqlPartnerStore)

@@ -16,11 +16,11 @@ import logging
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from canceldesk.adapters import order_store
 from canceldesk.domain.batch import BatchPhase
 
 from . import batches, requests, tmf_format, tmf_hubs
 from .errors import Conflict, InvalidInput, NotFound, ServiceError
+from .ports import OrderStore
 from .principal import Principal
 
 log = logging.getLogger("canceldesk.product_orders")
@@ -110,7 +110,7 @@ def _parse_item(i: int, raw: object) -> dict:
     return {"ref": ref, "action": action, "kind": "unsubscribe", "subscription_id": pid, "msisdn": None}
 
 
-def _check_numbers(parsed: list[dict], lines: set[str], session, ent: str) -> None:
+def _check_numbers(parsed: list[dict], lines: set[str], store: OrderStore, ent: str) -> None:
     """The plain 11-digit numbers not among the enterprise's lines go through the full MSISDN check
     (a malformed one refuses the order, as any malformed item does); a number it rewrites is looked up again."""
     rewritten = []
@@ -125,7 +125,7 @@ def _check_numbers(parsed: list[dict], lines: set[str], session, ent: str) -> No
                 p["msisdn"] = msisdn
                 rewritten.append(msisdn)
     if rewritten:
-        lines.update(order_store.owned_lines(session, ent, sorted(set(rewritten))))
+        lines.update(store.owned_lines(ent, sorted(set(rewritten))))
 
 
 def _related_party(body: dict, ent: str) -> list[dict]:
@@ -170,9 +170,9 @@ def create(c, principal: Principal, body: object) -> dict:
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # orderDate filters match to the millisecond
     order_id = str(uuid.uuid4())
     with c.uow() as uow:
-        lines = order_store.owned_lines(uow.session, ent, sorted({p["msisdn"] for p in parsed if p["msisdn"]}))
-        _check_numbers(parsed, lines, uow.session, ent)
-        subs = order_store.owned_subscriptions(uow.session, ent, sorted({p["subscription_id"] for p in parsed
+        lines = uow.orders.owned_lines(ent, sorted({p["msisdn"] for p in parsed if p["msisdn"]}))
+        _check_numbers(parsed, lines, uow.orders, ent)
+        subs = uow.orders.owned_subscriptions(ent, sorted({p["subscription_id"] for p in parsed
                                                                          if p["subscription_id"]}))
         items = []
         for pos, p in enumerate(parsed, start=1):
@@ -188,8 +188,7 @@ def create(c, principal: Principal, body: object) -> dict:
             raise InvalidInput("no product of this order belongs to the enterprise",
                            {"items": [r["item_ref"] for r in items[:50]]}, code="PRODUCT_NOT_FOUND")
         kinds = {p["kind"] for p in parsed}
-        order_store.add_order(
-            uow.session,
+        uow.orders.add_order(
             {"id": order_id, "enterprise_id": ent, "kind": kinds.pop() if len(kinds) == 1 else "mixed",
              "created_by": principal.actor, "created_at": now, "updated_at": now, "phase": BatchPhase.SUBMITTING,
              "size": len(items), "reason": fields["description"], "acknowledged_warnings": []},
@@ -232,7 +231,7 @@ def principal_of(order: dict) -> Principal:
 
 def _load(c, order_id: str) -> dict:
     with c.uow() as uow:
-        o = order_store.order(uow.session, order_id)
+        o = uow.orders.order(order_id)
     if o is None:
         raise NotFound("no such order")
     return o
@@ -245,12 +244,12 @@ def process(c, order_id: str, first: int = 1, last: int | None = None) -> None:
         return
     if o["state"] == "acknowledged":
         with c.uow() as uow:
-            if order_store.move_state(uow.session, order_id, "acknowledged", "inProgress", c.now(), final=False):
+            if uow.orders.move_state(order_id, "acknowledged", "inProgress", c.now(), final=False):
                 tmf_hubs.announce(c, uow, order_id, o["enterprise_id"], "inProgress", c.now())
             uow.commit()
     batches.run_submit(c, principal_of(o), order_id, lang="zh", positions=(first, last or o["size"]))
     with c.uow() as uow:
-        order_store.touch(uow.session, order_id, c.now())
+        uow.orders.touch(order_id, c.now())
         uow.commit()
 
 
@@ -259,7 +258,7 @@ def _fill_blockers(c, o: dict) -> None:
     p = principal_of(o)
     while True:
         with c.uow() as uow:
-            todo = order_store.rejected_without_blockers(uow.session, o["id"])
+            todo = uow.orders.rejected_without_blockers(o["id"])
         if not todo:
             return
         found = []
@@ -274,7 +273,7 @@ def _fill_blockers(c, o: dict) -> None:
             found.append((r["id"], blockers))
         with c.uow() as uow:
             for item_id, blockers in found:
-                order_store.set_item(uow.session, item_id, eligible=False, blockers=blockers)
+                uow.orders.set_item(item_id, eligible=False, blockers=blockers)
             uow.commit()
 
 
@@ -284,7 +283,7 @@ def refresh(c, order_id: str) -> str:
     if o["state"] in tmf_format.FINAL:
         return o["state"]
     with c.uow() as uow:
-        counts = order_store.state_counts(uow.session, order_id)
+        counts = uow.orders.state_counts(order_id)
     state = tmf_format.order_state(counts, o["size"], started=o["state"] != "acknowledged")
     if state == o["state"]:
         return state
@@ -293,7 +292,7 @@ def refresh(c, order_id: str) -> str:
         _fill_blockers(c, o)
     now = c.now()
     with c.uow() as uow:
-        if order_store.move_state(uow.session, order_id, o["state"], state, now, final=final):
+        if uow.orders.move_state(order_id, o["state"], state, now, final=final):
             if final:
                 batches._move(uow, order_id, BatchPhase.SUBMITTING, BatchPhase.SUBMITTED, now)
             tmf_hubs.announce(c, uow, order_id, o["enterprise_id"], state, now)
@@ -304,15 +303,15 @@ def refresh(c, order_id: str) -> str:
 def stalled(c) -> list[tuple[str, list[tuple[int, int]]]]:
     """Orders not final and untouched for a while, with the slices still to submit (for the sweeper)."""
     with c.uow() as uow:
-        ids = order_store.open_orders(uow.session, c.now() - STALLED_AFTER)
+        ids = uow.orders.open_orders(c.now() - STALLED_AFTER)
         out = []
         for order_id in ids:
-            positions = order_store.unsubmitted_positions(uow.session, order_id)
+            positions = uow.orders.unsubmitted_positions(order_id)
             # chains from the first slice not done: together they cover every slice after it
             start = positions[0] - (positions[0] - 1) % SLICE if positions else None
             out.append((order_id, [] if start is None else
                         [(s, s + SLICE - 1) for s in range(start, start + CHAINS * SLICE, SLICE) if s <= positions[-1]]))
-            order_store.touch(uow.session, order_id, c.now())
+            uow.orders.touch(order_id, c.now())
         uow.commit()
     return out
 
@@ -320,7 +319,7 @@ def stalled(c) -> list[tuple[str, list[tuple[int, int]]]]:
 # ---- reading ----------------------------------------------------------------------------------------
 def _owned(uow, principal: Principal, order_id: str) -> dict:
     ent = _enterprise(principal)
-    o = order_store.order(uow.session, str(order_id)[:36])
+    o = uow.orders.order(str(order_id)[:36])
     if o is None or o["enterprise_id"] != ent:
         raise NotFound(f"no product order with id {str(order_id)[:36]}")
     return o
@@ -329,7 +328,7 @@ def _owned(uow, principal: Principal, order_id: str) -> dict:
 def get(c, principal: Principal, order_id: str, fields: list[str] | None = None) -> dict:
     with c.uow() as uow:
         o = _owned(uow, principal, order_id)
-        rows = order_store.items(uow.session, o["id"])
+        rows = uow.orders.items(o["id"])
     return tmf_format.pick(tmf_format.order(o, rows), fields)
 
 
@@ -343,8 +342,8 @@ def list_orders(c, principal: Principal, *, fields: list[str] | None, filters: d
         else:
             where[ORDER_FIELDS[key]] = value
     with c.uow() as uow:
-        total, orders = order_store.orders(uow.session, ent, where, offset, limit)
-        out = [tmf_format.pick(tmf_format.order(o, order_store.items(uow.session, o["id"])), fields) for o in orders]
+        total, orders = uow.orders.orders(ent, where, offset, limit)
+        out = [tmf_format.pick(tmf_format.order(o, uow.orders.items(o["id"])), fields) for o in orders]
     return total, out
 
 
@@ -365,11 +364,11 @@ def cancel(c, principal: Principal, body: object) -> dict:
             raise InvalidInput(exc.message, {"field": "productOrder.id"}, code="ORDER_NOT_FOUND") from None
         if o["state"] in tmf_format.FINAL:
             raise Conflict(f"the order is already {o['state']}", {"state": o["state"]}, code="ORDER_FINISHED")
-        order_store.cancel_unsubmitted(uow.session, o["id"])
-        order_store.touch(uow.session, o["id"], now, cancellation_date=now, cancellation_reason=reason)
-        withdraw = order_store.withdrawable(uow.session, o["id"])
+        uow.orders.cancel_unsubmitted(o["id"])
+        uow.orders.touch(o["id"], now, cancellation_date=now, cancellation_reason=reason)
+        withdraw = uow.orders.withdrawable(o["id"])
         cancel_id = str(uuid.uuid4())
-        order_store.add_cancel(uow.session, id=cancel_id, order_id=o["id"], enterprise_id=o["enterprise_id"],
+        uow.orders.add_cancel(id=cancel_id, order_id=o["id"], enterprise_id=o["enterprise_id"],
                                state="done", cancellation_reason=reason, requested_cancellation_date=requested_at,
                                effective_cancellation_date=now, created_at=now)
         uow.commit()
@@ -381,13 +380,13 @@ def cancel(c, principal: Principal, body: object) -> dict:
             log.info("order %s: request not withdrawn (%s)", o["id"], exc.code)
     refresh(c, o["id"])
     with c.uow() as uow:
-        return tmf_format.cancellation(order_store.cancel(uow.session, cancel_id))
+        return tmf_format.cancellation(uow.orders.cancel(cancel_id))
 
 
 def get_cancel(c, principal: Principal, cancel_id: str) -> dict:
     ent = _enterprise(principal)
     with c.uow() as uow:
-        row = order_store.cancel(uow.session, str(cancel_id)[:36])
+        row = uow.orders.cancel(str(cancel_id)[:36])
     if row is None or row["enterprise_id"] != ent:
         raise NotFound(f"no cancelProductOrder with id {str(cancel_id)[:36]}")
     return tmf_format.cancellation(row)
@@ -396,5 +395,5 @@ def get_cancel(c, principal: Principal, cancel_id: str) -> dict:
 def list_cancels(c, principal: Principal, offset: int, limit: int) -> tuple[int, list[dict]]:
     ent = _enterprise(principal)
     with c.uow() as uow:
-        total, rows = order_store.cancels(uow.session, ent, offset, limit)
+        total, rows = uow.orders.cancels(ent, offset, limit)
     return total, [tmf_format.cancellation(r) for r in rows]
