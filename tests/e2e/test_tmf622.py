@@ -192,6 +192,30 @@ def test_a_callback_receives_each_state_change_once_signed(world):
     assert client.delete(f"{TMF}/hub/{hub.json()['id']}", headers=h).status_code == 404
 
 
+def test_an_event_of_a_large_order_lists_a_bounded_set_of_items_the_unhappy_ones_first(world, monkeypatch):
+    """Past ITEMS_IN_EVENTS items an event still carries a valid ProductOrder (productOrderItem is
+    required, minItems 1) but only that many items: those that did not end as asked first."""
+    from canceldesk.service_layer import tmf_hubs
+    monkeypatch.setattr(tmf_hubs, "ITEMS_IN_EVENTS", 2)
+    c, client = world
+    h = key_for(c)
+    client.post(f"{TMF}/hub", json={"callback": "https://partner.example/tmf/events"}, headers=h)
+    made = client.post(f"{TMF}/productOrder", json=delete_items(FLEET[5:9]), headers=h).json()  # item 3 is blocked
+    delivery.deliver_pending(c)
+    events = [json.loads(s["body"]) for s in c.webhook_gateway.sent]
+    assert [e["event"]["productOrder"]["state"] for e in events] == ["acknowledged", "inProgress", "partial"]
+    for e in events:
+        assert e["description"] == (f"productOrderItem lists 2 of the order's 4 items (those that did not end as "
+                                    f"asked first); GET {TMF}/productOrder/{made['id']} for all")
+        assert len(e["event"]["productOrder"]["productOrderItem"]) == 2
+    assert [i["id"] for i in events[0]["event"]["productOrder"]["productOrderItem"]] == ["1", "2"]
+    final = events[2]["event"]["productOrder"]
+    assert [(i["id"], i["state"]) for i in final["productOrderItem"]] == [("3", "failed"), ("1", "completed")]
+    assert [n["id"] for n in final["note"]] == ["item-3"]
+    # the order itself still lists all four
+    assert len(client.get(f"{TMF}/productOrder/{made['id']}", headers=h).json()["productOrderItem"]) == 4
+
+
 def _retry_now(c) -> None:
     """Deliver everything, including messages waiting for their retry time."""
     from datetime import timedelta

@@ -1,7 +1,7 @@
 """SQL for TMF622 product orders: an order is a batch (batches + batch_items) plus its TMF fields."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 
 from . import orm
 
@@ -52,14 +52,16 @@ def orders(session, enterprise_id: str, filters: dict, offset: int, limit: int) 
 
 
 def items(session, order_id: str, limit: int | None = None) -> list[dict]:
-    """The order's items in position order (the first `limit` when given)."""
+    """The order's items in position order; with `limit`, at most that many, the items that did not
+    end as asked (refused, blocked, failed, withdrawn) first."""
     it, rq = orm.batch_items.c, orm.requests.c
     q = (select(it.id, it.position, it.item_ref, it.action, it.item_kind, it.msisdn, it.subscription_id, it.tracking_no,
                 it.error_code, it.error_message, it.blockers, rq.status, rq.reject_codes)
          .select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id))
          .where(it.batch_id == order_id).order_by(it.position))
     if limit is not None:
-        q = q.limit(limit)
+        unhappy = or_(it.error_code.is_not(None), rq.status.in_(("rejected", "failed", "withdrawn")))
+        q = q.order_by(None).order_by(case((unhappy, 0), else_=1), it.position).limit(limit)
     return [dict(r) for r in session.execute(q).mappings()]
 
 

@@ -21,7 +21,10 @@ from .errors import InvalidInput, NotFound
 from .principal import Principal
 
 EVENT = "ProductOrderStateChangeEvent"
-ITEMS_IN_EVENTS = 1000   # a larger order's event carries its state; the items are one GET away
+# An event lists at most this many items (TMF622 requires productOrderItem, minItems 1): a larger
+# order's event lists the items that did not end as asked first, then the others by position, and
+# says in `description` how many there are and where to GET them all.
+ITEMS_IN_EVENTS = 1000
 
 
 def _enterprise(principal: Principal) -> str:
@@ -86,11 +89,14 @@ def announce(c, uow, order_id: str, enterprise_id: str, state: str, at) -> None:
     if not hubs:
         return
     o = uow.orders.order(order_id)
-    rows = uow.orders.items(order_id) if o["size"] <= ITEMS_IN_EVENTS else None
-    resource = tmf_format.order(o, rows)
+    big = o["size"] > ITEMS_IN_EVENTS
+    resource = tmf_format.order(o, uow.orders.items(order_id, limit=ITEMS_IN_EVENTS if big else None))
     for hub in hubs:
         event = {"eventId": uuid.uuid4().hex, "eventTime": tmf_format.zulu(at), "eventType": EVENT,
                  "event": {"productOrder": resource}}
+        if big:
+            event["description"] = (f"productOrderItem lists {ITEMS_IN_EVENTS} of the order's {o['size']} items "
+                                    f"(those that did not end as asked first); GET {resource['href']} for all")
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
         uow.repo.add_message(dedup_key=f"tmf:{hub['id']}:{order_id}:{state}", channel="webhook", to=hub["callback"],
                              event="tmf_order_state", ref=hub["id"],
