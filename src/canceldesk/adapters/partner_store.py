@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from . import orm
+from .securitystore import live_admin_filter
 
 
 def add_key(session, **row) -> None:
@@ -35,6 +36,22 @@ def touch_key(session, key_id: str, at) -> None:
 def enterprise_exists(session, enterprise_id: str) -> bool:
     t = orm.customers
     return session.execute(select(t.c.id).where(t.c.id == enterprise_id, t.c.kind == "enterprise")).first() is not None
+
+
+def admin_languages(session, enterprise_id: str, actor_prefix: str = "enterprise_admin:ea") -> list[tuple[str, str | None]]:
+    """(number, language) of the enterprise's live admin logins: the language of the last request the
+    admin placed (requests.requested_by = actor_prefix + admin id), None when they placed none."""
+    ea, rq = orm.enterprise_admins.c, orm.requests.c
+    admins = session.execute(select(ea.id, ea.msisdn).where(ea.enterprise_id == enterprise_id, live_admin_filter())
+                             .order_by(ea.id)).all()
+    out: dict[str, str | None] = {}
+    for admin_id, msisdn in admins:
+        lang = session.scalar(select(rq.lang).where(rq.requested_by == f"{actor_prefix}{admin_id}",
+                                                    rq.lang.is_not(None))
+                              .order_by(rq.created_at.desc()).limit(1))
+        if out.get(msisdn) is None:
+            out[msisdn] = lang
+    return sorted(out.items())
 
 
 # ---- hubs -------------------------------------------------------------------------------------------
@@ -78,6 +95,9 @@ class SqlPartnerStore:
 
     def enterprise_exists(self, enterprise_id):
         return enterprise_exists(self.session, enterprise_id)
+
+    def admin_languages(self, enterprise_id):
+        return admin_languages(self.session, enterprise_id)
 
     def add_hub(self, **row):
         add_hub(self.session, **row)
