@@ -34,6 +34,33 @@ def add_order(session, batch: dict, order: dict, items: list[dict]) -> None:
         session.execute(insert(orm.batch_items), items[i:i + 5000])
 
 
+def start_order(session, batch: dict) -> None:
+    """The batch row an order's items hang on (its size and kind are set by finish_order)."""
+    session.execute(orm.batches.insert().values(**batch))
+
+
+def add_items(session, items: list[dict]) -> None:
+    if items:
+        session.execute(insert(orm.batch_items), items)
+
+
+def finish_order(session, order: dict, size: int, kind: str, reason: str | None = None) -> None:
+    session.execute(update(orm.batches).where(orm.batches.c.id == order["id"]).values(size=size, kind=kind,
+                                                                                       reason=reason))
+    session.execute(orm.product_orders.insert().values(**order))
+
+
+def item_rows(session, order_id: str, after: int, limit: int, refused_only: bool = False) -> list[dict]:
+    """Items as they were accepted (no request columns), by position after `after`, at most `limit`."""
+    it = orm.batch_items.c
+    where = [it.batch_id == order_id, it.position > after]
+    if refused_only:
+        where.append(it.error_code.is_not(None))
+    q = (select(it.position, it.item_ref, it.action, it.msisdn, it.subscription_id, it.error_code, it.error_message)
+         .where(*where).order_by(it.position).limit(limit))
+    return [dict(r) for r in session.execute(q).mappings()]
+
+
 def order(session, order_id: str) -> dict | None:
     row = session.execute(select(orm.product_orders, orm.batches.c.size, orm.batches.c.created_by)
                           .join(orm.batches, orm.batches.c.id == orm.product_orders.c.id)
@@ -178,6 +205,18 @@ class SqlOrderStore:
 
     def add_order(self, batch, order, items):
         add_order(self.session, batch, order, items)
+
+    def start_order(self, batch):
+        start_order(self.session, batch)
+
+    def add_items(self, items):
+        add_items(self.session, items)
+
+    def finish_order(self, order, size, kind, reason=None):
+        finish_order(self.session, order, size, kind, reason)
+
+    def item_rows(self, order_id, after, limit, refused_only=False):
+        return item_rows(self.session, order_id, after, limit, refused_only)
 
     def order(self, order_id):
         return order(self.session, order_id)

@@ -12,8 +12,10 @@ the caller's enterprise is rejected (the same answer as one that does not exist)
 """
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 from canceldesk.domain.batch import BatchPhase
@@ -34,6 +36,7 @@ LARGE_ORDER_OVER = 1000
 SLICE = 500                # items per queue task; each task queues the next slice of its chain
 CHAINS = 4                 # slices of one order in flight at once: the executions they queue run between
 STALLED_AFTER = timedelta(seconds=120)
+CHUNK = 5000               # items parsed, checked and written (or read for the answer) at a time
 ORDER_FIELDS = {"state": "state", "id": "id", "orderDate": "order_date"}
 
 
@@ -119,7 +122,8 @@ def _check_numbers(parsed: list[dict], lines: set[str], store: OrderStore, ent: 
     """The plain 11-digit numbers not among the enterprise's lines go through the full MSISDN check
     (a malformed one refuses the order, as any malformed item does); a number it rewrites is looked up again."""
     rewritten = []
-    for i, p in enumerate(parsed):
+    for p in parsed:
+        i = p["index"]
         if p.pop("unverified", False) and p["msisdn"] not in lines:
             try:
                 msisdn = requests.parse_msisdn(p["msisdn"])
@@ -151,63 +155,151 @@ def _related_party(body: dict, ent: str) -> list[dict]:
 
 
 def create(c, principal: Principal, body: object) -> dict:
-    """Accept an order (all or nothing about its shape); its items run on the queue."""
-    ent = _enterprise(principal)
+    """Accept an order given as a parsed object; the answer lists every item (see create_from_json for
+    a large body)."""
     if not isinstance(body, dict):
         raise InvalidInput("the body is a ProductOrder_Create object")
-    raw_items = body.get("productOrderItem")
-    if not isinstance(raw_items, list) or not raw_items:
-        raise InvalidInput("productOrderItem lists at least one item", {"field": "productOrderItem"})
-    if len(raw_items) > MAX_ITEMS:
-        raise InvalidInput(f"at most {MAX_ITEMS} items in one order", {"field": "productOrderItem"})
-    parsed = [_parse_item(i, raw) for i, raw in enumerate(raw_items)]
-    refs = set()
-    for i, p in enumerate(parsed):
-        if p["ref"] in refs:
-            raise InvalidInput(f"productOrderItem[{i}].id '{p['ref']}' is used twice", {"field": f"productOrderItem[{i}].id"})
-        refs.add(p["ref"])
-    requested = body.get("requestedCompletionDate")
-    requested_at = parse_time(requested, "requestedCompletionDate") if requested is not None else None
-    fields = {"external_id": _text(body, "externalId", 200), "description": _text(body, "description", 2000),
-              "category": _text(body, "category", 100), "priority": _text(body, "priority", 10)}
-    related = _related_party(body, ent)
-    now = c.now()
-    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # orderDate filters match to the millisecond
-    order_id = str(uuid.uuid4())
-    with c.uow() as uow:
-        lines = uow.orders.owned_lines(ent, sorted({p["msisdn"] for p in parsed if p["msisdn"]}))
-        _check_numbers(parsed, lines, uow.orders, ent)
-        subs = uow.orders.owned_subscriptions(ent, sorted({p["subscription_id"] for p in parsed
-                                                                         if p["subscription_id"]}))
-        items = []
-        for pos, p in enumerate(parsed, start=1):
-            msisdn = p["msisdn"] if p["msisdn"] in lines else subs.get(p["subscription_id"] or "")
-            row = {"batch_id": order_id, "position": pos, "msisdn": msisdn or "-", "blockers": [], "warnings": [],
-                   "item_ref": p["ref"], "action": p["action"], "item_kind": p["kind"],
-                   "subscription_id": p["subscription_id"], "error_code": None, "error_message": None}
-            if msisdn is None:  # not this enterprise's, or no such product: the same answer
-                row.update(error_code="PRODUCT_NOT_FOUND", error_message="no such product in this enterprise",
-                           msisdn=(p["msisdn"] or "-")[:11])
-            items.append(row)
-        if all(r.get("error_code") for r in items):
-            raise InvalidInput("no product of this order belongs to the enterprise",
-                           {"items": [r["item_ref"] for r in items[:50]]}, code="PRODUCT_NOT_FOUND")
-        kinds = {p["kind"] for p in parsed}
-        uow.orders.add_order(
-            {"id": order_id, "enterprise_id": ent, "kind": kinds.pop() if len(kinds) == 1 else "mixed",
-             "created_by": principal.actor, "created_at": now, "updated_at": now, "phase": BatchPhase.SUBMITTING,
-             "size": len(items), "reason": fields["description"], "acknowledged_warnings": []},
-            {"id": order_id, "enterprise_id": ent, "state": "acknowledged", "order_date": now, "updated_at": now,
-             "related_party": related, "requested_completion_date": requested_at, **fields},
-            items)
-        tmf_hubs.announce(c, uow, order_id, ent, "acknowledged", now)
-        accepted = sum(1 for r in items if not r["error_code"])
-        if accepted > LARGE_ORDER_OVER:
-            tell_admins_of_large_order(c, uow, principal, order_id, accepted, now)
-        uow.commit()
+    order_id = accept(c, principal, iter(body.items()))
     out = get(c, principal, order_id)
     c.enqueue_order(order_id)
     return out
+
+
+def create_from_json(c, principal: Principal, raw: bytes) -> str:
+    """Accept an order from its JSON text, reading the items one at a time (a 100,000-item order is
+    never a list of 100,000 objects); the order's id. Answer it with `created_stream`."""
+    _enterprise(principal)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the body is not UTF-8 JSON") from None
+    try:
+        return accept(c, principal, tmf_format.members(text, "productOrderItem"))
+    except tmf_format.NotJson as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _rows(store: OrderStore, ent: str, order_id: str, parsed: list[dict]) -> list[dict]:
+    """The batch_items rows of one chunk of parsed items (their products looked up in two statements)."""
+    lines = store.owned_lines(ent, sorted({p["msisdn"] for p in parsed if p["msisdn"]}))
+    _check_numbers(parsed, lines, store, ent)
+    subs = store.owned_subscriptions(ent, sorted({p["subscription_id"] for p in parsed if p["subscription_id"]}))
+    rows = []
+    for p in parsed:
+        msisdn = p["msisdn"] if p["msisdn"] in lines else subs.get(p["subscription_id"] or "")
+        row = {"batch_id": order_id, "position": p["index"] + 1, "msisdn": msisdn or "-", "blockers": [],
+               "warnings": [], "item_ref": p["ref"], "action": p["action"], "item_kind": p["kind"],
+               "subscription_id": p["subscription_id"], "error_code": None, "error_message": None}
+        if msisdn is None:  # not this enterprise's, or no such product: the same answer
+            row.update(error_code="PRODUCT_NOT_FOUND", error_message="no such product in this enterprise",
+                       msisdn=(p["msisdn"] or "-")[:11])
+        rows.append(row)
+    return rows
+
+
+def accept(c, principal: Principal, members) -> str:
+    """Accept an order, all or nothing about its shape: `members` are the body's (name, value) pairs,
+    the items possibly an iterator. Items are checked and written CHUNK at a time inside the one
+    transaction, so memory does not grow with the order; any bad item refuses the whole order."""
+    ent = _enterprise(principal)
+    now = c.now()
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # orderDate filters match to the millisecond
+    order_id = str(uuid.uuid4())
+    body: dict = {}
+    with c.uow() as uow:
+        uow.orders.start_order({"id": order_id, "enterprise_id": ent, "kind": "mixed", "created_by": principal.actor,
+                                "created_at": now, "updated_at": now, "phase": BatchPhase.SUBMITTING, "size": 0,
+                                "reason": None, "acknowledged_warnings": []})
+        refs: set[str] = set()
+        kinds: set[str] = set()
+        total = accepted = 0
+        refused: list[str] = []
+        seen_items = False
+        for key, value in members:
+            if key != "productOrderItem":
+                body[key] = value
+                continue
+            if seen_items:
+                raise InvalidInput("productOrderItem is given twice", {"field": "productOrderItem"})
+            seen_items = True
+            if not isinstance(value, list) and not hasattr(value, "__next__"):
+                raise InvalidInput("productOrderItem lists at least one item", {"field": "productOrderItem"})
+            chunk: list[dict] = []
+            for raw in value:
+                if total >= MAX_ITEMS:
+                    raise InvalidInput(f"at most {MAX_ITEMS} items in one order", {"field": "productOrderItem"})
+                p = _parse_item(total, raw)
+                if p["ref"] in refs:
+                    raise InvalidInput(f"productOrderItem[{total}].id '{p['ref']}' is used twice",
+                                       {"field": f"productOrderItem[{total}].id"})
+                refs.add(p["ref"])
+                p["index"] = total
+                total += 1
+                kinds.add(p["kind"])
+                chunk.append(p)
+                if len(chunk) == CHUNK:
+                    accepted += _write(uow.orders, ent, order_id, chunk, refused)
+                    chunk = []
+            accepted += _write(uow.orders, ent, order_id, chunk, refused)
+        if not total:
+            raise InvalidInput("productOrderItem lists at least one item", {"field": "productOrderItem"})
+        requested = body.get("requestedCompletionDate")
+        requested_at = parse_time(requested, "requestedCompletionDate") if requested is not None else None
+        fields = {"external_id": _text(body, "externalId", 200), "description": _text(body, "description", 2000),
+                  "category": _text(body, "category", 100), "priority": _text(body, "priority", 10)}
+        related = _related_party(body, ent)
+        if not accepted:
+            raise InvalidInput("no product of this order belongs to the enterprise", {"items": refused[:50]},
+                               code="PRODUCT_NOT_FOUND")
+        uow.orders.finish_order({"id": order_id, "enterprise_id": ent, "state": "acknowledged", "order_date": now,
+                                 "updated_at": now, "related_party": related, "requested_completion_date": requested_at,
+                                 **fields}, size=total, kind=kinds.pop() if len(kinds) == 1 else "mixed",
+                                reason=fields["description"])
+        tmf_hubs.announce(c, uow, order_id, ent, "acknowledged", now)
+        if accepted > LARGE_ORDER_OVER:
+            tell_admins_of_large_order(c, uow, principal, order_id, accepted, now)
+        uow.commit()
+    return order_id
+
+
+def _write(store: OrderStore, ent: str, order_id: str, chunk: list[dict], refused: list[str]) -> int:
+    if not chunk:
+        return 0
+    rows = _rows(store, ent, order_id, chunk)
+    store.add_items(rows)
+    for r in rows:
+        if r["error_code"] and len(refused) < 50:
+            refused.append(r["item_ref"])
+    return sum(1 for r in rows if not r["error_code"])
+
+
+def created_stream(c, principal: Principal, order_id: str) -> Iterator[str]:
+    """The answer to the creation, as JSON text in pieces: the order as created (every item
+    `acknowledged`, or `rejected` with its note), read from the database CHUNK items at a time."""
+    with c.uow() as uow:
+        o = _owned(uow, principal, order_id)
+    at = o.get("completion_date") or o["updated_at"]
+    head = tmf_format.order({**o, "state": "acknowledged", "completion_date": None}, None)
+    yield _dumps(head)[:-1]
+    for name, refused_only, render in (("note", True, lambda r: tmf_format.created_note(r, at)),
+                                       ("productOrderItem", False, tmf_format.created_item)):
+        after, opened = 0, False
+        while True:
+            with c.uow() as uow:
+                rows = uow.orders.item_rows(order_id, after, CHUNK, refused_only=refused_only)
+            if not rows:
+                break
+            after = rows[-1]["position"]
+            parts = ",".join(_dumps(render(r)) for r in rows)
+            yield ("," if opened else f',"{name}":[') + parts
+            opened = True
+        if opened:
+            yield "]"
+    yield "}"
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def _placed_by(principal: Principal, lang: str) -> str:
