@@ -1,25 +1,29 @@
 """Fleet closure through the partner API: ONE TMF622 productOrder of 100,000 `delete` items (each a
-close_line) from POST to the order's final state, with 2 `canceldesk worker` processes on
-PostgreSQL + Redis, against the ceiling of a raw COPY of the same 100,000 item rows into
-PostgreSQL in the same run. Peak RSS of each process (the API process that took the POST, each
-worker) is read from the kernel (VmHWM / ru_maxrss).
+close_line) from POST to the order's final state, with 2 `canceldesk worker` processes and one
+`canceldesk serve` API process on PostgreSQL + Redis, against the ceiling of a raw COPY of the same
+100,000 item rows into PostgreSQL in the same run. The bench process seeds the data and POSTs over
+HTTP, so the API's peak RSS (VmHWM of its own process) is the POST's parse + intake + answer only.
+Peak RSS of each process is read from the kernel (/proc/PID/status VmHWM) just before it is stopped.
+
+    python bench/bench_fleet_order.py [--large]          # or: canceldesk bench --only fleet_order [--large]
 
 Environment: CANCELDESK_BENCH_PG_URL, CANCELDESK_BENCH_REDIS_URL (default redis db 14 — flushed),
-BENCH_FLEET_N (default 100000; `canceldesk bench --large` sets 1000000), BENCH_FLEET_SECONDS (time
-cap for the order to reach its final state, default 240: past it the figure is the throughput
-reached and the projected time), BENCH_WORKER_THREADS (per process, default 4).
+BENCH_FLEET_N (default 100000; `--large` sets 1000000), BENCH_FLEET_SECONDS (time cap for the order
+to reach its final state, default 240: past it the figure is the throughput reached and the
+projected time), BENCH_WORKER_THREADS (per process, default 4), BENCH_FLEET_WORKERS (worker
+processes, default 2; 0 measures the POST alone: the API's time and peak RSS).
 """
 from __future__ import annotations
 
 import json
 import os
 import resource
+import socket
 import subprocess
 import sys
 import time
 from datetime import date, datetime, timezone
 
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text, update
 
 from canceldesk.adapters import orm
@@ -29,6 +33,7 @@ from common import PG_URL, Timer, fresh_container, seed_lines
 
 REDIS_URL = os.environ.get("CANCELDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "4"))
+WORKERS = int(os.environ.get("BENCH_FLEET_WORKERS", "2"))
 CAP = float(os.environ.get("BENCH_FLEET_SECONDS", "240"))
 TARGET_SECONDS, TARGET_RSS_MB = 120, 300
 ENTERPRISE = "EBENCH"
@@ -65,12 +70,60 @@ def _copy_ceiling(c, numbers: list[str]) -> float:
         raw.close()
 
 
-def _start_workers(count: int) -> list[subprocess.Popen]:
+def _env() -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CANCELDESK_")}
     env.update(CANCELDESK_ENV="test", CANCELDESK_DATABASE_URL=PG_URL, CANCELDESK_QUEUE_URL=REDIS_URL,
                CANCELDESK_LOG_LEVEL="WARNING", CANCELDESK_SIM_FAILURE_RATE="0", CANCELDESK_SIM_LATENCY_MS="0")
-    return [subprocess.Popen([sys.executable, "-m", "canceldesk.cli", "worker", "--workers", str(THREADS)], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
+    return env
+
+
+def _start_workers(count: int) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-m", "canceldesk.cli", "worker", "--workers", str(THREADS)],
+                             env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
+
+
+def _start_api() -> tuple[subprocess.Popen, str]:
+    """One `canceldesk serve` process (its own RSS), on a free local port; waits until it answers."""
+    import httpx
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "canceldesk.cli", "serve", "--host", "127.0.0.1", "--port",
+                             str(port)], env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(120):
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("the API process did not start")
+
+
+def _post(base: str, key: str, body: bytes) -> str:
+    """POST the order; the answer (every item, streamed by the API) is read and dropped; the order's
+    id comes from the Location header."""
+    import httpx
+    headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
+    with httpx.Client(timeout=3600) as client:
+        with client.stream("POST", f"{base}/tmf-api/productOrderingManagement/v4/productOrder", content=body,
+                           headers=headers) as r:
+            size = sum(len(chunk) for chunk in r.iter_raw())
+            if r.status_code != 201:
+                raise RuntimeError(f"POST answered {r.status_code} ({size} bytes)")
+            return r.headers["location"].rsplit("/", 1)[1]
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
 
 
 def _peak_rss_mb(pid: int) -> float | None:
@@ -102,22 +155,18 @@ def run(out: list) -> None:
     key = partner_keys.issue(c, ENTERPRISE, "bench", "bench")["key"]
     body = json.dumps({"productOrderItem": [{"id": str(i), "action": "delete", "product": {"id": m}}
                                             for i, m in enumerate(numbers, start=1)]}).encode()
-    procs = _start_workers(2)
+    del numbers
+    api, base = _start_api()
+    procs = _start_workers(WORKERS)
     time.sleep(3)  # the workers connect and start their consumers
-    from canceldesk.entrypoints.api.app import create_app
-    client = TestClient(create_app(c))
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_api_idle = _peak_rss_mb(api.pid)
     try:
         with Timer() as post:
-            r = client.post("/tmf-api/productOrderingManagement/v4/productOrder", content=body,
-                            headers={"Authorization": f"Bearer {key}", "content-type": "application/json"})
-        if r.status_code != 201:
-            raise RuntimeError(f"POST answered {r.status_code}: {r.text[:300]}")
-        order_id = r.json()["id"]
-        del r
+            order_id = _post(base, key, body)
+        rss_api_post = _peak_rss_mb(api.pid)
         started = time.perf_counter() - post.seconds
         state, done = "acknowledged", 0
-        while time.perf_counter() - started < CAP:
+        while WORKERS and time.perf_counter() - started < CAP:
             state, done = _progress(c, order_id)
             if state in ("completed", "partial", "failed", "cancelled"):
                 break
@@ -125,19 +174,13 @@ def run(out: list) -> None:
         elapsed = time.perf_counter() - started
         state, done = _progress(c, order_id)
         rss = {f"worker_{i + 1}": _peak_rss_mb(p.pid) for i, p in enumerate(procs)}
+        api_rss = _peak_rss_mb(api.pid)
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-    api_rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        _stop(procs + [api])
     finished = state in ("completed", "partial", "failed")
     rate = done / elapsed if elapsed else 0.0
     ceiling_rate = n / copy_seconds
-    worst_rss = max([v for v in rss.values() if v] + [api_rss])
+    worst_rss = max([v for v in rss.values() if v] + [api_rss or 0])
     met = finished and elapsed <= TARGET_SECONDS and worst_rss <= TARGET_RSS_MB
     out.append({
         "name": f"fleet_order_{n}_postgresql", "unit": "s" if finished else "items/s",
@@ -149,11 +192,14 @@ def run(out: list) -> None:
                     "items_settled": done, "post_seconds": round(post.seconds, 1),
                     "items_per_second": round(rate, 1), "copy_rows_per_second": round(ceiling_rate),
                     "projected_seconds": round(n / rate) if rate else None,
-                    "peak_rss_mb": {"api_and_bench_process": api_rss, "api_before_post": round(rss_before, 1), **rss},
-                    "workers": 2, "threads_per_worker": THREADS, "cap_seconds": CAP,
+                    "peak_rss_mb": {"api": api_rss, "api_idle": rss_api_idle, "api_after_post": rss_api_post, **rss,
+                                    "bench_process (seeding, not the API)": round(
+                                        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)},
+                    "workers": WORKERS, "threads_per_worker": THREADS, "cap_seconds": CAP,
                     "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         "notes": (f"one TMF622 productOrder of {n} delete items (close_line: bar, partner, settle, refund, end, freeze, "
-                  f"receipt) POSTed in-process to the API, processed by 2 `canceldesk worker --workers {THREADS}` "
+                  f"receipt) POSTed over HTTP to one `canceldesk serve` process, processed by {WORKERS} `canceldesk worker "
+                  f"--workers {THREADS}` "
                   f"processes on PostgreSQL + Redis; {'final state ' + state if finished else 'NOT final within the cap'}"
                   f" after {elapsed:.0f}s, {done} items settled; the ceiling is one COPY of the same {n} item rows."),
     })
@@ -163,6 +209,11 @@ def run(out: list) -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+    parser = argparse.ArgumentParser(description="one large TMF622 order, POST to final state")
+    parser.add_argument("--large", action="store_true", help="1,000,000 items instead of BENCH_FLEET_N (100,000)")
+    if parser.parse_args().large:
+        os.environ["BENCH_FLEET_N"] = "1000000"
     results: list = []
     run(results)
     print(json.dumps(results, indent=2, ensure_ascii=False))

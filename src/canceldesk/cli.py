@@ -124,6 +124,9 @@ def cmd_demo(args) -> int:
         print(f"               second factor for closing: id_last6 {row['id_last6']} or service password {row['service_password']}")
     for row in logins["staff"]:
         print(f"   staff {row['username']:<10} password {row['password']:<12} {row['role']}")
+    if logins.get("fleet_admin"):
+        print(f"   enterprise {logins['enterprise_admin']['msisdn']}  {url}/enterprise  (50 cards)")
+        print(f"   enterprise {logins['fleet_admin']['msisdn']}  {url}/enterprise  (1,000 lines: upload docs/demo/fleet-1000.csv)")
     print(" channels (in another terminal):")
     print("   SMS:   canceldesk sms --from 13800138000 0000      then: canceldesk sms 1   and: canceldesk sms Y")
     print("   phone: canceldesk call --from 13800138000           (keys: 1 services, 2 renewals, 3 close, 9 English, 0 agent)")

@@ -353,6 +353,16 @@ def pages_enterprise_fleet(w: World) -> None:
     assert r.status_code == 200 and "18659101000" not in r.text
 
 
+def pages_enterprise_keys(w: World) -> None:
+    """Another company's admin neither sees nor revokes this company's partner keys (404 like a missing key)."""
+    from canceldesk.service_layer import partner_keys
+    key = partner_keys.issue(w.c, "E001", "authz page check", "test")
+    _page_same_as_missing(w, "ea2", "POST", f"/enterprise/keys/{key['id']}/revoke", "/enterprise/keys/000000000000/revoke")
+    assert [k["active"] for k in partner_keys.all_keys(w.c, "E001") if k["id"] == key["id"]] == [True]
+    assert key["id"] not in page(w, "ea2", "GET", "/enterprise/keys").text
+    assert key["id"] in page(w, "ea1", "GET", "/enterprise/keys").text
+
+
 def objects_assistant(w: World) -> None:
     """The assistant never names or proposes someone else's line, and conversations are per person."""
     before = counts(w)
@@ -572,6 +582,11 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
                                           why_no_objects="rows of another company: tests/e2e/test_fleet_upload.py"),
     ("GET", "/enterprise/batches/{batch_id}/results-zh.csv"): Case(
         ENTERPRISE_PAGE, _p("GET", f"/enterprise/batches/{NO_BATCH}/results-zh.csv"), pages_enterprise_batch),
+    ("GET", "/enterprise/keys"): Case(ENTERPRISE_PAGE, _p("GET", "/enterprise/keys"), pages_enterprise_keys),
+    ("POST", "/enterprise/keys"): Case(ENTERPRISE_PAGE, _p("POST", "/enterprise/keys", {"name": ""}),
+                                       why_no_objects="a key is made for the caller's own company only"),
+    ("POST", "/enterprise/keys/{key_id}/revoke"): Case(
+        ENTERPRISE_PAGE, _p("POST", "/enterprise/keys/000000000000/revoke"), pages_enterprise_keys),
     ("GET", "/dashboard"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard"), why_no_objects="aggregates only"),
     ("GET", "/dashboard/compliance.pdf"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/compliance.pdf"),
                                                why_no_objects="aggregates; numbers masked"),

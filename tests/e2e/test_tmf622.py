@@ -192,6 +192,103 @@ def test_a_callback_receives_each_state_change_once_signed(world):
     assert client.delete(f"{TMF}/hub/{hub.json()['id']}", headers=h).status_code == 404
 
 
+def test_an_event_of_a_large_order_lists_a_bounded_set_of_items_the_unhappy_ones_first(world, monkeypatch):
+    """Past ITEMS_IN_EVENTS items an event still carries a valid ProductOrder (productOrderItem is
+    required, minItems 1) but only that many items: those that did not end as asked first."""
+    from canceldesk.service_layer import tmf_hubs
+    monkeypatch.setattr(tmf_hubs, "ITEMS_IN_EVENTS", 2)
+    c, client = world
+    h = key_for(c)
+    client.post(f"{TMF}/hub", json={"callback": "https://partner.example/tmf/events"}, headers=h)
+    made = client.post(f"{TMF}/productOrder", json=delete_items(FLEET[5:9]), headers=h).json()  # item 3 is blocked
+    delivery.deliver_pending(c)
+    events = [json.loads(s["body"]) for s in c.webhook_gateway.sent]
+    assert [e["event"]["productOrder"]["state"] for e in events] == ["acknowledged", "inProgress", "partial"]
+    for e in events:
+        assert e["description"] == (f"productOrderItem lists 2 of the order's 4 items (those that did not end as "
+                                    f"asked first); GET {TMF}/productOrder/{made['id']} for all")
+        assert len(e["event"]["productOrder"]["productOrderItem"]) == 2
+    assert [i["id"] for i in events[0]["event"]["productOrder"]["productOrderItem"]] == ["1", "2"]
+    final = events[2]["event"]["productOrder"]
+    assert [(i["id"], i["state"]) for i in final["productOrderItem"]] == [("3", "failed"), ("1", "completed")]
+    assert [n["id"] for n in final["note"]] == ["item-3"]
+    # the order itself still lists all four
+    assert len(client.get(f"{TMF}/productOrder/{made['id']}", headers=h).json()["productOrderItem"]) == 4
+
+
+def _orders_and_items(c) -> tuple[int, int]:
+    from sqlalchemy import func, select
+
+    from canceldesk.adapters import orm
+    with c.engine.connect() as conn:
+        return (conn.execute(select(func.count()).select_from(orm.batches)).scalar_one(),
+                conn.execute(select(func.count()).select_from(orm.batch_items)).scalar_one())
+
+
+def test_an_order_is_read_written_and_answered_chunk_by_chunk(world, monkeypatch):
+    """Items are checked and written CHUNK at a time and the 201 is streamed from the database: with
+    chunks of 2, a 7-item order is answered whole, in order, the other company's items rejected."""
+    from canceldesk.service_layer import product_orders
+    monkeypatch.setattr(product_orders, "CHUNK", 2)
+    c, client = world
+    queued: list[str] = []
+    c.enqueue_order = queued.append
+    numbers = FLEET[:3] + ["18659102001"] + FLEET[3:5] + ["18659102001"]
+    body = {"productOrderItem": [{"id": f"i{k}", "action": "delete", "product": {"id": n}}
+                                 for k, n in enumerate(numbers[:6])]
+            + [{"id": "s", "action": "delete", "product": {"id": "S-18659102001-PLAN-BIZ-19"}}],
+            "description": "chunks"}
+    r = client.post(f"{TMF}/productOrder", json=body, headers=key_for(c))
+    assert r.status_code == 201 and r.headers["content-type"] == "application/json", r.text
+    made = r.json()
+    assert queued == [made["id"]] and r.headers["location"] == made["href"]
+    assert [(i["id"], i["state"], i["product"]["id"]) for i in made["productOrderItem"]] == [
+        ("i0", "acknowledged", FLEET[0]), ("i1", "acknowledged", FLEET[1]), ("i2", "acknowledged", FLEET[2]),
+        ("i3", "rejected", "18659102001"), ("i4", "acknowledged", FLEET[3]), ("i5", "acknowledged", FLEET[4]),
+        ("s", "rejected", "S-18659102001-PLAN-BIZ-19")]
+    assert [n["text"] for n in made["note"]] == ["item i3: PRODUCT_NOT_FOUND — no such product in this enterprise",
+                                                 "item s: PRODUCT_NOT_FOUND — no such product in this enterprise"]
+    assert made["state"] == "acknowledged" and made["description"] == "chunks"
+    got = client.get(f"{TMF}/productOrder/{made['id']}", headers=key_for(c)).json()
+    assert got == made
+
+
+def test_a_bad_item_past_the_first_chunks_refuses_the_whole_order_and_writes_nothing(world, monkeypatch):
+    from canceldesk.service_layer import product_orders
+    monkeypatch.setattr(product_orders, "CHUNK", 2)
+    c, client = world
+    before = _orders_and_items(c)
+    items = [{"id": str(k), "action": "delete", "product": {"id": n}} for k, n in enumerate(FLEET[:6])]
+    items[5]["action"] = "add"
+    r = client.post(f"{TMF}/productOrder", json={"productOrderItem": items}, headers=key_for(c))
+    assert r.status_code == 400 and r.json()["code"] == "ACTION_NOT_SUPPORTED"
+    assert r.json()["reason"].startswith("productOrderItem[5].action 'add' is not offered")
+    items[5] = {"id": "0", "action": "delete", "product": {"id": FLEET[5]}}
+    r = client.post(f"{TMF}/productOrder", json={"productOrderItem": items}, headers=key_for(c))
+    assert (r.status_code, r.json()["reason"]) == (400, "productOrderItem[5].id '0' is used twice")
+    r = client.post(f"{TMF}/productOrder", json={"productOrderItem": items[:5], "requestedCompletionDate": "soon"},
+                    headers=key_for(c))
+    assert r.json()["reason"] == "requestedCompletionDate is a date-time like 2026-12-02T10:00:00.000Z"
+    assert _orders_and_items(c) == before
+
+
+@pytest.mark.parametrize("raw, reason", [
+    (b'[{"productOrderItem": []}]', "the body is a ProductOrder_Create object"),
+    (b'{"productOrderItem": []}', "productOrderItem lists at least one item"),
+    (b'{"productOrderItem": [{"id": "1", "action": "delete", "product": {"id": "18659101001"}}], '
+     b'"productOrderItem": [{"id": "2", "action": "delete", "product": {"id": "18659101002"}}]}',
+     "productOrderItem is given twice"),
+    (b'{"productOrderItem": [}', "the body is not valid JSON: Expecting value at character 22"),
+    (b'\xff\xfe{}', "the body is not UTF-8 JSON"),
+])
+def test_a_body_that_is_not_one_order_is_a_clear_400(world, raw, reason):
+    c, client = world
+    before = _orders_and_items(c)
+    r = client.post(f"{TMF}/productOrder", content=raw, headers={**key_for(c), "content-type": "application/json"})
+    assert (r.status_code, r.json()["code"], r.json()["reason"]) == (400, "VALIDATION_FAILED", reason)
+    assert _orders_and_items(c) == before
+
+
 def _retry_now(c) -> None:
     """Deliver everything, including messages waiting for their retry time."""
     from datetime import timedelta

@@ -58,3 +58,44 @@ def test_add_and_no_change_are_refused(action):
     with pytest.raises(InvalidInput) as exc:
         product_orders._parse_item(4, {"id": "1", "action": action, "product": {"id": "18659101001"}})
     assert exc.value.code == "ACTION_NOT_SUPPORTED" and exc.value.details == {"field": "productOrderItem[4].action"}
+
+
+# ---- the order body read member by member (tmf_format.members) -----------------------------------
+import json as _json  # noqa: E402
+
+from canceldesk.service_layer.tmf_format import NotJson, members  # noqa: E402
+
+
+def _read_all(text: str) -> dict:
+    out = {}
+    for key, value in members(text, "productOrderItem"):
+        out[key] = list(value) if hasattr(value, "__next__") else value
+    return out
+
+
+@pytest.mark.parametrize("text", [
+    "{}", ' {"productOrderItem": []} ', '{"a": 1, "productOrderItem": [{"id": "1", "product": {"id": "x"}}, 2], "b": [1]}',
+    '{"x": {"productOrderItem": [1]}, "productOrderItem": [\n{"id":"\\u4e2d"}\n]}', '{"productOrderItem": "not a list"}'])
+def test_members_read_what_json_loads_reads(text):
+    assert _read_all(text) == _json.loads(text)
+
+
+def test_items_come_one_at_a_time_not_as_a_list():
+    key, items = next(members('{"productOrderItem": [1, 2, 3]}', "productOrderItem"))
+    assert key == "productOrderItem" and not isinstance(items, list) and next(items) == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "the body is empty"),
+    ("{not json", "the body is not valid JSON: a member name expected at character 1"),
+    ('{"a": 1,}', "the body is not valid JSON: a member name expected at character 8"),
+    ('{"productOrderItem": [1,]}', "the body is not valid JSON: Expecting value at character 24"),
+    ('{"productOrderItem": [1 2]}', "the body is not valid JSON: ',' or ']' expected at character 24"),
+    ('{"a": 1} x', "the body is not valid JSON: extra data at character 9"),
+    ('[{"a": 1}]', "the body is a ProductOrder_Create object"),
+    ("[1] x", "the body is not valid JSON: extra data at character 4"),
+])
+def test_a_malformed_body_says_where(text, message):
+    with pytest.raises(NotJson) as exc:
+        _read_all(text)
+    assert str(exc.value) == message

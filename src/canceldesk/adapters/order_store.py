@@ -1,7 +1,7 @@
 """SQL for TMF622 product orders: an order is a batch (batches + batch_items) plus its TMF fields."""
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, or_, select, update
 
 from . import orm
 
@@ -34,6 +34,33 @@ def add_order(session, batch: dict, order: dict, items: list[dict]) -> None:
         session.execute(insert(orm.batch_items), items[i:i + 5000])
 
 
+def start_order(session, batch: dict) -> None:
+    """The batch row an order's items hang on (its size and kind are set by finish_order)."""
+    session.execute(orm.batches.insert().values(**batch))
+
+
+def add_items(session, items: list[dict]) -> None:
+    if items:
+        session.execute(insert(orm.batch_items), items)
+
+
+def finish_order(session, order: dict, size: int, kind: str, reason: str | None = None) -> None:
+    session.execute(update(orm.batches).where(orm.batches.c.id == order["id"]).values(size=size, kind=kind,
+                                                                                       reason=reason))
+    session.execute(orm.product_orders.insert().values(**order))
+
+
+def item_rows(session, order_id: str, after: int, limit: int, refused_only: bool = False) -> list[dict]:
+    """Items as they were accepted (no request columns), by position after `after`, at most `limit`."""
+    it = orm.batch_items.c
+    where = [it.batch_id == order_id, it.position > after]
+    if refused_only:
+        where.append(it.error_code.is_not(None))
+    q = (select(it.position, it.item_ref, it.action, it.msisdn, it.subscription_id, it.error_code, it.error_message)
+         .where(*where).order_by(it.position).limit(limit))
+    return [dict(r) for r in session.execute(q).mappings()]
+
+
 def order(session, order_id: str) -> dict | None:
     row = session.execute(select(orm.product_orders, orm.batches.c.size, orm.batches.c.created_by)
                           .join(orm.batches, orm.batches.c.id == orm.product_orders.c.id)
@@ -51,12 +78,17 @@ def orders(session, enterprise_id: str, filters: dict, offset: int, limit: int) 
     return total, [dict(r) for r in rows]
 
 
-def items(session, order_id: str) -> list[dict]:
+def items(session, order_id: str, limit: int | None = None) -> list[dict]:
+    """The order's items in position order; with `limit`, at most that many, the items that did not
+    end as asked (refused, blocked, failed, withdrawn) first."""
     it, rq = orm.batch_items.c, orm.requests.c
     q = (select(it.id, it.position, it.item_ref, it.action, it.item_kind, it.msisdn, it.subscription_id, it.tracking_no,
                 it.error_code, it.error_message, it.blockers, rq.status, rq.reject_codes)
          .select_from(orm.batch_items.outerjoin(orm.requests, rq.id == it.request_id))
          .where(it.batch_id == order_id).order_by(it.position))
+    if limit is not None:
+        unhappy = or_(it.error_code.is_not(None), rq.status.in_(("rejected", "failed", "withdrawn")))
+        q = q.order_by(None).order_by(case((unhappy, 0), else_=1), it.position).limit(limit)
     return [dict(r) for r in session.execute(q).mappings()]
 
 
@@ -157,3 +189,79 @@ def set_item_outcomes(session, outcomes: list[dict]) -> None:
     session.execute(update(t).where(t.c.id == bindparam("b_id")).values(
         request_id=bindparam("b_request_id"), tracking_no=bindparam("b_tracking_no"),
         error_code=bindparam("b_error_code"), error_message=bindparam("b_error_message")), rows)
+
+
+class SqlOrderStore:
+    """service_layer/ports.py: OrderStore — the functions above, bound to one unit of work's session."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def owned_lines(self, enterprise_id, msisdns):
+        return owned_lines(self.session, enterprise_id, msisdns)
+
+    def owned_subscriptions(self, enterprise_id, ids):
+        return owned_subscriptions(self.session, enterprise_id, ids)
+
+    def add_order(self, batch, order, items):
+        add_order(self.session, batch, order, items)
+
+    def start_order(self, batch):
+        start_order(self.session, batch)
+
+    def add_items(self, items):
+        add_items(self.session, items)
+
+    def finish_order(self, order, size, kind, reason=None):
+        finish_order(self.session, order, size, kind, reason)
+
+    def item_rows(self, order_id, after, limit, refused_only=False):
+        return item_rows(self.session, order_id, after, limit, refused_only)
+
+    def order(self, order_id):
+        return order(self.session, order_id)
+
+    def orders(self, enterprise_id, filters, offset, limit):
+        return orders(self.session, enterprise_id, filters, offset, limit)
+
+    def items(self, order_id, limit=None):
+        return items(self.session, order_id, limit)
+
+    def state_counts(self, order_id):
+        return state_counts(self.session, order_id)
+
+    def rejected_without_blockers(self, order_id, limit=200):
+        return rejected_without_blockers(self.session, order_id, limit)
+
+    def set_item(self, item_id, **values):
+        set_item(self.session, item_id, **values)
+
+    def cancel_unsubmitted(self, order_id):
+        return cancel_unsubmitted(self.session, order_id)
+
+    def withdrawable(self, order_id):
+        return withdrawable(self.session, order_id)
+
+    def move_state(self, order_id, old, new, at, final):
+        return move_state(self.session, order_id, old, new, at, final)
+
+    def touch(self, order_id, at, **values):
+        touch(self.session, order_id, at, **values)
+
+    def open_orders(self, before):
+        return open_orders(self.session, before)
+
+    def unsubmitted_positions(self, order_id):
+        return unsubmitted_positions(self.session, order_id)
+
+    def add_cancel(self, **row):
+        add_cancel(self.session, **row)
+
+    def cancel(self, cancel_id):
+        return cancel(self.session, cancel_id)
+
+    def cancels(self, enterprise_id, offset, limit):
+        return cancels(self.session, enterprise_id, offset, limit)
+
+    def set_item_outcomes(self, outcomes):
+        set_item_outcomes(self.session, outcomes)

@@ -20,6 +20,9 @@ from .db import READONLY
 from .fleetguard_store import FleetGuardStore
 from .import_store import ImportStore
 from .repository import Repository
+# --- helper 4 ---
+from .order_store import SqlOrderStore
+from .partner_store import SqlPartnerStore
 
 _read_binds: dict = {}
 
@@ -133,3 +136,20 @@ class SqlUnitOfWork:
 
     def no_autoflush(self):
         return self.session.no_autoflush
+
+    # --- helper 4 ---
+    # TMF622 orders and the partner API's keys and hubs (service_layer/ports.py: OrderStore,
+    # PartnerStore), made on first use and bound to this unit of work's session.
+    def _h4_bound(self, name: str, make):
+        store = self.__dict__.get(name)
+        if store is None or store.session is not self.session:
+            store = self.__dict__[name] = make(self.session)
+        return store
+
+    @property
+    def orders(self) -> SqlOrderStore:
+        return self._h4_bound("_h4_orders", SqlOrderStore)
+
+    @property
+    def partner_api(self) -> SqlPartnerStore:
+        return self._h4_bound("_h4_partner_api", SqlPartnerStore)

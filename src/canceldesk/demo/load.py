@@ -39,6 +39,8 @@ def load_demo(settings, reset: bool = True) -> dict:
         importer.import_path(c, tmp)
     finally:
         os.remove(tmp)
+    from canceldesk.demo.fleet import FLEET_ADMIN, build_fleet_document
+    importer.import_bytes(c, json.dumps(build_fleet_document(today), ensure_ascii=False).encode(), "application/json")
     for s in STAFF:
         auth.create_staff_user(c, s["username"], s["password"], s["role"], s["name"], s["store"])
     from canceldesk.demo.history import seed_history
@@ -46,4 +48,5 @@ def load_demo(settings, reset: bool = True) -> dict:
     c.dispose()
     subscribers = [{"msisdn": d["msisdn"], "scenario": d["scenario"], "id_last6": d["id_last6"],
                     "service_password": d["service_password"]} for d in DEMO_LOGINS]
-    return {"subscribers": subscribers, "staff": STAFF, "enterprise_admin": DEMO_ENTERPRISE_ADMIN}
+    return {"subscribers": subscribers, "staff": STAFF, "enterprise_admin": DEMO_ENTERPRISE_ADMIN,
+            "fleet_admin": FLEET_ADMIN}

@@ -83,10 +83,12 @@ def check(c, uow, principal: Principal, batch_id: str, eligible: int, otp: objec
 
 
 def tell_other_admins(uow, principal: Principal, batch_id: str, count: int, now, lang: str) -> int:
-    """The enterprise's other admins learn that a fleet closure was accepted (and by which admin number)."""
-    others = [m for m in uow.fleetguard.live_admin_numbers(principal.enterprise_id) if m != principal.login_msisdn]
-    for m in others:
+    """The enterprise's other admins learn that a fleet closure was accepted (and by which admin number),
+    each in the language they last used (`lang`, the pack's, when they never placed a request)."""
+    others = [(m, their) for m, their in uow.partner_api.admin_languages(principal.enterprise_id)
+              if m != principal.login_msisdn]
+    for m, their in others:
         notify(uow.repo, to=m, event="fleet_closure", ref=batch_id[:8], at=now, dedup=f"fleet_closure:{batch_id}:{m}",
                count=count, admin=mask_msisdn(principal.login_msisdn) if principal.login_msisdn else principal.actor,
-               lang=lang)
+               lang=their or lang)
     return len(others)

@@ -48,6 +48,8 @@ TEMPLATES = {
                           "[canceldesk] {msisdn} was closed or re-issued, so its enterprise admin role has ended. Please name another admin."),
     "fleet_closure": ("【canceldesk】企业管理员 {admin} 已确认批量销户 {count} 个号码（批次 {ref}）。如非授权操作，请立即联系客服。",
                       "[canceldesk] Enterprise admin {admin} confirmed closing {count} lines (batch {ref}). If this was not authorised, call us now."),
+    "large_order": ("【canceldesk】贵企业通过合作伙伴接口提交了批量订单 {ref}，将结束 {count} 个号码或业务（提交方：{who}）。如非授权操作，请立即在企业控制台吊销该密钥并联系客服。",
+                    "[canceldesk] A partner API order {ref} for your company ends {count} lines or services (placed by {who}). If this was not authorised, revoke the key in the enterprise console and call us now."),
     "closure_requested": ("【canceldesk】您名下号码 {msisdn} 的销户申请 {ref} 已提交。如非本人操作，请立即撤回申请并联系客服。",
                           "[canceldesk] A request {ref} to close your number {msisdn} was made. If this was not you, withdraw it and call us now."),
     "step_up_locked_elsewhere": ("【canceldesk】您名下号码 {msisdn} 的身份验证连续失败，{kind}功能已锁定。如非本人操作，请立即联系客服。",

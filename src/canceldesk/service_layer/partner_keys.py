@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 import secrets
 
-from canceldesk.adapters import partner_store
-
 from . import audit
 from .errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from .principal import Principal
@@ -56,13 +54,13 @@ def issue(c, enterprise_id: str, name: object, created_by: str) -> dict:
     key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     now = c.now()
     with c.uow() as uow:
-        if not partner_store.enterprise_exists(uow.session, enterprise_id):
+        if not uow.partner_api.enterprise_exists(enterprise_id):
             raise NotFound("no such enterprise")
-        partner_store.add_key(uow.session, id=key_id, enterprise_id=enterprise_id, name=label,
+        uow.partner_api.add_key(id=key_id, enterprise_id=enterprise_id, name=label,
                               secret_hash=c.keyring.digest(key), created_by=created_by, created_at=now)
         audit.record(uow, at=now, actor=created_by, event="partner_key_created", subject=f"partner_key:{key_id}",
                      details={"enterprise": enterprise_id})
-        row = partner_store.key(uow.session, key_id)
+        row = uow.partner_api.key(key_id)
         uow.commit()
     return {**_public(row), "key": key}
 
@@ -74,7 +72,7 @@ def create(c, principal: Principal, name: object) -> dict:
 def list_keys(c, principal: Principal) -> list[dict]:
     ent = _admin(principal)
     with c.uow() as uow:
-        return [_public(r) for r in partner_store.keys_of(uow.session, ent)]
+        return [_public(r) for r in uow.partner_api.keys_of(ent)]
 
 
 def revoke(c, principal: Principal | None, key_id: str, enterprise_id: str | None = None) -> dict:
@@ -84,14 +82,14 @@ def revoke(c, principal: Principal | None, key_id: str, enterprise_id: str | Non
     key_id = str(key_id)
     now = c.now()
     with c.uow() as uow:
-        row = partner_store.key(uow.session, key_id) if _ID.match(key_id) else None
+        row = uow.partner_api.key(key_id) if _ID.match(key_id) else None
         if row is None or (ent is not None and row["enterprise_id"] != ent):
             raise NotFound("no such partner key")
         if row["revoked_at"] is None:
-            partner_store.revoke_key(uow.session, key_id, row["enterprise_id"], now, actor)
+            uow.partner_api.revoke_key(key_id, row["enterprise_id"], now, actor)
             audit.record(uow, at=now, actor=actor, event="partner_key_revoked", subject=f"partner_key:{key_id}",
                          details={"enterprise": row["enterprise_id"]})
-        row = partner_store.key(uow.session, key_id)
+        row = uow.partner_api.key(key_id)
         uow.commit()
     return _public(row)
 
@@ -99,7 +97,7 @@ def revoke(c, principal: Principal | None, key_id: str, enterprise_id: str | Non
 def all_keys(c, enterprise_id: str) -> list[dict]:
     """For the CLI: an enterprise's keys (never the secrets)."""
     with c.uow() as uow:
-        return [_public(r) for r in partner_store.keys_of(uow.session, enterprise_id)]
+        return [_public(r) for r in uow.partner_api.keys_of(enterprise_id)]
 
 
 def looks_like_key(token: str | None) -> bool:
@@ -114,10 +112,10 @@ def authenticate(c, token: str | None) -> Principal:
         raise invalid
     now = c.now()
     with c.uow() as uow:
-        row = partner_store.key(uow.session, m.group(1))
+        row = uow.partner_api.key(m.group(1))
         if row is None or row["revoked_at"] is not None or not c.keyring.matches_digest(row["secret_hash"], token):
             raise invalid
         if row["last_used_at"] is None or (now - row["last_used_at"]).total_seconds() > 60:
-            partner_store.touch_key(uow.session, row["id"], now)
+            uow.partner_api.touch_key(row["id"], now)
             uow.commit()
     return partner_principal(row["id"], row["enterprise_id"])

@@ -12,23 +12,31 @@ the caller's enterprise is rejected (the same answer as one that does not exist)
 """
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
-from canceldesk.adapters import order_store
 from canceldesk.domain.batch import BatchPhase
+from canceldesk.domain.identifiers import mask_msisdn
 
 from . import batches, requests, tmf_format, tmf_hubs
 from .errors import Conflict, InvalidInput, NotFound, ServiceError
+from .notifications import notify
+from .ports import OrderStore
 from .principal import Principal
 
 log = logging.getLogger("canceldesk.product_orders")
 
 MAX_ITEMS = 1_000_000
+# An order ending more than this many lines or services is announced to every admin of the enterprise
+# (CHANNELS.md: the API adds no interactive step, so the other admins hear of a large order at once).
+LARGE_ORDER_OVER = 1000
 SLICE = 500                # items per queue task; each task queues the next slice of its chain
 CHAINS = 4                 # slices of one order in flight at once: the executions they queue run between
 STALLED_AFTER = timedelta(seconds=120)
+CHUNK = 5000               # items parsed, checked and written (or read for the answer) at a time
 ORDER_FIELDS = {"state": "state", "id": "id", "orderDate": "order_date"}
 
 
@@ -110,11 +118,12 @@ def _parse_item(i: int, raw: object) -> dict:
     return {"ref": ref, "action": action, "kind": "unsubscribe", "subscription_id": pid, "msisdn": None}
 
 
-def _check_numbers(parsed: list[dict], lines: set[str], session, ent: str) -> None:
+def _check_numbers(parsed: list[dict], lines: set[str], store: OrderStore, ent: str) -> None:
     """The plain 11-digit numbers not among the enterprise's lines go through the full MSISDN check
     (a malformed one refuses the order, as any malformed item does); a number it rewrites is looked up again."""
     rewritten = []
-    for i, p in enumerate(parsed):
+    for p in parsed:
+        i = p["index"]
         if p.pop("unverified", False) and p["msisdn"] not in lines:
             try:
                 msisdn = requests.parse_msisdn(p["msisdn"])
@@ -125,7 +134,7 @@ def _check_numbers(parsed: list[dict], lines: set[str], session, ent: str) -> No
                 p["msisdn"] = msisdn
                 rewritten.append(msisdn)
     if rewritten:
-        lines.update(order_store.owned_lines(session, ent, sorted(set(rewritten))))
+        lines.update(store.owned_lines(ent, sorted(set(rewritten))))
 
 
 def _related_party(body: dict, ent: str) -> list[dict]:
@@ -146,61 +155,173 @@ def _related_party(body: dict, ent: str) -> list[dict]:
 
 
 def create(c, principal: Principal, body: object) -> dict:
-    """Accept an order (all or nothing about its shape); its items run on the queue."""
-    ent = _enterprise(principal)
+    """Accept an order given as a parsed object; the answer lists every item (see create_from_json for
+    a large body)."""
     if not isinstance(body, dict):
         raise InvalidInput("the body is a ProductOrder_Create object")
-    raw_items = body.get("productOrderItem")
-    if not isinstance(raw_items, list) or not raw_items:
-        raise InvalidInput("productOrderItem lists at least one item", {"field": "productOrderItem"})
-    if len(raw_items) > MAX_ITEMS:
-        raise InvalidInput(f"at most {MAX_ITEMS} items in one order", {"field": "productOrderItem"})
-    parsed = [_parse_item(i, raw) for i, raw in enumerate(raw_items)]
-    refs = set()
-    for i, p in enumerate(parsed):
-        if p["ref"] in refs:
-            raise InvalidInput(f"productOrderItem[{i}].id '{p['ref']}' is used twice", {"field": f"productOrderItem[{i}].id"})
-        refs.add(p["ref"])
-    requested = body.get("requestedCompletionDate")
-    requested_at = parse_time(requested, "requestedCompletionDate") if requested is not None else None
-    fields = {"external_id": _text(body, "externalId", 200), "description": _text(body, "description", 2000),
-              "category": _text(body, "category", 100), "priority": _text(body, "priority", 10)}
-    related = _related_party(body, ent)
-    now = c.now()
-    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # orderDate filters match to the millisecond
-    order_id = str(uuid.uuid4())
-    with c.uow() as uow:
-        lines = order_store.owned_lines(uow.session, ent, sorted({p["msisdn"] for p in parsed if p["msisdn"]}))
-        _check_numbers(parsed, lines, uow.session, ent)
-        subs = order_store.owned_subscriptions(uow.session, ent, sorted({p["subscription_id"] for p in parsed
-                                                                         if p["subscription_id"]}))
-        items = []
-        for pos, p in enumerate(parsed, start=1):
-            msisdn = p["msisdn"] if p["msisdn"] in lines else subs.get(p["subscription_id"] or "")
-            row = {"batch_id": order_id, "position": pos, "msisdn": msisdn or "-", "blockers": [], "warnings": [],
-                   "item_ref": p["ref"], "action": p["action"], "item_kind": p["kind"],
-                   "subscription_id": p["subscription_id"], "error_code": None, "error_message": None}
-            if msisdn is None:  # not this enterprise's, or no such product: the same answer
-                row.update(error_code="PRODUCT_NOT_FOUND", error_message="no such product in this enterprise",
-                           msisdn=(p["msisdn"] or "-")[:11])
-            items.append(row)
-        if all(r.get("error_code") for r in items):
-            raise InvalidInput("no product of this order belongs to the enterprise",
-                           {"items": [r["item_ref"] for r in items[:50]]}, code="PRODUCT_NOT_FOUND")
-        kinds = {p["kind"] for p in parsed}
-        order_store.add_order(
-            uow.session,
-            {"id": order_id, "enterprise_id": ent, "kind": kinds.pop() if len(kinds) == 1 else "mixed",
-             "created_by": principal.actor, "created_at": now, "updated_at": now, "phase": BatchPhase.SUBMITTING,
-             "size": len(items), "reason": fields["description"], "acknowledged_warnings": []},
-            {"id": order_id, "enterprise_id": ent, "state": "acknowledged", "order_date": now, "updated_at": now,
-             "related_party": related, "requested_completion_date": requested_at, **fields},
-            items)
-        tmf_hubs.announce(c, uow, order_id, ent, "acknowledged", now)
-        uow.commit()
+    order_id = accept(c, principal, iter(body.items()))
     out = get(c, principal, order_id)
     c.enqueue_order(order_id)
     return out
+
+
+def create_from_json(c, principal: Principal, raw: bytes) -> str:
+    """Accept an order from its JSON text, reading the items one at a time (a 100,000-item order is
+    never a list of 100,000 objects); the order's id. Answer it with `created_stream`."""
+    _enterprise(principal)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("the body is not UTF-8 JSON") from None
+    try:
+        return accept(c, principal, tmf_format.members(text, "productOrderItem"))
+    except tmf_format.NotJson as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def _rows(store: OrderStore, ent: str, order_id: str, parsed: list[dict]) -> list[dict]:
+    """The batch_items rows of one chunk of parsed items (their products looked up in two statements)."""
+    lines = store.owned_lines(ent, sorted({p["msisdn"] for p in parsed if p["msisdn"]}))
+    _check_numbers(parsed, lines, store, ent)
+    subs = store.owned_subscriptions(ent, sorted({p["subscription_id"] for p in parsed if p["subscription_id"]}))
+    rows = []
+    for p in parsed:
+        msisdn = p["msisdn"] if p["msisdn"] in lines else subs.get(p["subscription_id"] or "")
+        row = {"batch_id": order_id, "position": p["index"] + 1, "msisdn": msisdn or "-", "blockers": [],
+               "warnings": [], "item_ref": p["ref"], "action": p["action"], "item_kind": p["kind"],
+               "subscription_id": p["subscription_id"], "error_code": None, "error_message": None}
+        if msisdn is None:  # not this enterprise's, or no such product: the same answer
+            row.update(error_code="PRODUCT_NOT_FOUND", error_message="no such product in this enterprise",
+                       msisdn=(p["msisdn"] or "-")[:11])
+        rows.append(row)
+    return rows
+
+
+def accept(c, principal: Principal, members) -> str:
+    """Accept an order, all or nothing about its shape: `members` are the body's (name, value) pairs,
+    the items possibly an iterator. Items are checked and written CHUNK at a time inside the one
+    transaction, so memory does not grow with the order; any bad item refuses the whole order."""
+    ent = _enterprise(principal)
+    now = c.now()
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # orderDate filters match to the millisecond
+    order_id = str(uuid.uuid4())
+    body: dict = {}
+    with c.uow() as uow:
+        uow.orders.start_order({"id": order_id, "enterprise_id": ent, "kind": "mixed", "created_by": principal.actor,
+                                "created_at": now, "updated_at": now, "phase": BatchPhase.SUBMITTING, "size": 0,
+                                "reason": None, "acknowledged_warnings": []})
+        refs: set[str] = set()
+        kinds: set[str] = set()
+        total = accepted = 0
+        refused: list[str] = []
+        seen_items = False
+        for key, value in members:
+            if key != "productOrderItem":
+                body[key] = value
+                continue
+            if seen_items:
+                raise InvalidInput("productOrderItem is given twice", {"field": "productOrderItem"})
+            seen_items = True
+            if not isinstance(value, list) and not hasattr(value, "__next__"):
+                raise InvalidInput("productOrderItem lists at least one item", {"field": "productOrderItem"})
+            chunk: list[dict] = []
+            for raw in value:
+                if total >= MAX_ITEMS:
+                    raise InvalidInput(f"at most {MAX_ITEMS} items in one order", {"field": "productOrderItem"})
+                p = _parse_item(total, raw)
+                if p["ref"] in refs:
+                    raise InvalidInput(f"productOrderItem[{total}].id '{p['ref']}' is used twice",
+                                       {"field": f"productOrderItem[{total}].id"})
+                refs.add(p["ref"])
+                p["index"] = total
+                total += 1
+                kinds.add(p["kind"])
+                chunk.append(p)
+                if len(chunk) == CHUNK:
+                    accepted += _write(uow.orders, ent, order_id, chunk, refused)
+                    chunk = []
+            accepted += _write(uow.orders, ent, order_id, chunk, refused)
+        if not total:
+            raise InvalidInput("productOrderItem lists at least one item", {"field": "productOrderItem"})
+        requested = body.get("requestedCompletionDate")
+        requested_at = parse_time(requested, "requestedCompletionDate") if requested is not None else None
+        fields = {"external_id": _text(body, "externalId", 200), "description": _text(body, "description", 2000),
+                  "category": _text(body, "category", 100), "priority": _text(body, "priority", 10)}
+        related = _related_party(body, ent)
+        if not accepted:
+            raise InvalidInput("no product of this order belongs to the enterprise", {"items": refused[:50]},
+                               code="PRODUCT_NOT_FOUND")
+        uow.orders.finish_order({"id": order_id, "enterprise_id": ent, "state": "acknowledged", "order_date": now,
+                                 "updated_at": now, "related_party": related, "requested_completion_date": requested_at,
+                                 **fields}, size=total, kind=kinds.pop() if len(kinds) == 1 else "mixed",
+                                reason=fields["description"])
+        tmf_hubs.announce(c, uow, order_id, ent, "acknowledged", now)
+        if accepted > LARGE_ORDER_OVER:
+            tell_admins_of_large_order(c, uow, principal, order_id, accepted, now)
+        uow.commit()
+    return order_id
+
+
+def _write(store: OrderStore, ent: str, order_id: str, chunk: list[dict], refused: list[str]) -> int:
+    if not chunk:
+        return 0
+    rows = _rows(store, ent, order_id, chunk)
+    store.add_items(rows)
+    for r in rows:
+        if r["error_code"] and len(refused) < 50:
+            refused.append(r["item_ref"])
+    return sum(1 for r in rows if not r["error_code"])
+
+
+def created_stream(c, principal: Principal, order_id: str) -> Iterator[str]:
+    """The answer to the creation, as JSON text in pieces: the order as created (every item
+    `acknowledged`, or `rejected` with its note), read from the database CHUNK items at a time."""
+    with c.uow() as uow:
+        o = _owned(uow, principal, order_id)
+    at = o.get("completion_date") or o["updated_at"]
+    head = tmf_format.order({**o, "state": "acknowledged", "completion_date": None}, None)
+    yield _dumps(head)[:-1]
+    for name, refused_only, render in (("note", True, lambda r: tmf_format.created_note(r, at)),
+                                       ("productOrderItem", False, tmf_format.created_item)):
+        after, opened = 0, False
+        while True:
+            with c.uow() as uow:
+                rows = uow.orders.item_rows(order_id, after, CHUNK, refused_only=refused_only)
+            if not rows:
+                break
+            after = rows[-1]["position"]
+            parts = ",".join(_dumps(render(r)) for r in rows)
+            yield ("," if opened else f',"{name}":[') + parts
+            opened = True
+        if opened:
+            yield "]"
+    yield "}"
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _placed_by(principal: Principal, lang: str) -> str:
+    if principal.login_msisdn:
+        return mask_msisdn(principal.login_msisdn)
+    key_id = principal.id.removeprefix("pk:")
+    return (f"key cdpk_{key_id}_…" if lang == "en" else f"密钥 cdpk_{key_id}_…") if principal.id.startswith("pk:") \
+        else principal.actor
+
+
+def tell_admins_of_large_order(c, uow, principal: Principal, order_id: str, count: int, now) -> int:
+    """An order ending more than LARGE_ORDER_OVER lines is told at once to each of the enterprise's admins
+    (but the admin who placed it), one SMS each, in the language that admin last used."""
+    sent = 0
+    for msisdn, lang in uow.partner_api.admin_languages(principal.enterprise_id):
+        if msisdn == principal.login_msisdn:
+            continue
+        lang = lang or ("en" if c.pack.locale.startswith("en") else "zh")
+        notify(uow.repo, to=msisdn, event="large_order", ref=order_id[:8], at=now,
+               dedup=f"large_order:{order_id}:{msisdn}", lang=lang, count=count, who=_placed_by(principal, lang))
+        sent += 1
+    return sent
 
 
 def slices(size: int) -> list[tuple[int, int]]:
@@ -232,7 +353,7 @@ def principal_of(order: dict) -> Principal:
 
 def _load(c, order_id: str) -> dict:
     with c.uow() as uow:
-        o = order_store.order(uow.session, order_id)
+        o = uow.orders.order(order_id)
     if o is None:
         raise NotFound("no such order")
     return o
@@ -245,12 +366,12 @@ def process(c, order_id: str, first: int = 1, last: int | None = None) -> None:
         return
     if o["state"] == "acknowledged":
         with c.uow() as uow:
-            if order_store.move_state(uow.session, order_id, "acknowledged", "inProgress", c.now(), final=False):
+            if uow.orders.move_state(order_id, "acknowledged", "inProgress", c.now(), final=False):
                 tmf_hubs.announce(c, uow, order_id, o["enterprise_id"], "inProgress", c.now())
             uow.commit()
     batches.run_submit(c, principal_of(o), order_id, lang="zh", positions=(first, last or o["size"]))
     with c.uow() as uow:
-        order_store.touch(uow.session, order_id, c.now())
+        uow.orders.touch(order_id, c.now())
         uow.commit()
 
 
@@ -259,7 +380,7 @@ def _fill_blockers(c, o: dict) -> None:
     p = principal_of(o)
     while True:
         with c.uow() as uow:
-            todo = order_store.rejected_without_blockers(uow.session, o["id"])
+            todo = uow.orders.rejected_without_blockers(o["id"])
         if not todo:
             return
         found = []
@@ -274,7 +395,7 @@ def _fill_blockers(c, o: dict) -> None:
             found.append((r["id"], blockers))
         with c.uow() as uow:
             for item_id, blockers in found:
-                order_store.set_item(uow.session, item_id, eligible=False, blockers=blockers)
+                uow.orders.set_item(item_id, eligible=False, blockers=blockers)
             uow.commit()
 
 
@@ -284,7 +405,7 @@ def refresh(c, order_id: str) -> str:
     if o["state"] in tmf_format.FINAL:
         return o["state"]
     with c.uow() as uow:
-        counts = order_store.state_counts(uow.session, order_id)
+        counts = uow.orders.state_counts(order_id)
     state = tmf_format.order_state(counts, o["size"], started=o["state"] != "acknowledged")
     if state == o["state"]:
         return state
@@ -293,7 +414,7 @@ def refresh(c, order_id: str) -> str:
         _fill_blockers(c, o)
     now = c.now()
     with c.uow() as uow:
-        if order_store.move_state(uow.session, order_id, o["state"], state, now, final=final):
+        if uow.orders.move_state(order_id, o["state"], state, now, final=final):
             if final:
                 batches._move(uow, order_id, BatchPhase.SUBMITTING, BatchPhase.SUBMITTED, now)
             tmf_hubs.announce(c, uow, order_id, o["enterprise_id"], state, now)
@@ -304,15 +425,15 @@ def refresh(c, order_id: str) -> str:
 def stalled(c) -> list[tuple[str, list[tuple[int, int]]]]:
     """Orders not final and untouched for a while, with the slices still to submit (for the sweeper)."""
     with c.uow() as uow:
-        ids = order_store.open_orders(uow.session, c.now() - STALLED_AFTER)
+        ids = uow.orders.open_orders(c.now() - STALLED_AFTER)
         out = []
         for order_id in ids:
-            positions = order_store.unsubmitted_positions(uow.session, order_id)
+            positions = uow.orders.unsubmitted_positions(order_id)
             # chains from the first slice not done: together they cover every slice after it
             start = positions[0] - (positions[0] - 1) % SLICE if positions else None
             out.append((order_id, [] if start is None else
                         [(s, s + SLICE - 1) for s in range(start, start + CHAINS * SLICE, SLICE) if s <= positions[-1]]))
-            order_store.touch(uow.session, order_id, c.now())
+            uow.orders.touch(order_id, c.now())
         uow.commit()
     return out
 
@@ -320,7 +441,7 @@ def stalled(c) -> list[tuple[str, list[tuple[int, int]]]]:
 # ---- reading ----------------------------------------------------------------------------------------
 def _owned(uow, principal: Principal, order_id: str) -> dict:
     ent = _enterprise(principal)
-    o = order_store.order(uow.session, str(order_id)[:36])
+    o = uow.orders.order(str(order_id)[:36])
     if o is None or o["enterprise_id"] != ent:
         raise NotFound(f"no product order with id {str(order_id)[:36]}")
     return o
@@ -329,7 +450,7 @@ def _owned(uow, principal: Principal, order_id: str) -> dict:
 def get(c, principal: Principal, order_id: str, fields: list[str] | None = None) -> dict:
     with c.uow() as uow:
         o = _owned(uow, principal, order_id)
-        rows = order_store.items(uow.session, o["id"])
+        rows = uow.orders.items(o["id"])
     return tmf_format.pick(tmf_format.order(o, rows), fields)
 
 
@@ -343,8 +464,8 @@ def list_orders(c, principal: Principal, *, fields: list[str] | None, filters: d
         else:
             where[ORDER_FIELDS[key]] = value
     with c.uow() as uow:
-        total, orders = order_store.orders(uow.session, ent, where, offset, limit)
-        out = [tmf_format.pick(tmf_format.order(o, order_store.items(uow.session, o["id"])), fields) for o in orders]
+        total, orders = uow.orders.orders(ent, where, offset, limit)
+        out = [tmf_format.pick(tmf_format.order(o, uow.orders.items(o["id"])), fields) for o in orders]
     return total, out
 
 
@@ -365,11 +486,11 @@ def cancel(c, principal: Principal, body: object) -> dict:
             raise InvalidInput(exc.message, {"field": "productOrder.id"}, code="ORDER_NOT_FOUND") from None
         if o["state"] in tmf_format.FINAL:
             raise Conflict(f"the order is already {o['state']}", {"state": o["state"]}, code="ORDER_FINISHED")
-        order_store.cancel_unsubmitted(uow.session, o["id"])
-        order_store.touch(uow.session, o["id"], now, cancellation_date=now, cancellation_reason=reason)
-        withdraw = order_store.withdrawable(uow.session, o["id"])
+        uow.orders.cancel_unsubmitted(o["id"])
+        uow.orders.touch(o["id"], now, cancellation_date=now, cancellation_reason=reason)
+        withdraw = uow.orders.withdrawable(o["id"])
         cancel_id = str(uuid.uuid4())
-        order_store.add_cancel(uow.session, id=cancel_id, order_id=o["id"], enterprise_id=o["enterprise_id"],
+        uow.orders.add_cancel(id=cancel_id, order_id=o["id"], enterprise_id=o["enterprise_id"],
                                state="done", cancellation_reason=reason, requested_cancellation_date=requested_at,
                                effective_cancellation_date=now, created_at=now)
         uow.commit()
@@ -381,13 +502,13 @@ def cancel(c, principal: Principal, body: object) -> dict:
             log.info("order %s: request not withdrawn (%s)", o["id"], exc.code)
     refresh(c, o["id"])
     with c.uow() as uow:
-        return tmf_format.cancellation(order_store.cancel(uow.session, cancel_id))
+        return tmf_format.cancellation(uow.orders.cancel(cancel_id))
 
 
 def get_cancel(c, principal: Principal, cancel_id: str) -> dict:
     ent = _enterprise(principal)
     with c.uow() as uow:
-        row = order_store.cancel(uow.session, str(cancel_id)[:36])
+        row = uow.orders.cancel(str(cancel_id)[:36])
     if row is None or row["enterprise_id"] != ent:
         raise NotFound(f"no cancelProductOrder with id {str(cancel_id)[:36]}")
     return tmf_format.cancellation(row)
@@ -396,5 +517,5 @@ def get_cancel(c, principal: Principal, cancel_id: str) -> dict:
 def list_cancels(c, principal: Principal, offset: int, limit: int) -> tuple[int, list[dict]]:
     ent = _enterprise(principal)
     with c.uow() as uow:
-        total, rows = order_store.cancels(uow.session, ent, offset, limit)
+        total, rows = uow.orders.cancels(ent, offset, limit)
     return total, [tmf_format.cancellation(r) for r in rows]

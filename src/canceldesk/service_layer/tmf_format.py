@@ -4,6 +4,8 @@ Date-times are UTC with a `Z` suffix (milliseconds), as in the specification's e
 """
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import datetime
 
 from canceldesk.domain.lifecycle import Status
@@ -119,3 +121,98 @@ def cancellation(row: dict) -> dict:
         if row.get(field):
             out[key] = zulu(row[field])
     return out
+
+
+# ---- reading a large order without holding it all ---------------------------------------------------
+class NotJson(ValueError):
+    """The text is not one JSON object (the message says where)."""
+
+
+_WS = " \t\n\r"
+_DECODER = json.JSONDecoder()
+
+
+def _skip(text: str, i: int) -> int:
+    while i < len(text) and text[i] in _WS:
+        i += 1
+    return i
+
+
+def _value(text: str, i: int):
+    try:
+        return _DECODER.raw_decode(text, i)
+    except json.JSONDecodeError as exc:
+        raise NotJson(f"the body is not valid JSON: {exc.msg} at character {exc.pos}") from None
+
+
+def members(text: str, lazy_key: str) -> Iterator[tuple[str, object]]:
+    """The members of the JSON object `text`, in order, as json.loads reads them — except that the
+    array under `lazy_key` comes as an iterator of its elements, decoded one at a time (consume it
+    before asking for the next member). So a 100,000-item order is never a 100,000-element list."""
+    i = _skip(text, 0)
+    if text[i:i + 1] != "{":
+        if i >= len(text):
+            raise NotJson("the body is empty")
+        _, j = _value(text, i)  # a malformed body says so first
+        if _skip(text, j) != len(text):
+            raise NotJson(f"the body is not valid JSON: extra data at character {_skip(text, j)}")
+        raise NotJson("the body is a ProductOrder_Create object")
+    i = _skip(text, i + 1)
+    if text[i:i + 1] == "}":
+        i += 1
+    else:
+        while True:
+            if text[i:i + 1] != '"':
+                raise NotJson(f"the body is not valid JSON: a member name expected at character {i}")
+            key, i = _value(text, i)
+            i = _skip(text, i)
+            if text[i:i + 1] != ":":
+                raise NotJson(f"the body is not valid JSON: ':' expected at character {i}")
+            i = _skip(text, i + 1)
+            if key == lazy_key and text[i:i + 1] == "[":
+                where = [i]
+                elements = _elements(text, where)
+                yield key, elements
+                for _ in elements:  # what the caller did not read is still checked
+                    pass
+                i = where[0]
+            else:
+                value, i = _value(text, i)
+                yield key, value
+            i = _skip(text, i)
+            if text[i:i + 1] == ",":
+                i = _skip(text, i + 1)
+                continue
+            if text[i:i + 1] == "}":
+                i += 1
+                break
+            raise NotJson(f"the body is not valid JSON: ',' or '}}' expected at character {i}")
+    if _skip(text, i) != len(text):
+        raise NotJson(f"the body is not valid JSON: extra data at character {_skip(text, i)}")
+
+
+def _elements(text: str, where: list[int]) -> Iterator[object]:
+    i = _skip(text, where[0] + 1)
+    if text[i:i + 1] == "]":
+        where[0] = i + 1
+        return
+    while True:
+        value, i = _value(text, i)
+        yield value
+        i = _skip(text, i)
+        if text[i:i + 1] == ",":
+            i = _skip(text, i + 1)
+            continue
+        if text[i:i + 1] == "]":
+            where[0] = i + 1
+            return
+        raise NotJson(f"the body is not valid JSON: ',' or ']' expected at character {i}")
+
+
+def created_item(row: dict) -> dict:
+    """An item as the order's creation answers it: acknowledged, or rejected with why."""
+    return item({**row, "status": None, "tracking_no": None})
+
+
+def created_note(row: dict, at: datetime | None) -> dict | None:
+    return _note({**row, "status": None, "tracking_no": None}, at)

@@ -16,14 +16,15 @@ import secrets
 import uuid
 from urllib.parse import urlsplit
 
-from canceldesk.adapters import order_store, partner_store
-
 from . import tmf_format
 from .errors import InvalidInput, NotFound
 from .principal import Principal
 
 EVENT = "ProductOrderStateChangeEvent"
-ITEMS_IN_EVENTS = 1000   # a larger order's event carries its state; the items are one GET away
+# An event lists at most this many items (TMF622 requires productOrderItem, minItems 1): a larger
+# order's event lists the items that did not end as asked first, then the others by position, and
+# says in `description` how many there are and where to GET them all.
+ITEMS_IN_EVENTS = 1000
 
 
 def _enterprise(principal: Principal) -> str:
@@ -61,7 +62,7 @@ def register(c, principal: Principal, body: object) -> dict:
         raise InvalidInput("query is a string of at most 500 characters", {"field": "query"})
     hub_id, secret = uuid.uuid4().hex, secrets.token_urlsafe(32)
     with c.uow() as uow:
-        partner_store.add_hub(uow.session, id=hub_id, enterprise_id=ent, callback=callback, query=query,
+        uow.partner_api.add_hub(id=hub_id, enterprise_id=ent, callback=callback, query=query,
                               secret=secret, created_by=principal.actor, created_at=c.now())
         uow.commit()
     out = {"id": hub_id, "callback": callback, "secret": secret}
@@ -73,7 +74,7 @@ def register(c, principal: Principal, body: object) -> dict:
 def delete(c, principal: Principal, hub_id: str) -> None:
     ent = _enterprise(principal)
     with c.uow() as uow:
-        if not partner_store.delete_hub(uow.session, str(hub_id)[:32], ent, c.now()):
+        if not uow.partner_api.delete_hub(str(hub_id)[:32], ent, c.now()):
             raise NotFound(f"no hub with id {str(hub_id)[:32]}")
         uow.commit()
 
@@ -84,15 +85,18 @@ def signature(secret: str, body: bytes) -> str:
 
 def announce(c, uow, order_id: str, enterprise_id: str, state: str, at) -> None:
     """Write the state change for every hub of the enterprise, in the caller's transaction."""
-    hubs = partner_store.hubs_of(uow.session, enterprise_id)
+    hubs = uow.partner_api.hubs_of(enterprise_id)
     if not hubs:
         return
-    o = order_store.order(uow.session, order_id)
-    rows = order_store.items(uow.session, order_id) if o["size"] <= ITEMS_IN_EVENTS else None
-    resource = tmf_format.order(o, rows)
+    o = uow.orders.order(order_id)
+    big = o["size"] > ITEMS_IN_EVENTS
+    resource = tmf_format.order(o, uow.orders.items(order_id, limit=ITEMS_IN_EVENTS if big else None))
     for hub in hubs:
         event = {"eventId": uuid.uuid4().hex, "eventTime": tmf_format.zulu(at), "eventType": EVENT,
                  "event": {"productOrder": resource}}
+        if big:
+            event["description"] = (f"productOrderItem lists {ITEMS_IN_EVENTS} of the order's {o['size']} items "
+                                    f"(those that did not end as asked first); GET {resource['href']} for all")
         body = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
         uow.repo.add_message(dedup_key=f"tmf:{hub['id']}:{order_id}:{state}", channel="webhook", to=hub["callback"],
                              event="tmf_order_state", ref=hub["id"],

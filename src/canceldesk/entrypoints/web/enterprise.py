@@ -6,13 +6,14 @@ from fastapi import APIRouter, BackgroundTasks, Request
 
 from fastapi.responses import Response
 
-from canceldesk.service_layer import batches, fleet_upload
+from canceldesk.service_layer import batches, fleet_upload, partner_keys
 from canceldesk.service_layer.principal import may
 from canceldesk.service_layer.errors import ServiceError
 
 from . import labels
+from .i18n import N_
 from .pages import (CheckedForm, EnterpriseAdmin, PageRoute, container, current_principal, error_text, lang_of,
-                    redirect, render, safe_next)
+                    redirect, render, safe_next, tr)
 from .portal import _demo_logins
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -145,3 +146,37 @@ def results_zh(batch_id: str, request: Request, p: EnterpriseAdmin):
     text = fleet_upload.results_csv_zh(container(request), p, batch_id)
     return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="batch-{batch_id[:8]}-results-zh.csv"'})
+
+
+# ---- partner API keys (TMF622): list, create (shown once), revoke; own enterprise only -------------
+KEY_NAME_ERROR = N_("Name the key (1 to 100 characters), e.g. the system that will use it.")
+
+
+def _keys_page(request: Request, p, status: int = 200, errors: dict | None = None, created: dict | None = None,
+               revoked: dict | None = None):
+    c = container(request)
+    return render(request, "enterprise/keys.html", status=status, keys=partner_keys.list_keys(c, p),
+                  company=batches.company_name(c, p), errors=errors or {}, created=created, revoked=revoked)
+
+
+@router.get("/enterprise/keys")
+def keys_page(request: Request, p: EnterpriseAdmin):
+    return _keys_page(request, p)
+
+
+@router.post("/enterprise/keys")
+def create_key(request: Request, p: EnterpriseAdmin, form: CheckedForm):
+    """The answer is the only place the key is ever shown (no redirect: a reload cannot show it again)."""
+    try:
+        created = partner_keys.create(container(request), p, str(form.get("name") or "")[:200])
+    except ServiceError as exc:
+        if exc.status in (403, 404):
+            raise
+        return _keys_page(request, p, status=exc.status, errors={"name": tr(request)(KEY_NAME_ERROR)})
+    return _keys_page(request, p, status=201, created=created)
+
+
+@router.post("/enterprise/keys/{key_id}/revoke")
+def revoke_key(key_id: str, request: Request, p: EnterpriseAdmin, form: CheckedForm):
+    revoked = partner_keys.revoke(container(request), p, key_id[:40])
+    return _keys_page(request, p, revoked=revoked)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Query, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from canceldesk.service_layer import product_orders, tmf_format, tmf_hubs
 
@@ -29,10 +30,31 @@ def _listing(total: int, rows: list[dict]) -> JSONResponse:
     return SafeJSONResponse(rows, headers={"X-Total-Count": str(total), "X-Result-Count": str(len(rows))})
 
 
-@router.post("/productOrder", status_code=201, summary="Order the end of products (delete / modify items)")
-def create_order(p: CurrentPartner, c: ContainerDep, body: Any = Body(...)):
-    order = product_orders.create(c, p, body)
-    return SafeJSONResponse(order, status_code=201, headers={"Location": order["href"]})
+ORDER_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "title": "ProductOrder_Create", "required": ["productOrderItem"],
+    "properties": {"productOrderItem": {"type": "array", "minItems": 1, "items": {"type": "object"}}}}}}}}
+
+
+@router.post("/productOrder", status_code=201, summary="Order the end of products (delete / modify items)",
+             openapi_extra=ORDER_BODY)
+async def create_order(request: Request, p: CurrentPartner, c: ContainerDep):
+    """The body is read as text and its items decoded one at a time; the answer (every item) is
+    streamed from the database: memory stays flat whatever the order's size."""
+    raw = await request.body()
+    order_id = await run_in_threadpool(product_orders.create_from_json, c, p, raw)
+    del raw
+    pieces = await run_in_threadpool(lambda: iter(product_orders.created_stream(c, p, order_id)))
+    first = await run_in_threadpool(next, pieces)  # the order is read (and owned) before the answer starts
+    await run_in_threadpool(c.enqueue_order, order_id)
+    href = f"{tmf_format.BASE}/productOrder/{order_id}"
+    return StreamingResponse(_encoded(first, pieces), status_code=201, media_type="application/json",
+                             headers={"Location": href})
+
+
+def _encoded(first: str, rest):
+    yield first.encode("utf-8", "backslashreplace")
+    for piece in rest:
+        yield piece.encode("utf-8", "backslashreplace")
 
 
 @router.get("/productOrder", summary="The enterprise's orders (fields, filters, offset/limit)")
