@@ -19,10 +19,9 @@ from .batch_store import BatchStore
 from .db import READONLY
 from .fleetguard_store import FleetGuardStore
 from .import_store import ImportStore
-from .repository import Repository
-# --- helper 4 ---
 from .order_store import SqlOrderStore
 from .partner_store import SqlPartnerStore
+from .repository import Repository
 
 _read_binds: dict = {}
 
