@@ -16,9 +16,9 @@ from canceldesk.service_layer.errors import NotFound, ServiceError
 from . import labels
 from canceldesk.service_layer.principal import may
 
-from .pages import (HOME_OF_ROLE, CheckedForm, PageRoute, Staff, container, error_text, field_errors, lang_of,
+from .pages import (HOME_OF_ROLE, CheckedForm, PageRoute, Staff, client_of, container, error_text, field_errors, lang_of,
                     redirect, render, safe_next, set_session, tr, cookie_flags)
-from .portal import _client, nonce
+from .portal import nonce
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -39,7 +39,7 @@ def staff_login(request: Request, form: CheckedForm):
     username = str(form.get("username") or "")[:64]
     nxt = safe_next(form.get("next"), "")
     try:
-        login = auth.staff_login(c, username, str(form.get("password") or "")[:200], client=_client(request))
+        login = auth.staff_login(c, username, str(form.get("password") or "")[:200], client=client_of(request))
     except ServiceError as exc:
         return render(request, "staff/login.html", status=exc.status, errors={"password": error_text(request, exc)},
                       username=username, next=nxt)

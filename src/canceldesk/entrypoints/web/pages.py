@@ -242,6 +242,37 @@ def clear_session(response: Response, request: Request) -> None:
     response.delete_cookie(SESSION_COOKIE, **cookie_flags(request))
 
 
+def client_of(request: Request) -> str:
+    """The caller's address, for the login rate limits."""
+    return request.client.host if request.client else "unknown"
+
+
+def code_login(request: Request, msisdn: str, otp: str, code_page: Callable[..., Response],
+               as_role: str | None = None) -> tuple[dict | None, Response | None]:
+    """Exchange an SMS code for a login (portal, enterprise and kiosk alike): (login, None), or
+    (None, the code page again with the error beside the field)."""
+    try:
+        return auth.exchange_otp(container(request), msisdn, otp[:12], client=client_of(request), as_role=as_role), None
+    except ServiceError as exc:
+        return None, code_page(status=422, errors=field_errors(request, exc, "otp"))
+
+
+def start_session(request: Request, login: dict, target: str) -> Response:
+    response = redirect(target)
+    set_session(response, request, login)
+    return response
+
+
+def end_session(request: Request, target: str) -> Response:
+    """Log out (the session ends on the server too) and go to `target`."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        auth.logout(container(request), token)
+    response = redirect(target)
+    clear_session(response, request)
+    return response
+
+
 def set_lang(response: Response, request: Request, lang: str) -> None:
     response.set_cookie(LANG_COOKIE, lang, max_age=365 * 24 * 3600, **{**cookie_flags(request), "httponly": False})
 

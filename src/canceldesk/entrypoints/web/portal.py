@@ -10,8 +10,9 @@ from canceldesk.service_layer import assistant, auth, complaints, receipts, requ
 from canceldesk.service_layer.errors import ServiceError
 
 from . import labels
-from .pages import (CheckedForm, PageRoute, Subscriber, clear_session, container, current_principal, error_text,
-                    field_errors, lang_of, redirect, render, safe_next, set_lang, set_session, HOME_OF_ROLE)
+from .pages import (CheckedForm, PageRoute, Subscriber, client_of, code_login, container, current_principal,
+                    end_session, error_text, field_errors, lang_of, redirect, render, safe_next, set_lang,
+                    start_session, HOME_OF_ROLE)
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -19,10 +20,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 def nonce() -> str:
     """A fresh key per rendered form: a double click or a resubmission never creates two requests."""
     return secrets.token_urlsafe(12)
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _demo_logins(request: Request) -> list[dict]:
@@ -74,7 +71,7 @@ def login_send_code(request: Request, form: CheckedForm):
     nxt = safe_next(form.get("next"), "")
     try:
         number = requests.parse_msisdn(msisdn)
-        auth.send_otp(c, number, client=_client(request), lang=lang_of(request))
+        auth.send_otp(c, number, client=client_of(request), lang=lang_of(request))
     except ServiceError as exc:
         return _login_page(request, area, status=422, errors=field_errors(request, exc, "msisdn"), msisdn=msisdn,
                            next=nxt)
@@ -83,29 +80,18 @@ def login_send_code(request: Request, form: CheckedForm):
 
 @router.post("/login/verify")
 def login_verify(request: Request, form: CheckedForm):
-    c = container(request)
     area = "enterprise" if form.get("area") == "enterprise" else "portal"
     msisdn = str(form.get("msisdn") or "")[:32]
     nxt = safe_next(form.get("next"), "")
-    try:
-        login = auth.exchange_otp(c, msisdn, str(form.get("otp") or "")[:12], client=_client(request),
-                                  as_role="enterprise_admin" if area == "enterprise" else None)
-    except ServiceError as exc:
-        return render(request, "portal/code.html", status=422, area=area, msisdn=msisdn, next=nxt,
-                      errors=field_errors(request, exc, "otp"))
-    response = redirect(nxt or HOME_OF_ROLE.get(login["role"], "/"))
-    set_session(response, request, login)
-    return response
+    login, retry = code_login(request, msisdn, str(form.get("otp") or ""),
+                              lambda **e: render(request, "portal/code.html", area=area, msisdn=msisdn, next=nxt, **e),
+                              as_role="enterprise_admin" if area == "enterprise" else None)
+    return retry or start_session(request, login, nxt or HOME_OF_ROLE.get(login["role"], "/"))
 
 
 @router.post("/logout")
 def logout(request: Request, form: CheckedForm):
-    token = request.cookies.get("cd_session")
-    if token:
-        auth.logout(container(request), token)
-    response = redirect("/")
-    clear_session(response, request)
-    return response
+    return end_session(request, "/")
 
 
 @router.get("/lang/{code}")
