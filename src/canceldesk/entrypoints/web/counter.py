@@ -218,10 +218,21 @@ def new_request_submit(customer_id: str, msisdn: str, request: Request, p: Staff
 
 
 # ---- a request, and the queues -----------------------------------------------------------------------------
+def _walk_in_customer(c, p, req) -> dict | None:
+    """The customer of a request taken at the counter, for the walk-in breadcrumb (None from the queues)."""
+    if req.channel != "counter" or not may(p, "counter") or not req.customer_id:
+        return None
+    try:
+        return counter.customer_view(c, p, req.customer_id)
+    except ServiceError:
+        return None
+
+
 def _staff_request_page(request: Request, p, tracking_no: str, status: int = 200, errors: dict | None = None):
     c = container(request)
     detail = selfservice.request_detail(c, p, tracking_no)
     return render(request, "counter/request.html", status=status, d=detail, r=detail["request"],
+                  cu=_walk_in_customer(c, p, detail["request"]),
                   complaints=complaints.for_request(c, p, tracking_no), errors=errors or {})
 
 

@@ -101,15 +101,38 @@ ACTOR_ROLES = {"subscriber": N_("You"), "system": N_("System"), "agent": N_("Cou
                "reviewer": N_("Reviewer"), "admin": N_("Back office"), "enterprise_admin": N_("Company administrator")}
 
 
+STAFF_ACTOR_ROLES = {**ACTOR_ROLES, "subscriber": N_("The customer")}
+
+
+def _staff_view(ctx) -> bool:
+    principal = ctx.get("principal")
+    return principal is not None and not principal.is_subscriber and may(principal, "staff_pages")
+
+
 @pass_context
 def actor_label(ctx, actor: str) -> str:
-    """Who acted, in words; internal ids (subscriber:C001) are for staff screens only."""
-    principal = ctx.get("principal")
-    if principal is not None and not principal.is_subscriber and may(principal, "staff_pages"):
-        return actor
-    role = str(actor or "").split(":", 1)[0]
+    """Who acted, in words, never an internal id (subscriber:C001, agent:x@store, system). Staff
+    also read which colleague and store it was, and "You" for their own steps."""
+    role, _, rest = str(actor or "").partition(":")
     t = translations(ctx.get("lang", DEFAULT))
-    return t.gettext(ACTOR_ROLES.get(role, N_("System")))
+    if not _staff_view(ctx):
+        return t.gettext(ACTOR_ROLES.get(role, N_("System")))
+    word = t.gettext(STAFF_ACTOR_ROLES.get(role, N_("System")))
+    if role not in ("agent", "reviewer", "admin") or not rest:
+        return word
+    user, _, store = rest.partition("@")
+    if actor == ctx["principal"].actor:
+        return (t.gettext(N_("You (%(user)s, store %(store)s)")) if store else t.gettext(N_("You (%(user)s)"))) \
+            % {"user": user, "store": store}
+    return (t.gettext(N_("%(role)s %(user)s (store %(store)s)")) if store else t.gettext(N_("%(role)s %(user)s"))) \
+        % {"role": word, "user": user, "store": store}
+
+
+@pass_context
+def status_label(ctx, status: str) -> str:
+    """A request's status in words for whoever reads it: the customer's confirmation is "yours" only to them."""
+    table = labels.STAFF_STATUSES if _staff_view(ctx) else labels.STATUSES
+    return translations(ctx.get("lang", DEFAULT)).gettext(table.get(status, status))
 
 
 @pass_context
@@ -156,7 +179,7 @@ def _env(lang: str) -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "svg"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations(lang), newstyle=True)
-    env.filters.update(money=money_filter, loc=localized, actor=actor_label, why=reason_label, local=local_time, day=local_day, age=age, mask=mask_msisdn,
+    env.filters.update(money=money_filter, loc=localized, actor=actor_label, status=status_label, why=reason_label, local=local_time, day=local_day, age=age, mask=mask_msisdn,
                        urlq=lambda s: quote(str(s), safe=""))
     env.globals.update(L=labels, lang_names={"zh": "中文", "en": "English"}, may=may)
     return env
