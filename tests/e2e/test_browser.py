@@ -199,7 +199,12 @@ def test_counter_agent_closes_a_line_for_a_walk_in_customer(page, tmp_path):
     page.get_by_label("所出示证件的号码").fill(doc_number)              # the in-person ID check
     page.get_by_role("button", name="记录证件核验").click()
     assert "已核验" in page.locator("#idcheck-state").inner_text()
+    assert page.locator("#walkin li[aria-current=step]").get_attribute("data-step") == "3"   # choose the number next
     shot(page, "counter-customer", docs=True)
+    page.set_viewport_size(PHONE)                     # the agent's tablet or phone: nothing runs off the side
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    shot(page, "counter-customer-phone")
+    page.set_viewport_size(DESKTOP)
 
     page.locator("tr", has_text=GIFT).get_by_role("link", name="业务与办理").click()
     page.locator("#counter-close").click()
@@ -209,6 +214,10 @@ def test_counter_agent_closes_a_line_for_a_walk_in_customer(page, tmp_path):
     page.locator("#counter-submit").click()
     wait_for_status(page, "completed")
     assert "销户" in page.locator(".request-head h1").inner_text()
+    walk = page.locator("#walkin li")
+    assert walk.count() == 6 and walk.nth(5).get_attribute("aria-current") == "step"
+    assert page.locator("#tracking-no").inner_text().strip() in walk.nth(5).inner_text()
+    assert "agent:" not in page.locator(".timeline").inner_text()
     shot(page, "counter-request-completed")
     with page.expect_download() as dl:
         page.locator("#receipt-pdf").click()
