@@ -3,6 +3,7 @@ and one error page. Pages parse input and call the service layer; nothing here d
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from datetime import date, datetime
 from pathlib import Path
@@ -175,12 +176,16 @@ def age(ctx, value) -> str:
     return t.gettext("%(n)s days") % {"n": minutes // (24 * 60)}
 
 
+CJK_TEXT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
 def _env(lang: str) -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "svg"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations(lang), newstyle=True)
     env.filters.update(money=money_filter, loc=localized, actor=actor_label, status=status_label, why=reason_label, local=local_time, day=local_day, age=age, mask=mask_msisdn,
                        urlq=lambda s: quote(str(s), safe=""))
+    env.tests["cjk"] = lambda s: bool(CJK_TEXT.search(str(s or "")))
     env.globals.update(L=labels, lang_names={"zh": "中文", "en": "English"}, may=may)
     return env
 
