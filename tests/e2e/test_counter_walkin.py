@@ -40,8 +40,8 @@ def walk_in(html: str) -> tuple[int, list[str], dict[int, str]]:
     current = [int(n) for cls, n, cur, _ in items if cur]
     assert len(current) == 1 and items[current[0] - 1][0] == "current"
     assert all(cls == "done" for cls, n, _, _ in items[:current[0] - 1])
-    labels = [text(re.sub(r'<span class="walkin-detail">.*?</span>', "", body)) for _, _, _, body in items]
-    details = {int(n): text(d) for _, n, _, body in items for d in re.findall(r'<span class="walkin-detail">(.*?)</span>', body)}
+    labels = [text(re.sub(r'<span class="walkin-detail"[^>]*>.*?</span>', "", body)) for _, _, _, body in items]
+    details = {int(n): text(d) for _, n, _, body in items for d in re.findall(r'<span class="walkin-detail"[^>]*>(.*?)</span>', body)}
     return current[0], labels, details
 
 
