@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from canceldesk.demo.data import DEMO_LOGINS, PEOPLE
 from canceldesk.entrypoints.api.app import create_app
-from web_support import csrf_of, demo_container, page_login, staff_login
+from web_support import csrf_of, demo, page_login, staff_login  # noqa: F401 - demo is a fixture
 
 GIFT, ARREARS, CLEAN = "18729035512", "13971208650", "13800138000"
 ID_LAST6 = next(d["id_last6"] for d in DEMO_LOGINS if d["msisdn"] == CLEAN)
@@ -56,16 +56,9 @@ def local(attr: str) -> str:
     return datetime.fromisoformat(attr).astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
 
 
-@pytest.fixture()
-def counter(tmp_path):
-    c = demo_container(tmp_path / "walkin.db")
-    yield c
-    c.dispose()
-
-
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_the_breadcrumb_follows_the_walk_in_and_the_timeline_speaks_words(counter, lang):
-    client = TestClient(create_app(counter))
+def test_the_breadcrumb_follows_the_walk_in_and_the_timeline_speaks_words(demo, lang):
+    client = TestClient(create_app(demo))
     staff_login(client, "agent", "agent-demo-2026")
     client.get(f"/lang/{lang}")
     cid, name, doc = next((p[0], p[1], p[2]) for p in PEOPLE if p[3] == GIFT)
@@ -106,15 +99,15 @@ def test_the_breadcrumb_follows_the_walk_in_and_the_timeline_speaks_words(counte
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_a_customers_own_steps_read_as_the_customer_on_staff_screens(counter, lang):
-    person = TestClient(create_app(counter))
+def test_a_customers_own_steps_read_as_the_customer_on_staff_screens(demo, lang):
+    person = TestClient(create_app(demo))
     page_login(person, CLEAN)
     html = person.get(f"/lines/{CLEAN}/close").text
     r = person.post(f"/lines/{CLEAN}/close", data={"csrf": csrf_of(html), "nonce": "c1"}, follow_redirects=True)
     no = re.search(r'id="tracking-no">(\w+)<', r.text).group(1)
     person.post(f"/requests/{no}/confirm", data={"csrf": csrf_of(html), "id_last6": ID_LAST6})
 
-    admin = TestClient(create_app(counter))
+    admin = TestClient(create_app(demo))
     staff_login(admin, "admin", "admin-demo-2026")
     admin.get(f"/lang/{lang}")
     page = admin.get(f"/counter/requests/{no}").text

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from canceldesk.demo.data import PEOPLE
 from canceldesk.entrypoints.api.app import create_app
-from web_support import csrf_of, demo_container, page_login, staff_login
+from web_support import csrf_of, demo, page_login, staff_login  # noqa: F401 - demo is a fixture
 
 RENEWS = "19973140628"
 NOTE = {"zh": "咪咕音乐会员 将在 24 小时内自动续费；现在办理仍会阻止这次续费扣款。您无需另做处理。",
@@ -34,16 +34,9 @@ def said_once(html: str, lang: str) -> None:
     assert not any(w in around for w in TO_RESOLVE), around
 
 
-@pytest.fixture()
-def world(tmp_path):
-    c = demo_container(tmp_path / "renews.db")
-    yield c
-    c.dispose()
-
-
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_the_portal_says_it_once_as_information_and_closing_needs_no_tick_for_it(world, lang):
-    client = TestClient(create_app(world))
+def test_the_portal_says_it_once_as_information_and_closing_needs_no_tick_for_it(demo, lang):
+    client = TestClient(create_app(demo))
     client.get(f"/lang/{lang}")
     page_login(client, RENEWS)
     line = client.get(f"/lines/{RENEWS}").text
@@ -62,8 +55,8 @@ def test_the_portal_says_it_once_as_information_and_closing_needs_no_tick_for_it
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_the_counters_pre_check_says_it_once_as_information(world, lang):
-    client = TestClient(create_app(world))
+def test_the_counters_pre_check_says_it_once_as_information(demo, lang):
+    client = TestClient(create_app(demo))
     staff_login(client, "agent", "agent-demo-2026")
     client.get(f"/lang/{lang}")
     cid, doc = next((p[0], p[2]) for p in PEOPLE if p[3] == RENEWS)

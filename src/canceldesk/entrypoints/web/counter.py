@@ -16,9 +16,9 @@ from canceldesk.service_layer.errors import NotFound, ServiceError
 from . import labels
 from canceldesk.service_layer.principal import may
 
-from .pages import (HOME_OF_ROLE, CheckedForm, PageRoute, Staff, client_of, container, error_text, field_errors, lang_of,
-                    redirect, render, safe_next, set_session, tr, cookie_flags)
-from .portal import nonce
+from .pages import (HOME_OF_ROLE, CheckedForm, PageRoute, Staff, acked_of, client_of, container, cookie_flags,
+                    error_text, field_errors, form_key, lang_of, nonce, open_request, redirect, render, safe_next,
+                    set_session, submit_errors, tr)
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -196,7 +196,7 @@ def new_request_submit(customer_id: str, msisdn: str, request: Request, p: Staff
     c = container(request)
     kind = requests.parse_kind(form.get("kind"))
     sub = str(form.get("subscription_id") or "")[:64] or None
-    acked = tuple(str(w)[:40] for w in form.getlist("ack")[:20])
+    acked = acked_of(form)
     reason = str(form.get("reason") or "")[:40]
     _owned_line(request, p, customer_id, msisdn)
     doc = _checked_document(request, p, customer_id)
@@ -204,16 +204,14 @@ def new_request_submit(customer_id: str, msisdn: str, request: Request, p: Staff
         return _new_page(request, p, customer_id, msisdn, kind, sub, status=422, acked=acked, reason=reason)
     cmd = requests.NewRequest(kind=kind, msisdn=msisdn, subscription_id=sub, acknowledged_warnings=acked,
                               reason=reason if reason in labels.REASONS else None, in_person_document=doc,
-                              idempotency_key=f"counter:{str(form.get('nonce') or nonce())[:40]}", lang=lang_of(request))
+                              idempotency_key=form_key(form, "counter"), lang=lang_of(request))
     try:
         req = selfservice.end_in_one_step(c, p, cmd)
     except ServiceError as exc:
-        if exc.code == "OPEN_REQUEST" and isinstance(exc.details, dict) and exc.details.get("tracking_no"):
-            return redirect(f"/counter/requests/{exc.details['tracking_no']}")
-        errors = {"ack:" + code: error_text(request, exc) for code in (exc.details or {}).get("missing", [])} \
-            if exc.code == "WARNINGS_NOT_ACKNOWLEDGED" else {"form": error_text(request, exc)}
-        return _new_page(request, p, customer_id, msisdn, kind, sub, status=exc.status, errors=errors, acked=acked,
-                         reason=reason)
+        if open_request(exc):
+            return redirect(f"/counter/requests/{open_request(exc)}")
+        return _new_page(request, p, customer_id, msisdn, kind, sub, status=exc.status,
+                         errors=submit_errors(request, exc), acked=acked, reason=reason)
     return redirect(f"/counter/requests/{req.tracking_no}")
 
 

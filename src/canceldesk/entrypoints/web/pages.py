@@ -418,6 +418,35 @@ class PageRoute(APIRoute):
         return page_handler
 
 
+# ---- what the forms that end something share (portal, close wizard, counter) -------------------------------
+def nonce() -> str:
+    """A fresh key per rendered form: a double click or a resubmission never creates two requests."""
+    return secrets.token_urlsafe(12)
+
+
+def form_key(form: FormData, channel: str) -> str:
+    """The idempotency key of a posted form: its nonce, under the channel's prefix."""
+    return f"{channel}:{str(form.get('nonce') or nonce())[:40]}"
+
+
+def acked_of(form: FormData) -> tuple[str, ...]:
+    return tuple(str(w)[:40] for w in form.getlist("ack")[:20])
+
+
+def open_request(exc: ServiceError) -> str | None:
+    """The tracking number of the request already open for the same thing (go there, not an error)."""
+    if exc.code == "OPEN_REQUEST" and isinstance(exc.details, dict) and exc.details.get("tracking_no"):
+        return str(exc.details["tracking_no"])
+    return None
+
+
+def submit_errors(request: Request, exc: ServiceError) -> dict[str, str]:
+    """A refused submission as {field: message}: each warning left unticked beside its box, else the form's."""
+    if exc.code == "WARNINGS_NOT_ACKNOWLEDGED":
+        return {"ack:" + code: error_text(request, exc) for code in (exc.details or {}).get("missing", [])}
+    return {"form": error_text(request, exc)}
+
+
 def error_text(request: Request, exc: ServiceError) -> str:
     """A service error in the page's language (by its code or field), else its own message."""
     _ = tr(request)
@@ -444,4 +473,5 @@ def field_errors(request: Request, exc: ServiceError, default_field: str) -> dic
 
 __all__ = ["N_", "PageRoute", "render", "redirect", "error_page", "tr", "CheckedForm", "Subscriber", "Staff",
            "EnterpriseAdmin", "Admin", "set_session", "clear_session", "set_lang", "safe_next", "money",
-           "current_principal", "field_errors", "error_text", "HOME_OF_ROLE", "lang_of", "container"]
+           "current_principal", "field_errors", "error_text", "HOME_OF_ROLE", "lang_of", "container", "client_of",
+           "code_login", "start_session", "end_session", "nonce", "form_key", "acked_of", "open_request", "submit_errors"]
