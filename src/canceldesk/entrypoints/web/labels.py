@@ -81,6 +81,10 @@ FIELD_ERRORS = {
     "in_person_document.type": N_("Choose the document type."),
     "reason": N_("Give a reason."),
 }
+# The pack's withdrawal button (its legal wording, in the pack's language) as a reader of either language reads it.
+WITHDRAW_BUTTONS = {"withdraw from contract here": N_("withdraw from contract here"),
+                    "撤回合同": N_("Withdraw from the contract")}
+WITHDRAW_CONFIRMS = {"confirm withdrawal": N_("confirm withdrawal"), "确认撤回": N_("Confirm the withdrawal")}
 # Warnings that only inform (nothing to do, nothing at risk): shown once as a note, never a box to tick.
 INFO_WARNINGS = frozenset({"RENEWAL_IMMINENT"})
 FEES = {"EARLY_TERMINATION": N_("Early-termination fee"), "INSTALLMENT": N_("Unpaid device instalments"),
