@@ -7,6 +7,8 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from canceldesk.bootstrap import load_policy
 from canceldesk.demo.data import build_demo_document
 from canceldesk.demo.load import STAFF
@@ -24,6 +26,14 @@ def demo_container(db_path, clock=None, policy: str = "cn", **settings):
     for s in STAFF:
         auth.create_staff_user(c, s["username"], s["password"], s["role"], s["name"], s["store"])
     return c
+
+
+@pytest.fixture()
+def demo(tmp_path):
+    """A fresh demo world for one test (import it into a test module to use it)."""
+    c = demo_container(tmp_path / "demo.db")
+    yield c
+    c.dispose()
 
 
 def csrf_of(html: str) -> str:

@@ -18,6 +18,7 @@ from starlette.routing import Mount
 from sqlalchemy import func, select
 
 from canceldesk.adapters import orm
+from canceldesk.service_layer.principal import MAY
 from secworld import (MISSING_MSISDN, MISSING_TRACKING, OTHER_ID, SECRETS_OF_SUB1, World, bearer, build_world,
                       otp_login)
 from support import PERSON_ID
@@ -498,6 +499,7 @@ CASES: dict[tuple[str, str], Case] = {
 
 SUBSCRIBER_PAGE = ("subscriber",)
 COUNTER_PAGE = ("agent", "reviewer", "admin")
+COUNTER_DESK = MAY["counter"]  # behind the counter's login, only these look customers up (a reviewer gets 403)
 ENTERPRISE_PAGE = ("enterprise_admin",)
 DASHBOARD_PAGE = ("admin",)
 PUBLIC_PAGE = None
@@ -538,21 +540,21 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
     ("POST", "/assistant"): Case(SUBSCRIBER_PAGE, _p("POST", "/assistant", {"text": "查询"}),
                                  why_no_objects="the API's assistant answers only about the caller's own lines (objects_assistant)"),
     ("GET", "/counter"): Case(COUNTER_PAGE, _p("GET", "/counter"), why_no_objects="a search form"),
-    ("POST", "/counter/search"): Case(COUNTER_PAGE, _p("POST", "/counter/search", {"by": "msisdn", "msisdn": M}),
+    ("POST", "/counter/search"): Case(COUNTER_DESK, _p("POST", "/counter/search", {"by": "msisdn", "msisdn": M}),
                                       why_no_objects="staff find any customer (masked): API case covers it"),
-    ("GET", "/counter/customers/{customer_id}"): Case(COUNTER_PAGE, _p("GET", "/counter/customers/NOPE"),
+    ("GET", "/counter/customers/{customer_id}"): Case(COUNTER_DESK, _p("GET", "/counter/customers/NOPE"),
                                                       pages_counter_customer),
     ("POST", "/counter/customers/{customer_id}/idcheck"): Case(
-        COUNTER_PAGE, _p("POST", "/counter/customers/NOPE/idcheck", {"doc_type": "cn_ric", "doc_number": PERSON_ID}),
+        COUNTER_DESK, _p("POST", "/counter/customers/NOPE/idcheck", {"doc_type": "cn_ric", "doc_number": PERSON_ID}),
         why_no_objects="see the id-checks API case"),
     ("POST", "/counter/customers/{customer_id}/idcheck/clear"): Case(
         COUNTER_PAGE, _p("POST", "/counter/customers/NOPE/idcheck/clear"), why_no_objects="clears the caller's own check"),
     ("GET", "/counter/customers/{customer_id}/lines/{msisdn}"): Case(
-        COUNTER_PAGE, _p("GET", f"/counter/customers/NOPE/lines/{M}"), why_no_objects="staff see any line (masked)"),
+        COUNTER_DESK, _p("GET", f"/counter/customers/NOPE/lines/{M}"), why_no_objects="staff see any line (masked)"),
     ("GET", "/counter/customers/{customer_id}/lines/{msisdn}/new"): Case(
-        COUNTER_PAGE, _p("GET", f"/counter/customers/NOPE/lines/{M}/new"), why_no_objects="needs the in-person check"),
+        COUNTER_DESK, _p("GET", f"/counter/customers/NOPE/lines/{M}/new"), why_no_objects="needs the in-person check"),
     ("POST", "/counter/customers/{customer_id}/lines/{msisdn}/new"): Case(
-        COUNTER_PAGE, _p("POST", f"/counter/customers/NOPE/lines/{M}/new", {"kind": "close_line"}),
+        COUNTER_DESK, _p("POST", f"/counter/customers/NOPE/lines/{M}/new", {"kind": "close_line"}),
         why_no_objects="needs the in-person check: NOT_OWNER without it (API case)"),
     ("GET", "/counter/requests/{tracking_no}"): Case(COUNTER_PAGE, _p("GET", f"/counter/requests/{T}"),
                                                      pages_counter_requests),
@@ -590,7 +592,7 @@ PAGE_CASES: dict[tuple[str, str], Case] = {
     ("GET", "/dashboard"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard"), why_no_objects="aggregates only"),
     ("GET", "/dashboard/compliance.pdf"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/compliance.pdf"),
                                                why_no_objects="aggregates; numbers masked"),
-    ("GET", "/dashboard/{name}.csv"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/requests.csv"),
+    ("GET", "/dashboard/{name}.csv"): Case(DASHBOARD_PAGE, _p("GET", "/dashboard/volumes.csv"),
                                            why_no_objects="aggregates only"),
     ("GET", "/kiosk"): Case(PUBLIC_PAGE, _p("GET", "/kiosk"), why_no_objects="a form"),
     ("POST", "/kiosk/otp"): Case(PUBLIC_PAGE, _p("POST", "/kiosk/otp", {"doc_type": "cn_ric", "doc_number": PERSON_ID,
@@ -748,6 +750,56 @@ def test_pages_refuse_missing_expired_tampered_revoked_or_garbage_cookies(w, key
     assert counts(w) == before
 
 
+# What a permitted caller's probe answers on a page: 200 (a form, a list, or a form back with its error
+# beside the field), a probe of an object that does not exist 404 (the error page), a form posted without
+# what it needs 422, or a 303 to exactly one place. A role missing from a row's dict gets the default (None key).
+PAGE_PERMITTED: dict[tuple[str, str], int | tuple[int, str] | dict] = {
+    ("GET", "/counter"): {None: 200, "reviewer": (303, "/counter/queues")},   # a reviewer works the queues
+    ("GET", "/counter/queues"): 200, ("GET", "/dashboard"): 200, ("GET", "/dashboard/compliance.pdf"): 200,
+    ("GET", "/dashboard/{name}.csv"): 200, ("GET", "/enterprise"): 200,
+    ("POST", "/assistant"): 200,
+    ("POST", "/counter/search"): 200,                                          # "No customer found." beside the field
+    ("POST", "/counter/customers/{customer_id}/idcheck/clear"): (303, "/counter/customers/NOPE"),
+    ("GET", "/counter/customers/{customer_id}"): 404, ("GET", "/counter/customers/{customer_id}/lines/{msisdn}"): 404,
+    ("GET", "/counter/customers/{customer_id}/lines/{msisdn}/new"): 404,
+    ("POST", "/counter/customers/{customer_id}/idcheck"): 404,
+    ("POST", "/counter/customers/{customer_id}/lines/{msisdn}/new"): 404,
+    ("GET", "/counter/requests/{tracking_no}"): 404, ("POST", "/counter/requests/{tracking_no}/review"): 404,
+    ("POST", "/counter/requests/{tracking_no}/retry"): 404, ("POST", "/counter/requests/{tracking_no}/close"): 404,
+    ("POST", "/counter/complaints/{reference}/resolve"): 404,
+    ("GET", "/enterprise/batches/{batch_id}"): 404, ("GET", "/enterprise/batches/{batch_id}/results-zh.csv"): 404,
+    ("POST", "/enterprise/batches"): 404, ("POST", "/enterprise/batches/{batch_id}/submit"): 404,
+    ("POST", "/enterprise/batches/{batch_id}/resume"): 404, ("POST", "/enterprise/uploads"): 422,
+    ("GET", "/lines/{msisdn}"): 404, ("GET", "/lines/{msisdn}/close"): 404,
+    ("GET", "/lines/{msisdn}/withdraw/{subscription_id}"): 404, ("GET", "/requests/{tracking_no}"): 404,
+    ("POST", "/lines/{msisdn}/close"): 404, ("POST", "/lines/{msisdn}/end"): 404, ("POST", "/offers/{offer_id}"): 404,
+    ("POST", "/requests/{tracking_no}/complaints"): 404, ("POST", "/requests/{tracking_no}/confirm"): 404,
+    ("POST", "/requests/{tracking_no}/withdraw"): 404,
+    # public pages, as an anonymous visitor gets them
+    ("GET", "/"): 200, ("GET", "/enterprise/login"): 200, ("GET", "/staff/login"): 200, ("GET", "/kiosk"): 200,
+    ("GET", "/verify"): 200, ("GET", "/verify/{code}"): 200, ("GET", "/lang/{code}"): (303, "/"),
+    ("MOUNT", "/static"): 200, ("MOUNT", "/docs-assets"): 200,
+    ("POST", "/login/otp"): 200,                                               # the code page (same for any number)
+    ("POST", "/login/verify"): 422, ("POST", "/kiosk/otp"): 200, ("POST", "/kiosk/verify"): 422,
+    ("POST", "/staff/login"): 401, ("POST", "/logout"): (303, "/"), ("POST", "/kiosk/logout"): (303, "/kiosk"),
+}
+
+
+def _expected_page(key: tuple[str, str], role: str | None) -> tuple[int, str | None]:
+    want = PAGE_PERMITTED[key]
+    if isinstance(want, dict):
+        want = want.get(role, want[None])
+    return want if isinstance(want, tuple) else (want, None)
+
+
+def _answer(r) -> tuple[int, str | None]:
+    return r.status_code, r.headers.get("location") if r.status_code in (301, 302, 303, 307, 308) else None
+
+
+def test_every_page_says_what_a_permitted_caller_gets():
+    assert sorted(PAGE_CASES) == sorted(PAGE_PERMITTED)
+
+
 @pytest.mark.parametrize("key", PROTECTED_PAGES, ids=[f"{m} {p}" for m, p in PROTECTED_PAGES])
 def test_pages_let_in_or_refuse_each_role(w, key):
     case = PAGE_CASES[key]
@@ -755,9 +807,20 @@ def test_pages_let_in_or_refuse_each_role(w, key):
     for actor in ACTORS:
         r = page(w, actor, probe.method, probe.url, probe.json)
         if ROLE_OF[actor] in case.roles:
-            assert not (r.status_code == 303 and r.headers["location"].startswith(LOGIN_PAGES)), (actor, key)
+            # the exact answer a permitted caller gets (a 500, or any other page, is not "let in")
+            assert _answer(r) == _expected_page(key, ROLE_OF[actor]), (actor, key, r.status_code, r.text[:300])
         else:
             assert refused_page(r), (actor, key, r.status_code, r.headers.get("location"))
+
+
+PUBLIC_PAGES = [k for k in PAGE_KEYS if PAGE_CASES[k].roles is None]
+
+
+@pytest.mark.parametrize("key", PUBLIC_PAGES, ids=[f"{m} {p}" for m, p in PUBLIC_PAGES])
+def test_public_pages_answer_an_anonymous_visitor_exactly(w, key):
+    probe = PAGE_CASES[key].probe(w)
+    r = page(w, "anonymous", probe.method, probe.url, probe.json)
+    assert _answer(r) == _expected_page(key, None), (key, r.status_code, r.text[:300])
 
 
 @pytest.mark.parametrize("key", [k for k in PAGE_KEYS if k[0] == "POST"], ids=[f"{m} {p}" for m, p in PAGE_KEYS if m == "POST"])

@@ -12,30 +12,21 @@ import io
 import os
 import re
 import shutil
-import socket
-import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import uvicorn
 
 from canceldesk.demo.data import PEOPLE, add_months
-from canceldesk.entrypoints.api.app import create_app
-from web_support import demo_container
+from live_support import DESKTOP, PHONE, chromium, demo_server
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 DOCS_SHOTS = ROOT / "docs" / "screenshots"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync"]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 
 CLEAN = "13800138000"        # 张伟: a clean line with something of every kind
 ARREARS = "13971208650"      # 李娜: ¥86.50 unpaid
@@ -43,43 +34,16 @@ GIFT = "18729035512"         # 周婷: gifted credit forfeited on closure (a war
 ENTERPRISE_ADMIN = "13905912876"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    c = demo_container(tmp_path_factory.mktemp("browser") / "web.db")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(c), host="127.0.0.1", port=port, log_level="warning",
-                                        access_log=False, lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", c
-    srv.should_exit = True
-    thread.join(timeout=10)
-    c.dispose()
+    with demo_server(tmp_path_factory.mktemp("browser") / "web.db") as live:
+        yield live
 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not os.path.exists(CHROMIUM):
-        msg = f"{CHROMIUM} is missing: install Debian's chromium (make browser)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture()
@@ -235,7 +199,12 @@ def test_counter_agent_closes_a_line_for_a_walk_in_customer(page, tmp_path):
     page.get_by_label("所出示证件的号码").fill(doc_number)              # the in-person ID check
     page.get_by_role("button", name="记录证件核验").click()
     assert "已核验" in page.locator("#idcheck-state").inner_text()
+    assert page.locator("#walkin li[aria-current=step]").get_attribute("data-step") == "3"   # choose the number next
     shot(page, "counter-customer", docs=True)
+    page.set_viewport_size(PHONE)                     # the agent's tablet or phone: nothing runs off the side
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    shot(page, "counter-customer-phone")
+    page.set_viewport_size(DESKTOP)
 
     page.locator("tr", has_text=GIFT).get_by_role("link", name="业务与办理").click()
     page.locator("#counter-close").click()
@@ -245,6 +214,10 @@ def test_counter_agent_closes_a_line_for_a_walk_in_customer(page, tmp_path):
     page.locator("#counter-submit").click()
     wait_for_status(page, "completed")
     assert "销户" in page.locator(".request-head h1").inner_text()
+    walk = page.locator("#walkin li")
+    assert walk.count() == 6 and walk.nth(5).get_attribute("aria-current") == "step"
+    assert page.locator("#tracking-no").inner_text().strip() in walk.nth(5).inner_text()
+    assert "agent:" not in page.locator(".timeline").inner_text()
     shot(page, "counter-request-completed")
     with page.expect_download() as dl:
         page.locator("#receipt-pdf").click()

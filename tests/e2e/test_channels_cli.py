@@ -1,40 +1,20 @@
 """`canceldesk sms` / `canceldesk call` against a real server: a newcomer's demo journey, signed like the platforms."""
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
-import uvicorn
 
 from canceldesk.channel_sim import run_call, run_sms
 from canceldesk.cli import build_parser
 from canceldesk.config import DEMO_IVR_AUTH_TOKEN, DEMO_SMS_WEBHOOK_SECRET
-from canceldesk.entrypoints.api.app import create_app
-from web_support import demo_container
+from live_support import demo_server
 
 ZHANG = "13800138000"  # demo: 张伟, service password 135790
 
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory):
-    c = demo_container(tmp_path_factory.mktemp("cli") / "cli.db")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(c), host="127.0.0.1", port=port, log_level="warning",
-                                        access_log=False, lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the test server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", c
-    srv.should_exit = True
-    thread.join(timeout=10)
-    c.dispose()
+    with demo_server(tmp_path_factory.mktemp("cli") / "cli.db") as live:
+        yield live
 
 
 def test_the_commands_exist_with_their_options():

@@ -1,18 +1,14 @@
 """The kiosk (/kiosk): the portal locked down for a store's terminal — over HTTP and in a real browser."""
 from __future__ import annotations
 
-import os
 import re
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from canceldesk.demo.data import PEOPLE
 from canceldesk.entrypoints.api.app import create_app
+from live_support import chromium, live_server
 from web_support import csrf_of, demo_container, otp_from_outbox
 
 _CID, NAME, (DOC_TYPE, DOC_NUMBER), MSISDN, _PW, _S = PEOPLE[0]
@@ -105,37 +101,15 @@ def test_a_malformed_document_is_a_422_saying_what_to_fix(web):
 
 # ----------------------------------------------------------------------------------------- browser
 
-CHROMIUM = "/usr/bin/chromium"
-
-
 @pytest.fixture(scope="module")
 def server(web):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(web), host="127.0.0.1", port=port, log_level="warning",
-                                        access_log=False, lifespan="off"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with live_server(web) as base:
+        yield base
 
 
 @pytest.mark.browser
 def test_kiosk_logs_out_and_clears_the_screen_after_60_seconds_idle(server):
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (make browser)")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+    with chromium() as browser:
         context = browser.new_context(base_url=server, locale="zh-CN", viewport={"width": 1080, "height": 1920})
         page = context.new_page()
         page.clock.install()
@@ -160,7 +134,6 @@ def test_kiosk_logs_out_and_clears_the_screen_after_60_seconds_idle(server):
         assert [c for c in context.cookies() if c["name"] == "cd_session"] == []
         page.goto("/")
         assert page.locator("body.kiosk").count() == 0  # nobody is logged in any more
-        browser.close()
 
 
 def _otp(page, server: str) -> str:

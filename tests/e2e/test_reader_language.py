@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pypdf
 import pytest
 from fastapi.testclient import TestClient
 
-from canceldesk.demo.data import DEMO_LOGINS
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from canceldesk.bootstrap import load_policy
+from canceldesk.demo.data import DEMO_LOGINS, PEOPLE
 from canceldesk.entrypoints.api.app import create_app
 from canceldesk.service_layer import auth
 from web_support import csrf_of, demo_container, otp_from_outbox, page_login, staff_login
@@ -90,7 +96,24 @@ def test_every_page_and_message_in_english_under_each_pack(english):
     # staff: the counter and the dashboard
     client.cookies.clear()
     staff_login(client, "agent", "agent-demo-2026")
-    page(client, "/counter", pack, seen)
+    home = page(client, "/counter", pack, seen)
+    # a walk-in at the counter: find the customer, check the ID, the line, the pre-check, submit, the request
+    cid, (doc_type, doc_number) = next((p[0], p[2]) for p in PEOPLE if p[3] == GIFT)
+    r = client.post("/counter/search", data={"csrf": csrf_of(home), "by": "doc", "doc_type": doc_type,
+                                             "doc_number": doc_number})
+    check("counter customer", visible(r.text), pack, seen)
+    r = client.post(f"/counter/customers/{cid}/idcheck", data={"csrf": csrf_of(home), "doc_type": doc_type,
+                                                                 "doc_number": doc_number})
+    check("counter ID checked", visible(r.text), pack, seen)
+    page(client, f"/counter/customers/{cid}/lines/{GIFT}", pack, seen)
+    pre = page(client, f"/counter/customers/{cid}/lines/{GIFT}/new?kind=close_line", pack, seen)
+    r = client.post(f"/counter/customers/{cid}/lines/{GIFT}/new", data={
+        "csrf": csrf_of(pre), "kind": "close_line", "nonce": "walk-in", "ack": "GIFT_BALANCE_FORFEIT"})
+    check("counter request", visible(r.text), pack, seen)
+    assert 'data-status="completed"' in r.text and SIGNS[pack][0] in visible(r.text)
+    tz = ZoneInfo(load_policy(pack).timezone)
+    for attr, shown in re.findall(r'<time datetime="([^"]+)">([^<]+)</time>', r.text):
+        assert shown == datetime.fromisoformat(attr).astimezone(tz).strftime("%Y-%m-%d %H:%M"), (pack, attr, shown)
     client.cookies.clear()
     staff_login(client, "admin", "admin-demo-2026")
     page(client, "/dashboard", pack, seen)

@@ -134,6 +134,10 @@ def test_eu_withdrawal_button_and_confirmation_read_exactly_as_the_law_says(tmp_
     page = client.get(f"/lines/{CLEAN}/withdraw/{music}")
     assert '<button type="submit" class="primary">confirm withdrawal</button>' in page.text
     assert '<html lang="en">' in page.text                                # the EU pack's default language
+    zh = TestClient(create_app(c), cookies=client.cookies)               # a reader who chose Chinese reads it in Chinese
+    zh.get("/lang/zh")
+    assert f'<a class="button" href="/lines/{CLEAN}/withdraw/{music}">在此撤回合同</a>' in zh.get(f"/lines/{CLEAN}").text
+    assert '<button type="submit" class="primary">确认撤回</button>' in zh.get(f"/lines/{CLEAN}/withdraw/{music}").text
     r = client.post(f"/lines/{CLEAN}/end", data={"csrf": csrf_of(page.text), "kind": "withdraw",
                                                  "subscription_id": music, "nonce": "eu1"})
     assert status_of(r.text) == "completed"

@@ -103,10 +103,10 @@ CATALOGUE: dict[str, tuple[str, str, str, str]] = {
         "Use the gifted credit before closing if you want its value.",
     ),
     "RENEWAL_IMMINENT": (
-        "{names} 将在 24 小时内自动续费；本次办理会阻止该次续费扣款。",
-        "确认后将不再扣取下一期费用。",
-        "{names} renew(s) within 24 hours; this cancellation still stops that renewal charge.",
-        "Once confirmed, the next period will not be charged.",
+        "{names} 将在 24 小时内自动续费；现在办理仍会阻止这次续费扣款。",
+        "您无需另做处理。",
+        "Due to renew within 24 hours: {names}. Ending it now still stops that renewal charge.",
+        "There is nothing else to do.",
     ),
     "CONTRACT_FEE": (
         "合约期内（至 {ends_on}）提前解约，需支付违约金 {amount}。",

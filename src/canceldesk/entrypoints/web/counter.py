@@ -16,9 +16,9 @@ from canceldesk.service_layer.errors import NotFound, ServiceError
 from . import labels
 from canceldesk.service_layer.principal import may
 
-from .pages import (HOME_OF_ROLE, CheckedForm, PageRoute, Staff, container, error_text, field_errors, lang_of,
-                    redirect, render, safe_next, set_session, tr, cookie_flags)
-from .portal import _client, nonce
+from .pages import (HOME_OF_ROLE, CheckedForm, PageRoute, Staff, acked_of, client_of, container, cookie_flags,
+                    error_text, field_errors, form_key, lang_of, nonce, open_request, redirect, render, safe_next,
+                    set_session, submit_errors, tr)
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -39,7 +39,7 @@ def staff_login(request: Request, form: CheckedForm):
     username = str(form.get("username") or "")[:64]
     nxt = safe_next(form.get("next"), "")
     try:
-        login = auth.staff_login(c, username, str(form.get("password") or "")[:200], client=_client(request))
+        login = auth.staff_login(c, username, str(form.get("password") or "")[:200], client=client_of(request))
     except ServiceError as exc:
         return render(request, "staff/login.html", status=exc.status, errors={"password": error_text(request, exc)},
                       username=username, next=nxt)
@@ -196,7 +196,7 @@ def new_request_submit(customer_id: str, msisdn: str, request: Request, p: Staff
     c = container(request)
     kind = requests.parse_kind(form.get("kind"))
     sub = str(form.get("subscription_id") or "")[:64] or None
-    acked = tuple(str(w)[:40] for w in form.getlist("ack")[:20])
+    acked = acked_of(form)
     reason = str(form.get("reason") or "")[:40]
     _owned_line(request, p, customer_id, msisdn)
     doc = _checked_document(request, p, customer_id)
@@ -204,24 +204,33 @@ def new_request_submit(customer_id: str, msisdn: str, request: Request, p: Staff
         return _new_page(request, p, customer_id, msisdn, kind, sub, status=422, acked=acked, reason=reason)
     cmd = requests.NewRequest(kind=kind, msisdn=msisdn, subscription_id=sub, acknowledged_warnings=acked,
                               reason=reason if reason in labels.REASONS else None, in_person_document=doc,
-                              idempotency_key=f"counter:{str(form.get('nonce') or nonce())[:40]}", lang=lang_of(request))
+                              idempotency_key=form_key(form, "counter"), lang=lang_of(request))
     try:
         req = selfservice.end_in_one_step(c, p, cmd)
     except ServiceError as exc:
-        if exc.code == "OPEN_REQUEST" and isinstance(exc.details, dict) and exc.details.get("tracking_no"):
-            return redirect(f"/counter/requests/{exc.details['tracking_no']}")
-        errors = {"ack:" + code: error_text(request, exc) for code in (exc.details or {}).get("missing", [])} \
-            if exc.code == "WARNINGS_NOT_ACKNOWLEDGED" else {"form": error_text(request, exc)}
-        return _new_page(request, p, customer_id, msisdn, kind, sub, status=exc.status, errors=errors, acked=acked,
-                         reason=reason)
+        if open_request(exc):
+            return redirect(f"/counter/requests/{open_request(exc)}")
+        return _new_page(request, p, customer_id, msisdn, kind, sub, status=exc.status,
+                         errors=submit_errors(request, exc), acked=acked, reason=reason)
     return redirect(f"/counter/requests/{req.tracking_no}")
 
 
 # ---- a request, and the queues -----------------------------------------------------------------------------
+def _walk_in_customer(c, p, req) -> dict | None:
+    """The customer of a request taken at the counter, for the walk-in breadcrumb (None from the queues)."""
+    if req.channel != "counter" or not may(p, "counter") or not req.customer_id:
+        return None
+    try:
+        return counter.customer_view(c, p, req.customer_id)
+    except ServiceError:
+        return None
+
+
 def _staff_request_page(request: Request, p, tracking_no: str, status: int = 200, errors: dict | None = None):
     c = container(request)
     detail = selfservice.request_detail(c, p, tracking_no)
     return render(request, "counter/request.html", status=status, d=detail, r=detail["request"],
+                  cu=_walk_in_customer(c, p, detail["request"]),
                   complaints=complaints.for_request(c, p, tracking_no), errors=errors or {})
 
 

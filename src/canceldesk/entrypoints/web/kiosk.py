@@ -16,15 +16,11 @@ from canceldesk.service_layer import auth, channels, requests
 from canceldesk.service_layer.errors import ServiceError
 from canceldesk.service_layer.principal import may
 
-from .pages import (KIOSK_COOKIE, CheckedForm, PageRoute, clear_session, container, cookie_flags, field_errors,
-                    kiosk_mark, redirect, render, set_session, tr)
+from .pages import (KIOSK_COOKIE, CheckedForm, PageRoute, client_of, code_login, container, cookie_flags,
+                    end_session, field_errors, kiosk_mark, redirect, render, start_session, tr)
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 DOC_TYPES = [t for t in DOCUMENT_TYPES if t != "cn_uscc"]  # a person's documents
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _ticket(request: Request, msisdn: str, sent: bool, at: int | None = None) -> str:
@@ -52,7 +48,7 @@ def kiosk_send_code(request: Request, form: CheckedForm):
     try:
         number = requests.parse_msisdn(msisdn)
         sent = channels.kiosk_send_code(container(request), doc_type, str(form.get("doc_number") or "")[:40], number,
-                                        client=_client(request))
+                                        client=client_of(request))
     except ServiceError as exc:
         return render(request, "kiosk/login.html", status=422, doc_types=DOC_TYPES, msisdn=msisdn, doc_type=doc_type,
                       errors=field_errors(request, exc, "doc_number"))
@@ -69,26 +65,20 @@ def kiosk_verify(request: Request, form: CheckedForm):
     if not _ticket_ok(request, msisdn, ticket):
         return render(request, "kiosk/code.html", status=422, msisdn=msisdn, ticket=ticket,
                       errors={"otp": _("The code is wrong or has expired. Request a new one.")})
-    try:
-        login = auth.exchange_otp(c, msisdn, otp, client=_client(request))
-    except ServiceError as exc:
-        return render(request, "kiosk/code.html", status=422, msisdn=msisdn, ticket=ticket,
-                      errors=field_errors(request, exc, "otp"))
+    login, retry = code_login(request, msisdn, otp,
+                              lambda **e: render(request, "kiosk/code.html", msisdn=msisdn, ticket=ticket, **e))
+    if retry:
+        return retry
     if not may(login["role"], "own_lines"):  # the kiosk is the portal: the one roles table decides
         auth.logout(c, login["token"])
         return redirect("/kiosk")
-    response = redirect("/")
-    set_session(response, request, login)
+    response = start_session(request, login, "/")
     response.set_cookie(KIOSK_COOKIE, kiosk_mark(request, login["token"]), **cookie_flags(request))
     return response
 
 
 @router.post("/kiosk/logout")
 def kiosk_logout(request: Request, form: CheckedForm):
-    token = request.cookies.get("cd_session")
-    if token:
-        auth.logout(container(request), token)
-    response = redirect("/kiosk")
-    clear_session(response, request)
+    response = end_session(request, "/kiosk")
     response.delete_cookie(KIOSK_COOKIE, **cookie_flags(request))
     return response

@@ -13,6 +13,7 @@ STATUSES = {"submitted": N_("Submitted"), "checked": N_("Checked"), "awaiting_co
             "in_review": N_("Being reviewed by a person"), "executing": N_("Being carried out"),
             "completed": N_("Completed"), "rejected": N_("Not carried out"), "withdrawn": N_("Withdrawn"),
             "failed": N_("Problem: with staff now")}
+STAFF_STATUSES = {**STATUSES, "awaiting_confirmation": N_("Waiting for the customer's confirmation")}
 LINE_STATUSES = {"active": N_("In service"), "suspended": N_("Suspended"), "inactive": N_("Never activated"),
                  "frozen": N_("Closed (frozen, can be reclaimed)"), "recyclable": N_("Closed")}
 SUB_STATUSES = {"active": N_("Active"), "ending": N_("Ending"), "ended": N_("Ended")}
@@ -80,6 +81,12 @@ FIELD_ERRORS = {
     "in_person_document.type": N_("Choose the document type."),
     "reason": N_("Give a reason."),
 }
+# The pack's withdrawal button (its legal wording, in the pack's language) as a reader of either language reads it.
+WITHDRAW_BUTTONS = {"withdraw from contract here": N_("withdraw from contract here"),
+                    "撤回合同": N_("Withdraw from the contract")}
+WITHDRAW_CONFIRMS = {"confirm withdrawal": N_("confirm withdrawal"), "确认撤回": N_("Confirm the withdrawal")}
+# Warnings that only inform (nothing to do, nothing at risk): shown once as a note, never a box to tick.
+INFO_WARNINGS = frozenset({"RENEWAL_IMMINENT"})
 FEES = {"EARLY_TERMINATION": N_("Early-termination fee"), "INSTALLMENT": N_("Unpaid device instalments"),
         "PROCESSING": N_("Processing fee")}
 # The system's own words in a request's timeline (anything else — a person's reason — is shown as written).

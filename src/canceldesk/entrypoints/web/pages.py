@@ -3,6 +3,7 @@ and one error page. Pages parse input and call the service layer; nothing here d
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from datetime import date, datetime
 from pathlib import Path
@@ -101,15 +102,38 @@ ACTOR_ROLES = {"subscriber": N_("You"), "system": N_("System"), "agent": N_("Cou
                "reviewer": N_("Reviewer"), "admin": N_("Back office"), "enterprise_admin": N_("Company administrator")}
 
 
+STAFF_ACTOR_ROLES = {**ACTOR_ROLES, "subscriber": N_("The customer")}
+
+
+def _staff_view(ctx) -> bool:
+    principal = ctx.get("principal")
+    return principal is not None and not principal.is_subscriber and may(principal, "staff_pages")
+
+
 @pass_context
 def actor_label(ctx, actor: str) -> str:
-    """Who acted, in words; internal ids (subscriber:C001) are for staff screens only."""
-    principal = ctx.get("principal")
-    if principal is not None and not principal.is_subscriber and may(principal, "staff_pages"):
-        return actor
-    role = str(actor or "").split(":", 1)[0]
+    """Who acted, in words, never an internal id (subscriber:C001, agent:x@store, system). Staff
+    also read which colleague and store it was, and "You" for their own steps."""
+    role, _, rest = str(actor or "").partition(":")
     t = translations(ctx.get("lang", DEFAULT))
-    return t.gettext(ACTOR_ROLES.get(role, N_("System")))
+    if not _staff_view(ctx):
+        return t.gettext(ACTOR_ROLES.get(role, N_("System")))
+    word = t.gettext(STAFF_ACTOR_ROLES.get(role, N_("System")))
+    if role not in ("agent", "reviewer", "admin") or not rest:
+        return word
+    user, _, store = rest.partition("@")
+    if actor == ctx["principal"].actor:
+        return (t.gettext(N_("You (%(user)s, store %(store)s)")) if store else t.gettext(N_("You (%(user)s)"))) \
+            % {"user": user, "store": store}
+    return (t.gettext(N_("%(role)s %(user)s (store %(store)s)")) if store else t.gettext(N_("%(role)s %(user)s"))) \
+        % {"role": word, "user": user, "store": store}
+
+
+@pass_context
+def status_label(ctx, status: str) -> str:
+    """A request's status in words for whoever reads it: the customer's confirmation is "yours" only to them."""
+    table = labels.STAFF_STATUSES if _staff_view(ctx) else labels.STATUSES
+    return translations(ctx.get("lang", DEFAULT)).gettext(table.get(status, status))
 
 
 @pass_context
@@ -152,12 +176,16 @@ def age(ctx, value) -> str:
     return t.gettext("%(n)s days") % {"n": minutes // (24 * 60)}
 
 
+CJK_TEXT = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
 def _env(lang: str) -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "svg"]),
                       extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
     env.install_gettext_translations(translations(lang), newstyle=True)
-    env.filters.update(money=money_filter, loc=localized, actor=actor_label, why=reason_label, local=local_time, day=local_day, age=age, mask=mask_msisdn,
+    env.filters.update(money=money_filter, loc=localized, actor=actor_label, status=status_label, why=reason_label, local=local_time, day=local_day, age=age, mask=mask_msisdn,
                        urlq=lambda s: quote(str(s), safe=""))
+    env.tests["cjk"] = lambda s: bool(CJK_TEXT.search(str(s or "")))
     env.globals.update(L=labels, lang_names={"zh": "中文", "en": "English"}, may=may)
     return env
 
@@ -240,6 +268,37 @@ def set_session(response: Response, request: Request, login: dict) -> None:
 
 def clear_session(response: Response, request: Request) -> None:
     response.delete_cookie(SESSION_COOKIE, **cookie_flags(request))
+
+
+def client_of(request: Request) -> str:
+    """The caller's address, for the login rate limits."""
+    return request.client.host if request.client else "unknown"
+
+
+def code_login(request: Request, msisdn: str, otp: str, code_page: Callable[..., Response],
+               as_role: str | None = None) -> tuple[dict | None, Response | None]:
+    """Exchange an SMS code for a login (portal, enterprise and kiosk alike): (login, None), or
+    (None, the code page again with the error beside the field)."""
+    try:
+        return auth.exchange_otp(container(request), msisdn, otp[:12], client=client_of(request), as_role=as_role), None
+    except ServiceError as exc:
+        return None, code_page(status=422, errors=field_errors(request, exc, "otp"))
+
+
+def start_session(request: Request, login: dict, target: str) -> Response:
+    response = redirect(target)
+    set_session(response, request, login)
+    return response
+
+
+def end_session(request: Request, target: str) -> Response:
+    """Log out (the session ends on the server too) and go to `target`."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        auth.logout(container(request), token)
+    response = redirect(target)
+    clear_session(response, request)
+    return response
 
 
 def set_lang(response: Response, request: Request, lang: str) -> None:
@@ -359,6 +418,35 @@ class PageRoute(APIRoute):
         return page_handler
 
 
+# ---- what the forms that end something share (portal, close wizard, counter) -------------------------------
+def nonce() -> str:
+    """A fresh key per rendered form: a double click or a resubmission never creates two requests."""
+    return secrets.token_urlsafe(12)
+
+
+def form_key(form: FormData, channel: str) -> str:
+    """The idempotency key of a posted form: its nonce, under the channel's prefix."""
+    return f"{channel}:{str(form.get('nonce') or nonce())[:40]}"
+
+
+def acked_of(form: FormData) -> tuple[str, ...]:
+    return tuple(str(w)[:40] for w in form.getlist("ack")[:20])
+
+
+def open_request(exc: ServiceError) -> str | None:
+    """The tracking number of the request already open for the same thing (go there, not an error)."""
+    if exc.code == "OPEN_REQUEST" and isinstance(exc.details, dict) and exc.details.get("tracking_no"):
+        return str(exc.details["tracking_no"])
+    return None
+
+
+def submit_errors(request: Request, exc: ServiceError) -> dict[str, str]:
+    """A refused submission as {field: message}: each warning left unticked beside its box, else the form's."""
+    if exc.code == "WARNINGS_NOT_ACKNOWLEDGED":
+        return {"ack:" + code: error_text(request, exc) for code in (exc.details or {}).get("missing", [])}
+    return {"form": error_text(request, exc)}
+
+
 def error_text(request: Request, exc: ServiceError) -> str:
     """A service error in the page's language (by its code or field), else its own message."""
     _ = tr(request)
@@ -385,4 +473,5 @@ def field_errors(request: Request, exc: ServiceError, default_field: str) -> dic
 
 __all__ = ["N_", "PageRoute", "render", "redirect", "error_page", "tr", "CheckedForm", "Subscriber", "Staff",
            "EnterpriseAdmin", "Admin", "set_session", "clear_session", "set_lang", "safe_next", "money",
-           "current_principal", "field_errors", "error_text", "HOME_OF_ROLE", "lang_of", "container"]
+           "current_principal", "field_errors", "error_text", "HOME_OF_ROLE", "lang_of", "container", "client_of",
+           "code_login", "start_session", "end_session", "nonce", "form_key", "acked_of", "open_request", "submit_errors"]

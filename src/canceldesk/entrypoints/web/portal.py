@@ -2,27 +2,17 @@
 the close-number wizard, a request's page, the receipt, complaints, and public verification."""
 from __future__ import annotations
 
-import secrets
-
 from fastapi import APIRouter, Request
 
 from canceldesk.service_layer import assistant, auth, complaints, receipts, requests, selfservice
 from canceldesk.service_layer.errors import ServiceError
 
 from . import labels
-from .pages import (CheckedForm, PageRoute, Subscriber, clear_session, container, current_principal, error_text,
-                    field_errors, lang_of, redirect, render, safe_next, set_lang, set_session, HOME_OF_ROLE)
+from .pages import (CheckedForm, PageRoute, Subscriber, acked_of, client_of, code_login, container,
+                    current_principal, end_session, error_text, field_errors, form_key, lang_of, nonce, open_request,
+                    redirect, render, safe_next, set_lang, start_session, submit_errors, HOME_OF_ROLE)
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-
-
-def nonce() -> str:
-    """A fresh key per rendered form: a double click or a resubmission never creates two requests."""
-    return secrets.token_urlsafe(12)
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def _demo_logins(request: Request) -> list[dict]:
@@ -74,7 +64,7 @@ def login_send_code(request: Request, form: CheckedForm):
     nxt = safe_next(form.get("next"), "")
     try:
         number = requests.parse_msisdn(msisdn)
-        auth.send_otp(c, number, client=_client(request), lang=lang_of(request))
+        auth.send_otp(c, number, client=client_of(request), lang=lang_of(request))
     except ServiceError as exc:
         return _login_page(request, area, status=422, errors=field_errors(request, exc, "msisdn"), msisdn=msisdn,
                            next=nxt)
@@ -83,29 +73,18 @@ def login_send_code(request: Request, form: CheckedForm):
 
 @router.post("/login/verify")
 def login_verify(request: Request, form: CheckedForm):
-    c = container(request)
     area = "enterprise" if form.get("area") == "enterprise" else "portal"
     msisdn = str(form.get("msisdn") or "")[:32]
     nxt = safe_next(form.get("next"), "")
-    try:
-        login = auth.exchange_otp(c, msisdn, str(form.get("otp") or "")[:12], client=_client(request),
-                                  as_role="enterprise_admin" if area == "enterprise" else None)
-    except ServiceError as exc:
-        return render(request, "portal/code.html", status=422, area=area, msisdn=msisdn, next=nxt,
-                      errors=field_errors(request, exc, "otp"))
-    response = redirect(nxt or HOME_OF_ROLE.get(login["role"], "/"))
-    set_session(response, request, login)
-    return response
+    login, retry = code_login(request, msisdn, str(form.get("otp") or ""),
+                              lambda **e: render(request, "portal/code.html", area=area, msisdn=msisdn, next=nxt, **e),
+                              as_role="enterprise_admin" if area == "enterprise" else None)
+    return retry or start_session(request, login, nxt or HOME_OF_ROLE.get(login["role"], "/"))
 
 
 @router.post("/logout")
 def logout(request: Request, form: CheckedForm):
-    token = request.cookies.get("cd_session")
-    if token:
-        auth.logout(container(request), token)
-    response = redirect("/")
-    clear_session(response, request)
-    return response
+    return end_session(request, "/")
 
 
 @router.get("/lang/{code}")
@@ -135,13 +114,13 @@ def end_product(msisdn: str, request: Request, p: Subscriber, form: CheckedForm)
     c = container(request)
     sub_id = str(form.get("subscription_id") or "")[:64]
     cmd = requests.NewRequest(kind=str(form.get("kind") or ""), msisdn=msisdn, subscription_id=sub_id or None,
-                              acknowledged_warnings=tuple(str(w)[:40] for w in form.getlist("ack")[:20]),
-                              idempotency_key=f"web:{str(form.get('nonce') or nonce())[:40]}", lang=lang_of(request))
+                              acknowledged_warnings=acked_of(form), idempotency_key=form_key(form, "web"),
+                              lang=lang_of(request))
     try:
         req = selfservice.end_in_one_step(c, p, cmd)
     except ServiceError as exc:
-        if exc.code == "OPEN_REQUEST" and isinstance(exc.details, dict) and exc.details.get("tracking_no"):
-            return redirect(f"/requests/{exc.details['tracking_no']}")
+        if open_request(exc):
+            return redirect(f"/requests/{open_request(exc)}")
         return _line_page(request, p, msisdn, status=exc.status, errors={sub_id: error_text(request, exc)})
     return redirect(f"/requests/{req.tracking_no}")
 
@@ -183,19 +162,17 @@ def close_page(msisdn: str, request: Request, p: Subscriber):
 @router.post("/lines/{msisdn}/close")
 def close_submit(msisdn: str, request: Request, p: Subscriber, form: CheckedForm):
     c = container(request)
-    acked = tuple(str(w)[:40] for w in form.getlist("ack")[:20])
+    acked = acked_of(form)
     reason = str(form.get("reason") or "")[:40]
     cmd = requests.NewRequest(kind="close_line", msisdn=msisdn, reason=reason if reason in labels.REASONS else None,
-                              acknowledged_warnings=acked, idempotency_key=f"web:{str(form.get('nonce') or nonce())[:40]}",
-                              lang=lang_of(request))
+                              acknowledged_warnings=acked, idempotency_key=form_key(form, "web"), lang=lang_of(request))
     try:
         req, _created = requests.create_request(c, p, cmd)
     except ServiceError as exc:
-        if exc.code == "OPEN_REQUEST" and isinstance(exc.details, dict) and exc.details.get("tracking_no"):
-            return redirect(f"/requests/{exc.details['tracking_no']}")
-        errors = {"ack:" + code: error_text(request, exc) for code in (exc.details or {}).get("missing", [])} \
-            if exc.code == "WARNINGS_NOT_ACKNOWLEDGED" else {"form": error_text(request, exc)}
-        return _close_page(request, p, msisdn, status=exc.status, errors=errors, acked=acked, reason=reason)
+        if open_request(exc):
+            return redirect(f"/requests/{open_request(exc)}")
+        return _close_page(request, p, msisdn, status=exc.status, errors=submit_errors(request, exc), acked=acked,
+                           reason=reason)
     return redirect(f"/requests/{req.tracking_no}")
 
 
