@@ -5,3 +5,16 @@ from __future__ import annotations
 class IntegrityConflict(Exception):
     """The store refused a write that breaks one of its rules — one open request per target, one
     request per idempotency key. Raised by a unit of work's `flush`; the use case answers 409."""
+
+
+class TransientError(Exception):
+    """An outside system's call failed or timed out; retrying later may succeed."""
+
+
+class PermanentError(Exception):
+    """An outside system refused; retrying will not help — a person must look."""
+
+
+class StoreBusy(Exception):
+    """The store could not do it now — a conflicting run, a stale row, a locked database; nothing was
+    half-done (the transaction rolled back) and a retry shortly may succeed."""

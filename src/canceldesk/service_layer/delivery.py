@@ -14,8 +14,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from canceldesk.adapters import durable
-from canceldesk.adapters.downstream import PermanentError, TransientError
+from canceldesk.domain.errors import PermanentError, TransientError
 from canceldesk.domain.execution import backoff_seconds
 
 log = logging.getLogger("canceldesk.delivery")
@@ -56,9 +55,9 @@ def deliver(c, limit: int = BATCH, lane: str | None = None) -> Delivered:
     hold = PRIORITY_HOLD_SECONDS if priority else c.settings.lease_seconds
     with c.uow() as uow:
         # a deliverer that dies lets its batch go after its hold, as a saga run does
-        batch = durable.claim_messages(uow.session, now, timedelta(seconds=hold), limit,
-                                       events=PRIORITY_EVENTS if priority else None,
-                                       exclude=() if priority else PRIORITY_EVENTS)
+        batch = uow.deliveries.claim(now, timedelta(seconds=hold), limit,
+                                     events=PRIORITY_EVENTS if priority else None,
+                                     exclude=() if priority else PRIORITY_EVENTS)
         uow.commit()
     if not batch:
         return Delivered()
@@ -81,13 +80,13 @@ def deliver(c, limit: int = BATCH, lane: str | None = None) -> Delivered:
             failed.append((msg.id, msg.attempts, str(exc)))
     report = Delivered(sent=len(sent), failed=len(failed), full=len(batch) == limit)
     with c.uow() as uow:
-        durable.mark_sent(uow.session, sent, c.now())
-        durable.release_messages(uow.session, released)
+        uow.deliveries.mark_sent(sent, c.now())
+        uow.deliveries.release(released)
         for message_id, attempts, error in failed:
             delay = (backoff_seconds(attempts, base=PRIORITY_RETRY_BASE, cap=PRIORITY_RETRY_CAP) if priority else
                      backoff_seconds(attempts, base=c.settings.retry_base_seconds, cap=MAX_DELAY_SECONDS))
             retry_at = now + timedelta(seconds=delay)
-            durable.mark_failed(uow.session, message_id, retry_at, error)
+            uow.deliveries.mark_failed(message_id, retry_at, error)
             report.retry_at = min(report.retry_at or retry_at, retry_at)
         uow.commit()
     if failed:
@@ -138,10 +137,10 @@ class PriorityLane:
 def next_retry_at(c) -> datetime | None:
     """When the earliest pending message is due again (None: nothing waits)."""
     with c.uow() as uow:
-        return durable.next_pending_at(uow.session)
+        return uow.deliveries.next_pending_at()
 
 
 def has_unclaimed(c) -> bool:
     """Is any message waiting that no deliverer has tried yet?"""
     with c.uow() as uow:
-        return durable.has_unclaimed_messages(uow.session)
+        return uow.deliveries.has_unclaimed()
