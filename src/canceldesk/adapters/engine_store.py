@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.base import manager_of_class
 from sqlalchemy.orm.exc import StaleDataError
 
 from canceldesk.domain.errors import StoreBusy
@@ -84,12 +85,13 @@ class SqlRunStore:
     # the group's rows -----------------------------------------------------------------------
     @_busy
     def locked_requests(self, ids: list[str]) -> dict[str, Request]:
+        """Row-locked (PostgreSQL FOR UPDATE; SQLite holds the write lock), in id order so two groups
+        never lock in opposite orders."""
         return self.uow.repo.locked_requests(ids)
 
     @_busy
     def locked_request(self, request_id: str) -> Request | None:
-        # FOR UPDATE serialises the runs of one request on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
-        return self.s.get(Request, request_id, with_for_update=True)
+        return self.locked_requests([request_id]).get(request_id)
 
     @_busy
     def steps_of_many(self, ids: list[str]) -> dict[str, dict[str, StepRecord]]:
@@ -97,10 +99,12 @@ class SqlRunStore:
         out: dict[str, dict[str, StepRecord]] = {i: {} for i in ids}
         if not ids:
             return out
+        new = manager_of_class(StepRecord).new_instance  # as the ORM loads a row: no attribute events
         for r in self.s.execute(select(T.c.request_id, T.c.step, *[T.c[f] for f in _FIELDS])
                                 .where(T.c.request_id.in_(ids))):
-            rec = StepRecord(request_id=r.request_id, step=r.step, status=r.status, attempts=r.attempts,
-                             started_at=r.started_at, finished_at=r.finished_at, error=r.error, result=r.result)
+            rec = new()
+            rec.__dict__.update(request_id=r.request_id, step=r.step, status=r.status, attempts=r.attempts,
+                                started_at=r.started_at, finished_at=r.finished_at, error=r.error, result=r.result)
             self._loaded[(r.request_id, r.step)] = tuple(r[2:])
             self._steps.append(rec)
             out[r.request_id][r.step] = rec
