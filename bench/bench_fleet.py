@@ -12,8 +12,6 @@ codes during a burst of notices.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -27,7 +25,7 @@ from canceldesk.service_layer import auth, batches
 from canceldesk.service_layer.engine import Engine
 from canceldesk.service_layer.principal import Principal
 
-from common import PG_URL, fresh_container, seed_lines
+from common import PG_URL, REDIS_URL, fresh_container, seed_lines, start_workers, stop_workers
 
 LATENCY_MS = 500
 
@@ -104,25 +102,10 @@ def _otp_p99(c, numbers: list[str], every: float, how_many: int) -> float:
     return waits[min(len(waits) - 1, int(0.99 * len(waits)))]
 
 
-def _workers(env_extra: dict, count: int = 2) -> list[subprocess.Popen]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CANCELDESK_")}
-    env.update(CANCELDESK_ENV="test", CANCELDESK_DATABASE_URL=PG_URL, CANCELDESK_QUEUE_URL=REDIS_URL,
-               CANCELDESK_LOG_LEVEL="WARNING", **env_extra)
-    return [subprocess.Popen([sys.executable, "-m", "canceldesk.cli", "worker", "--workers", "4"], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
+def _workers(env_extra: dict, count: int = 2) -> list:
+    return start_workers(count, 4, **env_extra)
 
 
-def _stop(procs) -> None:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
-REDIS_URL = os.environ.get("CANCELDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 def _otp(results: list, codes: int = 100, burst: int = 10_000) -> None:
@@ -135,7 +118,7 @@ def _otp(results: list, codes: int = 100, burst: int = 10_000) -> None:
         procs = _workers({"CANCELDESK_SIM_FAILURE_RATE": "0", "CANCELDESK_SIM_LATENCY_MS": "0"})
         time.sleep(4)
         quiet = _otp_p99(c, numbers[:codes], 0.05, codes)
-        _stop(procs)
+        stop_workers(procs)
         now = datetime.now(timezone.utc)
         with c.engine.begin() as conn:
             conn.execute(insert(orm.outbox), [dict(dedup_key=f"burst-{i}", channel="sms", to=numbers[i % len(numbers)],
@@ -148,7 +131,7 @@ def _otp(results: list, codes: int = 100, burst: int = 10_000) -> None:
         with c.engine.connect() as conn:
             unsent = conn.execute(select(func.count()).select_from(orm.outbox).where(
                 orm.outbox.c.sent_at.is_(None), orm.outbox.c.event != "otp")).scalar()
-        _stop(procs)
+        stop_workers(procs)
         results.append({"name": "otp_delivery_p99_ms", "unit": "ms", "value": round(loaded, 1),
                         "baseline": round(quiet, 1), "ratio": round(quiet / loaded, 3) if loaded else None,
                         "notes": f"{codes} login codes, one every 50 ms, while 2 workers (PostgreSQL + Redis) deliver "

@@ -14,51 +14,21 @@ default 4), BENCH_BACKLOG (default 100000), BENCH_BACKLOG_SECONDS (drain time ca
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
-import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import select
 
 from canceldesk.adapters import orm
 from canceldesk.service_layer import delivery, executor
 
-from common import PG_URL, Timer, fresh_container, seed_lines
-
-REDIS_URL = os.environ.get("CANCELDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+from common import (PG_URL, REDIS_URL, Timer, accepted_unsubscribes, completed, fresh_container, seed_lines,
+                    start_workers, stop_workers)
 N = int(os.environ.get("BENCH_WORKERS_N", "5000"))
 INLINE_N = int(os.environ.get("BENCH_INLINE_N", "500"))  # the per-request inline ceiling's sample
 THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "4"))
 BACKLOG = int(os.environ.get("BENCH_BACKLOG", "100000"))
 BACKLOG_SECONDS = float(os.environ.get("BENCH_BACKLOG_SECONDS", "240"))
-
-
-def _accepted(c, pairs: list[tuple[str, str]]) -> list[str]:
-    """Insert accepted unsubscribes (status executing) for these lines, in bulk; returns their ids."""
-    now = datetime.now(timezone.utc)
-    rows = []
-    for cid, msisdn in pairs:
-        sub = f"S{int(cid[1:]):07d}"
-        rows.append({"id": str(uuid.uuid4()), "tracking_no": f"CDB{uuid.uuid4().hex[:16].upper()}", "kind": "unsubscribe",
-                     "msisdn": msisdn, "subscription_id": sub, "customer_id": cid, "channel": "app",
-                     "requested_by": f"subscriber:{cid}", "status": "executing", "open_target": f"sub:{sub}",
-                     "impact": {}, "acknowledged_warnings": [], "reject_codes": [], "created_at": now,
-                     "updated_at": now, "deadline_at": now + timedelta(hours=1)})
-    with c.engine.begin() as conn:
-        for k in range(0, len(rows), 5000):
-            conn.execute(insert(orm.requests), rows[k:k + 5000])
-    return [r["id"] for r in rows]
-
-
-def _completed(c, ids: list[str]) -> int:
-    with c.engine.connect() as conn:
-        n = 0
-        for k in range(0, len(ids), 20000):
-            n += conn.execute(select(func.count()).select_from(orm.requests).where(
-                orm.requests.c.id.in_(ids[k:k + 20000]), orm.requests.c.status == "completed")).scalar()
-        return n
 
 
 def _inline_rate(c, ids: list[str]) -> float:
@@ -67,17 +37,12 @@ def _inline_rate(c, ids: list[str]) -> float:
         for rid in ids:
             executor.execute(c, rid)
             delivery.deliver_pending(c)
-    assert _completed(c, ids) == len(ids)
+    assert completed(c, ids) == len(ids)
     return len(ids) / t.seconds
 
 
-def _start_workers(count: int) -> list[subprocess.Popen]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CANCELDESK_")}
-    env.update(CANCELDESK_ENV="test", CANCELDESK_DATABASE_URL=PG_URL, CANCELDESK_QUEUE_URL=REDIS_URL,
-               CANCELDESK_LOG_LEVEL="WARNING", CANCELDESK_SIM_FAILURE_RATE="0", CANCELDESK_SIM_LATENCY_MS="0")
-    procs = [subprocess.Popen([sys.executable, "-m", "canceldesk.cli", "worker", "--workers", str(THREADS)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
-    return procs
+def _start_workers(count: int) -> list:
+    return start_workers(count, THREADS, CANCELDESK_SIM_FAILURE_RATE="0", CANCELDESK_SIM_LATENCY_MS="0")
 
 
 def _wait_ready(c, procs, since: datetime, timeout: float = 60) -> None:
@@ -91,16 +56,6 @@ def _wait_ready(c, procs, since: datetime, timeout: float = 60) -> None:
             return
         time.sleep(0.1)
     raise RuntimeError("workers did not start")
-
-
-def _stop(procs) -> None:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
 
 
 def _rss_mb(procs) -> float:
@@ -136,13 +91,13 @@ def _drain(c, ids: list[str], workers: int, cap: float | None = None, queued: bo
         PEAK_RSS["mb"] = 0.0
         while True:
             PEAK_RSS["mb"] = max(PEAK_RSS["mb"], _rss_mb(procs))
-            done = _completed(c, ids)
+            done = completed(c, ids)
             elapsed = time.perf_counter() - t0
             if done == len(ids) or (cap is not None and elapsed >= cap):
                 return done, elapsed
             time.sleep(0.2 if len(ids) < 10_000 else 1.0)
     finally:
-        _stop(procs)
+        stop_workers(procs)
 
 
 def run(results: list, n: int = N, backlog: int = BACKLOG) -> None:
@@ -153,7 +108,7 @@ def run(results: list, n: int = N, backlog: int = BACKLOG) -> None:
         today = datetime.now(timezone.utc).date()
         with Timer() as seeding:
             pairs = seed_lines(c, 3 * n + backlog, today)
-        inline_ids, one_ids, two_ids = (_accepted(c, pairs[k * n:(k + 1) * n]) for k in range(3))
+        inline_ids, one_ids, two_ids = (accepted_unsubscribes(c, pairs[k * n:(k + 1) * n]) for k in range(3))
         inline_ids = inline_ids[:INLINE_N]
         ceiling = _inline_rate(c, inline_ids)
         for workers, ids in ((1, one_ids), (2, two_ids)):
@@ -168,7 +123,7 @@ def run(results: list, n: int = N, backlog: int = BACKLOG) -> None:
                          f"latency and no failures; baseline = the engine ceiling: the same saga + delivery run inline "
                          f"in one process without the queue, measured in this run ({os.cpu_count()} CPUs)"})
         if backlog:
-            ids = _accepted(c, pairs[3 * n:])  # accepted = due: the workers' engines claim them from the database
+            ids = accepted_unsubscribes(c, pairs[3 * n:])  # accepted = due: the workers' engines claim them from the database
             done, seconds = _drain(c, ids, 2, cap=BACKLOG_SECONDS, queued=True)
             whole = done == len(ids)
             inline_seconds = done / ceiling

@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import subprocess
+import sys
 import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
@@ -16,6 +18,7 @@ from canceldesk.bootstrap import bootstrap
 from canceldesk.config import Settings
 
 PG_URL = os.environ.get("CANCELDESK_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CANCELDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 def machine() -> dict:
@@ -108,3 +111,22 @@ def completed(c, ids: list[str]) -> int:
             n += conn.execute(select(func.count()).select_from(orm.requests).where(
                 orm.requests.c.id.in_(ids[k:k + 20000]), orm.requests.c.status == "completed")).scalar()
         return n
+
+
+def start_workers(count: int, threads: int = 4, **env_extra: str) -> list[subprocess.Popen]:
+    """`count` `canceldesk worker --workers threads` processes on the bench PostgreSQL + Redis."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANCELDESK_")}
+    env.update(CANCELDESK_ENV="test", CANCELDESK_DATABASE_URL=PG_URL, CANCELDESK_QUEUE_URL=REDIS_URL,
+               CANCELDESK_LOG_LEVEL="WARNING", **env_extra)
+    return [subprocess.Popen([sys.executable, "-m", "canceldesk.cli", "worker", "--workers", str(threads)], env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
+
+
+def stop_workers(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()

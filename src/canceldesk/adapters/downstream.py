@@ -8,22 +8,19 @@ their own transactions — as an outside system would — so a retry after a cra
 from __future__ import annotations
 
 import random
+import threading
 import time
 import uuid
+import weakref
+from concurrent.futures import Future
 from datetime import datetime, timezone
 from typing import Protocol
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, BigInteger, insert, select
+from sqlalchemy import Column, DateTime, MetaData, String, Table, BigInteger, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
-
-class TransientError(Exception):
-    """The downstream call failed or timed out; retrying later may succeed."""
-
-
-class PermanentError(Exception):
-    """The downstream system refused; retrying will not help — a person must look."""
+from canceldesk.domain.errors import PermanentError as PermanentError  # re-exported: the callers' names
+from canceldesk.domain.errors import TransientError as TransientError
 
 
 class Provisioning(Protocol):
@@ -86,28 +83,93 @@ class FaultInjector:
             raise TransientError(f"{system}: simulated lost reply")
 
 
+class CallLog:
+    """The simulators' record of what the "remote side" did, written by group commit: concurrent
+    calls queue their rows, one writer thread inserts everything queued in one transaction
+    (`INSERT … ON CONFLICT (key) DO NOTHING`, then reads back each key's reference — a repeated key
+    gets the first call's), commits, and only then answers each call. A call still returns only
+    once its row is durable, as before; many calls share one commit instead of one each."""
+
+    BATCH = 500
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.lock = threading.Lock()
+        self.queue: list[tuple[dict, Future]] = []
+        self.wake = threading.Condition(self.lock)
+        self.writer: threading.Thread | None = None
+
+    def record(self, row: dict) -> str:
+        fut: Future = Future()
+        with self.lock:
+            self.queue.append((row, fut))
+            if self.writer is None or not self.writer.is_alive():
+                self.writer = threading.Thread(target=self._write_loop, name="sim-call-log", daemon=True)
+                self.writer.start()
+            self.wake.notify()
+        return fut.result()
+
+    def _write_loop(self) -> None:
+        while True:
+            with self.lock:
+                if not self.queue and not self.wake.wait(timeout=5.0) and not self.queue:
+                    self.writer = None  # idle: the next call starts a new writer
+                    return
+                batch, self.queue = self.queue[:self.BATCH], self.queue[self.BATCH:]
+            if not batch:
+                continue
+            try:
+                refs = self._write([row for row, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - each waiting call sees the failure (a transient one)
+                for _, fut in batch:
+                    fut.set_exception(TransientError(f"call log: {type(exc).__name__}"))
+                continue
+            for row, fut in batch:
+                fut.set_result(refs[row["key"]])
+
+    def _write(self, rows: list[dict]) -> dict[str, str]:
+        keys = list({r["key"] for r in rows})
+        with self.engine.begin() as conn:
+            dialect = conn.dialect.name
+            if dialect == "postgresql":  # the remote side's own durability is not ours to wait for
+                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                from sqlalchemy.dialects.postgresql import insert as upsert
+            else:
+                from sqlalchemy.dialects.sqlite import insert as upsert
+            conn.execute(upsert(sim_calls).on_conflict_do_nothing(index_elements=["key"]), rows)
+            refs = dict(conn.execute(select(sim_calls.c.key, sim_calls.c.reference).where(sim_calls.c.key.in_(keys))).all())
+        return refs
+
+
+_logs: "weakref.WeakKeyDictionary[Engine, CallLog]" = weakref.WeakKeyDictionary()
+_logs_lock = threading.Lock()
+
+
+def call_log(engine: Engine) -> CallLog:
+    """One call log per database, shared by the simulators of a process."""
+    with _logs_lock:
+        log = _logs.get(engine)
+        if log is None:
+            log = _logs[engine] = CallLog(engine)
+        return log
+
+
 class _SimulatedSystem:
     system = "sim"
 
     def __init__(self, engine: Engine, faults: FaultInjector):
         self.engine = engine
         self.faults = faults
+        self.log = call_log(engine)
 
     def _call(self, key: str, action: str, target: str, amount: int | None = None) -> str:
         """Act once per key: a repeated key returns the first call's reference, as an idempotent
         API does (the remote side never acts twice)."""
         self.faults.before(self.system)
-        remote_key = f"{self.system}:{key}"
-        reference = f"{self.system[:3].upper()}-{uuid.uuid4().hex[:12]}"
-        try:
-            with self.engine.begin() as conn:
-                if conn.dialect.name == "postgresql":  # the remote side's own durability is not ours to wait for
-                    conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                conn.execute(insert(sim_calls).values(key=remote_key, system=self.system, action=action, target=target,
-                                                      amount=amount, reference=reference, at=datetime.now(timezone.utc)))
-        except IntegrityError:  # done before (a retry, or a racing duplicate): the original result
-            with self.engine.connect() as conn:
-                reference = conn.execute(select(sim_calls.c.reference).where(sim_calls.c.key == remote_key)).scalar_one()
+        reference = self.log.record({"key": f"{self.system}:{key}", "system": self.system, "action": action,
+                                     "target": target, "amount": amount,
+                                     "reference": f"{self.system[:3].upper()}-{uuid.uuid4().hex[:12]}",
+                                     "at": datetime.now(timezone.utc)})
         self.faults.after(self.system)
         return reference
 

@@ -152,3 +152,18 @@ class SqlUnitOfWork:
     @property
     def partner_api(self) -> SqlPartnerStore:
         return self._h4_bound("_h4_partner_api", SqlPartnerStore)
+
+    # --- engine (helper 1) ---
+    @property
+    def runs(self):
+        """The engine's store (ports.RunStore), created on first use in this transaction."""
+        if getattr(self, "_runs", None) is None or self._runs.s is not self.session:
+            from .engine_store import SqlRunStore
+            self._runs = SqlRunStore(self)
+        return self._runs
+
+    @property
+    def deliveries(self):
+        """The deliverer's outbox store (ports.DeliveryStore)."""
+        from .engine_store import SqlDeliveryStore
+        return SqlDeliveryStore(self)

@@ -14,3 +14,16 @@ class RateLimited(Exception):
     def __init__(self, retry_after: int):
         super().__init__(f"rate limited; retry after {retry_after}s")
         self.retry_after = retry_after
+
+
+class TransientError(Exception):
+    """An outside system's call failed or timed out; retrying later may succeed."""
+
+
+class PermanentError(Exception):
+    """An outside system refused; retrying will not help — a person must look."""
+
+
+class StoreBusy(Exception):
+    """The store could not do it now — a conflicting run, a stale row, a locked database; nothing was
+    half-done (the transaction rolled back) and a retry shortly may succeed."""

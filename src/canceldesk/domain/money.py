@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
+from babel import Locale
 from babel.numbers import format_currency, format_decimal
 
 
@@ -46,6 +48,12 @@ def prorate_down(price: int, numerator_days: int, denominator_days: int) -> int:
 _LOCALES = {"zh": "zh_CN", "en": "en"}
 
 
+@lru_cache(maxsize=None)
+def _locale(name: str) -> Locale:
+    """Parsed once: babel re-reads its locale directory on every parse of a name (a hot path: every notice)."""
+    return Locale.parse(name)
+
+
 def format_money(amount: int, currency: str, lang: str = "zh") -> str:
     """The one way money is shown: minor units of `currency`, in the reader's language.
 
@@ -53,7 +61,7 @@ def format_money(amount: int, currency: str, lang: str = "zh") -> str:
     "¥58.00" in Chinese and "CN¥58.00" in English; 5800 EUR reads "€58.00" in both.
     """
     locale = _LOCALES.get((lang or "zh")[:2], "zh_CN")
-    return format_currency(Decimal(int(amount)) / 100, currency or "CNY", locale=locale)
+    return format_currency(Decimal(int(amount)) / 100, currency or "CNY", locale=_locale(locale))
 
 
 # How an amount is said aloud (the phone channel): the number, then the unit as a word.
@@ -66,5 +74,5 @@ def spoken_money(amount: int, currency: str, lang: str = "zh") -> str:
     if units is None:
         return format_money(amount, currency, lang)
     en = (lang or "zh").startswith("en")
-    number = format_decimal(Decimal(int(amount)) / 100, format="#,##0.00", locale="en" if en else "zh_CN")
+    number = format_decimal(Decimal(int(amount)) / 100, format="#,##0.00", locale=_locale("en" if en else "zh_CN"))
     return f"{number} {units[1]}" if en else f"{number}{units[0]}"

@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from canceldesk.adapters import durable
-from canceldesk.adapters.downstream import PermanentError, TransientError
+from canceldesk.domain.errors import PermanentError, TransientError
 from canceldesk.domain.execution import backoff_seconds
 
 log = logging.getLogger("canceldesk.delivery")
@@ -32,6 +32,20 @@ PRIORITY_HOLD_SECONDS = 5.0
 PRIORITY_RETRY_BASE = 0.25
 PRIORITY_RETRY_CAP = 2.0
 PRIORITY_POLL_SECONDS = 0.5
+# A claimed batch goes to its gateways over a few concurrent senders (per process, shared by the
+# lanes): a gateway's latency is paid once per few messages, and a gateway that records its sends
+# (the simulators' call log) commits them together.
+SENDERS = 4
+_senders: ThreadPoolExecutor | None = None
+_senders_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _senders
+    with _senders_lock:
+        if _senders is None:
+            _senders = ThreadPoolExecutor(SENDERS, thread_name_prefix="deliver")
+        return _senders
 
 
 @dataclass
@@ -56,21 +70,19 @@ def deliver(c, limit: int = BATCH, lane: str | None = None) -> Delivered:
     hold = PRIORITY_HOLD_SECONDS if priority else c.settings.lease_seconds
     with c.uow() as uow:
         # a deliverer that dies lets its batch go after its hold, as a saga run does
-        batch = durable.claim_messages(uow.session, now, timedelta(seconds=hold), limit,
-                                       events=PRIORITY_EVENTS if priority else None,
-                                       exclude=() if priority else PRIORITY_EVENTS)
+        batch = uow.deliveries.claim(now, timedelta(seconds=hold), limit,
+                                     events=PRIORITY_EVENTS if priority else None,
+                                     exclude=() if priority else PRIORITY_EVENTS)
         uow.commit()
     if not batch:
         return Delivered()
     sent, failed, released = [], [], []
     started = time.monotonic()
-    for msg in batch:
+
+    def send(msg) -> None:
         if time.monotonic() - started > 0.8 * hold:  # our claim runs out: leave the rest to others
             released.append(msg.id)
-            continue
-        if msg.channel == "void":  # written only so that every OTP request does the same work (auth.send_otp)
-            sent.append(msg.id)
-            continue
+            return
         gateway = c.email_gateway if msg.channel == "email" and c.email_gateway else c.sms_gateway
         if msg.channel == "webhook":
             gateway = c.webhook_gateway
@@ -79,15 +91,32 @@ def deliver(c, limit: int = BATCH, lane: str | None = None) -> Delivered:
             sent.append(msg.id)
         except (TransientError, PermanentError) as exc:
             failed.append((msg.id, msg.attempts, str(exc)))
+
+    def send_in_order(msgs) -> None:
+        for msg in msgs:
+            send(msg)
+
+    by_recipient: dict[tuple[str, str], list] = {}  # one person's messages keep their order
+    for msg in batch:
+        if msg.channel == "void":  # written only so that every OTP request does the same work (auth.send_otp)
+            sent.append(msg.id)
+        else:
+            by_recipient.setdefault((msg.channel, msg.to), []).append(msg)
+    if len(by_recipient) > 1:
+        for fut in [_pool().submit(send_in_order, msgs) for msgs in by_recipient.values()]:
+            fut.result()
+    else:
+        for msgs in by_recipient.values():
+            send_in_order(msgs)
     report = Delivered(sent=len(sent), failed=len(failed), full=len(batch) == limit)
     with c.uow() as uow:
-        durable.mark_sent(uow.session, sent, c.now())
-        durable.release_messages(uow.session, released)
+        uow.deliveries.mark_sent(sent, c.now())
+        uow.deliveries.release(released)
         for message_id, attempts, error in failed:
             delay = (backoff_seconds(attempts, base=PRIORITY_RETRY_BASE, cap=PRIORITY_RETRY_CAP) if priority else
                      backoff_seconds(attempts, base=c.settings.retry_base_seconds, cap=MAX_DELAY_SECONDS))
             retry_at = now + timedelta(seconds=delay)
-            durable.mark_failed(uow.session, message_id, retry_at, error)
+            uow.deliveries.mark_failed(message_id, retry_at, error)
             report.retry_at = min(report.retry_at or retry_at, retry_at)
         uow.commit()
     if failed:
@@ -138,10 +167,10 @@ class PriorityLane:
 def next_retry_at(c) -> datetime | None:
     """When the earliest pending message is due again (None: nothing waits)."""
     with c.uow() as uow:
-        return durable.next_pending_at(uow.session)
+        return uow.deliveries.next_pending_at()
 
 
 def has_unclaimed(c) -> bool:
     """Is any message waiting that no deliverer has tried yet?"""
     with c.uow() as uow:
-        return durable.has_unclaimed_messages(uow.session)
+        return uow.deliveries.has_unclaimed()

@@ -2,7 +2,7 @@
 
 A worker process runs a few engine lanes. Each lane, over and over:
 
-1. **Claims** a group of due executing requests in one transaction (`durable.claim_due`: never
+1. **Claims** a group of due executing requests in one transaction (`RunStore.claim_due`: never
    leased, parked and due, or held by a run whose lease lapsed — PostgreSQL `FOR UPDATE SKIP
    LOCKED`, SQLite's write lock), taking their leases.
 2. **Advances the whole group in one transaction**: every request is locked, its lease extended
@@ -28,11 +28,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm.exc import StaleDataError
-
-from canceldesk.adapters import durable
-from canceldesk.adapters.downstream import PermanentError, TransientError
+from canceldesk.domain.errors import PermanentError, StoreBusy, TransientError
 from canceldesk.domain.lifecycle import Status
 
 from . import escalations, executor
@@ -42,7 +38,7 @@ GROUP = 200            # requests advanced per transaction
 CALLS = 128            # downstream calls in flight per worker process
 LANES = 3              # groups in progress at once per worker process
 IDLE_WAIT = 1.0        # seconds a lane waits for a wake-up (the queue nudges it) when nothing is due
-_DB_TROUBLE = (IntegrityError, StaleDataError, OperationalError)
+_DB_TROUBLE = StoreBusy  # the store's "not now" (ports.RunStore): the transaction rolled back whole
 
 
 def run_group(c, ids: list[str], owner: str, pool: ThreadPoolExecutor) -> dict[str, str]:
@@ -59,12 +55,12 @@ def _run(c, pending: dict[str, tuple | None], owner: str, pool: ThreadPoolExecut
         except _DB_TROUBLE as exc:
             if len(pending) == 1:  # a conflicting run or a busy database: a short retry
                 rid = next(iter(pending))
-                log.info("request %s: %s; retried shortly", rid, type(exc).__name__)
+                log.info("request %s: %s; retried shortly", rid, exc)
                 _park_after_trouble(c, rid, owner)
                 outcomes[rid] = "parked"
                 return outcomes
             # The round rolled back as a whole (nothing half-done): advance them one by one.
-            log.info("group of %d: %s; advancing them one by one", len(pending), type(exc).__name__)
+            log.info("group of %d: %s; advancing them one by one", len(pending), exc)
             for rid, result in pending.items():
                 outcomes.update(_run(c, {rid: result}, owner, pool))
             return outcomes
@@ -88,15 +84,16 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
     now = c.now()
     calls: dict = {}
     with c.uow() as uow:
-        uow.repo.buffer_writes()
+        runs = uow.runs
+        runs.hold_writes()
         ids = sorted(pending)
-        reqs = uow.repo.locked_requests(ids)
-        held = durable.extend_leases(uow.session, ids, owner, now, c.settings.lease_seconds)
-        steps = uow.repo.steps_of_many(ids)
+        reqs = runs.locked_requests(ids)
+        held = runs.extend_leases(ids, owner, now, c.settings.lease_seconds)
+        steps = runs.steps_of_many(ids)
         live = [r for r in reqs.values() if r.status == Status.EXECUTING and r.id in held]
-        group = executor.GroupCache(subs=uow.repo.subscriptions_with_products_of_many({r.msisdn for r in live}),
-                                    receipts=uow.repo.receipt_codes([r.id for r in live]), finished=[],
-                                    payments=uow.repo.payment_keys([r.id for r in live]))
+        group = executor.GroupCache(subs=runs.subscriptions_of_many({r.msisdn for r in live}),
+                                    receipts=runs.receipt_codes([r.id for r in live]), finished=[],
+                                    payments=runs.payment_keys([r.id for r in live]))
         park: dict = {}
         drop: list[str] = []
         for rid in ids:
@@ -133,11 +130,10 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
                 calls[rid] = outcome
             else:
                 outcomes[rid] = outcome
-        durable.park_leases(uow.session, park, now)
-        durable.drop_leases(uow.session, drop)
-        durable.finish_runs(uow.session, group.finished, now)
-        uow.repo.write_buffered()  # the group's held rows: one executemany per table
-        uow.commit()
+        runs.park_leases(park, now)
+        runs.drop_leases(drop)
+        runs.finish_runs(group.finished, now)
+        runs.commit()  # the group's step records and held rows: one executemany per table, then COMMIT
     return calls
 
 
@@ -145,9 +141,9 @@ def _park_after_trouble(c, rid: str, owner: str) -> None:
     now = c.now()
     try:
         with c.uow() as uow:
-            if durable.extend_leases(uow.session, [rid], owner, now, 0):
-                durable.park_leases(uow.session, {rid: now + timedelta(seconds=0.2)}, now)
-            uow.commit()
+            if uow.runs.extend_leases([rid], owner, now, 0):
+                uow.runs.park_leases({rid: now + timedelta(seconds=0.2)}, now)
+            uow.runs.commit()
     except _DB_TROUBLE:
         pass  # the lease lapses on its own after lease_seconds
 
@@ -156,16 +152,16 @@ def claim(c, owner: str, limit: int = GROUP) -> list[str]:
     """Claim a group of due requests; a request whose runs keep dying is failed and escalated."""
     now = c.now()
     with c.uow() as uow:
-        claimed = durable.claim_due(uow.session, owner, now, c.settings.lease_seconds, limit)
-        uow.commit()
+        claimed = uow.runs.claim_due(owner, now, c.settings.lease_seconds, limit)
+        uow.runs.commit()
     worn = [rid for rid, resumes in claimed if resumes > escalations.MAX_RESUMES]
     for rid in worn:
         with c.uow() as uow:
-            req = uow.repo.locked_requests([rid]).get(rid)
+            req = uow.runs.locked_requests([rid]).get(rid)
             if req is not None:
                 escalations.fail_execution(c, uow, req, escalations.current_step(uow, req) or "run",
                                            f"the worker running it was lost {dict(claimed)[rid]} times", now)
-            uow.commit()
+            uow.runs.commit()
     return [rid for rid, resumes in claimed if resumes <= escalations.MAX_RESUMES]
 
 
@@ -214,8 +210,8 @@ class Engine:
             for owner, ids in list(self.inflight.items()):
                 try:
                     with self.c.uow() as uow:
-                        durable.extend_leases(uow.session, ids, owner, self.c.now(), self.c.settings.lease_seconds)
-                        uow.commit()
+                        uow.runs.extend_leases(ids, owner, self.c.now(), self.c.settings.lease_seconds)
+                        uow.runs.commit()
                 except Exception:  # noqa: BLE001 - the next beat tries again
                     log.info("lease heartbeat missed a beat", exc_info=True)
 

@@ -23,15 +23,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm.exc import StaleDataError
-
-from canceldesk.adapters import durable
-from canceldesk.adapters.downstream import PermanentError, TransientError
+from canceldesk.domain.ending import end_subscriptions
+from canceldesk.domain.errors import PermanentError, StoreBusy, TransientError
 from canceldesk.domain.execution import Step, StepRecord, StepStatus, backoff_seconds, plan_for
 from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.model import LineStatus, SubscriptionStatus
-from canceldesk.domain.prechecks import local_today, midnight
+from canceldesk.domain.prechecks import local_today
 from canceldesk.domain.settlement import installment_fee, settle_refund_payment, settlement_for
 
 from . import escalations, numbers, receipts
@@ -71,9 +68,9 @@ def execute(c, request_id: str) -> str:
     while True:
         try:
             outcome = _advance(c, request_id, run, done)
-        except (IntegrityError, StaleDataError, OperationalError) as exc:
+        except StoreBusy as exc:
             # A concurrent run or a locked database: harmless, the step log is intact — try again soon.
-            raise RetryLater("lock", 0, type(exc).__name__, delay=random.uniform(0.05, 0.5)) from None
+            raise RetryLater("lock", 0, str(exc), delay=random.uniform(0.05, 0.5)) from None
         if not isinstance(outcome, Call):
             return outcome
         try:
@@ -92,7 +89,7 @@ class _Run:
     def __init__(self, c, uow, req: Request, now, steps: dict[str, StepRecord] | None = None,
                  group: "GroupCache | None" = None):
         self.c, self.uow, self.req, self.now, self.group = c, uow, req, now, group
-        self.steps: dict[str, StepRecord] = uow.repo.steps(req.id) if steps is None else steps
+        self.steps: dict[str, StepRecord] = uow.runs.steps_of_many([req.id])[req.id] if steps is None else steps
         self._line = None
         self._subs = group.subs.get(req.msisdn) if group is not None else None
 
@@ -118,12 +115,11 @@ class _Run:
     def mark_done(self, step: str, result: dict | None) -> None:
         rec = self.steps.get(step)
         if rec is None:
-            rec = StepRecord(request_id=self.req.id, step=step, status=StepStatus.DONE, attempts=1,
-                             started_at=self.now, finished_at=self.now, result=result)
-            self.uow.repo.add(rec)
+            rec = StepRecord.done_locally(self.req.id, step, self.now, result)
+            self.uow.runs.add_step(rec)
             self.steps[step] = rec
         else:
-            rec.status, rec.finished_at, rec.error, rec.result = StepStatus.DONE, self.now, None, result
+            rec.finish(self.now, result)
 
 
 @dataclass
@@ -137,25 +133,20 @@ class GroupCache:
     payments: set[str]
 
 
-def _locked_request(uow, request_id: str) -> Request | None:
-    # FOR UPDATE serialises the runs of one request on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
-    return uow.session.get(Request, request_id, with_for_update=True)
-
-
 def _advance(c, request_id: str, run_id: str, done: tuple[str, dict] | None) -> str | Call:
     now = c.now()
     with c.uow() as uow:
-        req = _locked_request(uow, request_id)
+        req = uow.runs.locked_request(request_id)
         if req is None:
             return "missing"
         if req.status != Status.EXECUTING:
-            durable.drop_lease(uow.session, request_id)
-            uow.commit()
+            uow.runs.drop_leases([request_id])
+            uow.runs.commit()
             return req.status
-        if not durable.claim_lease(uow.session, request_id, run_id, now, c.settings.lease_seconds):
+        if not uow.runs.claim_lease(request_id, run_id, now, c.settings.lease_seconds):
             return BUSY
         outcome = advance_locked(c, uow, req, done, now)
-        uow.commit()  # a step marked `started` is recorded before it runs
+        uow.runs.commit()  # a step marked `started` is recorded before it runs
         return outcome
 
 
@@ -190,11 +181,11 @@ def advance_locked(c, uow, req: Request, done: tuple[str, dict] | None, now,
                                        f"gave up after {attempts} attempts ({rec.error or 'interrupted'})", now)
             return Status.FAILED
         if rec is None:
-            rec = StepRecord(request_id=req.id, step=step, status=StepStatus.STARTED, attempts=1, started_at=now)
-            uow.repo.add(rec)
+            rec = StepRecord.begin(req.id, step, now)
+            uow.runs.add_step(rec)
             run.steps[step] = rec
         else:
-            rec.attempts, rec.status, rec.started_at = rec.attempts + 1, StepStatus.STARTED, now
+            rec.restart(now)
         return Call(step, rec.attempts, args)
     _complete(run)
     return Status.COMPLETED
@@ -210,7 +201,7 @@ def record_transient(c, uow, req: Request, rec: StepRecord | None, call: Call, e
     if partial:
         rec.result = _merge(rec.result, partial)
     if rec.attempts >= c.settings.retry_max_attempts:
-        rec.status = StepStatus.FAILED
+        _fail_step(rec, error)
         escalations.fail_execution(c, uow, req, call.step, f"gave up after {rec.attempts} attempts ({error})", now)
         return None
     return backoff_seconds(rec.attempts, base=c.settings.retry_base_seconds)
@@ -218,37 +209,45 @@ def record_transient(c, uow, req: Request, rec: StepRecord | None, call: Call, e
 
 def record_permanent(c, uow, req: Request, rec: StepRecord | None, step: str, error: str, now) -> None:
     """The outside system refused: the step failed, the request is failed and escalated."""
-    if rec is not None:
-        rec.status, rec.error = StepStatus.FAILED, error[:500]
+    _fail_step(rec, error)
     escalations.fail_execution(c, uow, req, step, error, now)
+
+
+def _fail_step(rec: StepRecord | None, error: str) -> None:
+    if rec is None:
+        return
+    if rec.status == StepStatus.STARTED:
+        rec.fail(error)
+    else:  # already failed (or done): the error is noted, the state stays
+        rec.error = error[:500]
 
 
 def _transient(c, request_id: str, call: Call, error: str, partial: dict | None = None) -> str:
     now = c.now()
     with c.uow() as uow:
-        req = _locked_request(uow, request_id)
-        rec = uow.repo.steps(request_id).get(call.step)
+        req = uow.runs.locked_request(request_id)
+        rec = uow.runs.steps_of_many([request_id])[request_id].get(call.step)
         if req is None or rec is None or req.status != Status.EXECUTING:
             return req.status if req else "missing"
         delay = record_transient(c, uow, req, rec, call, error, partial, now)
         if delay is None:
-            uow.commit()
+            uow.runs.commit()
             return Status.FAILED
-        durable.park_lease(uow.session, request_id, now + timedelta(seconds=delay + c.settings.lease_seconds), now)
-        uow.commit()
+        uow.runs.park_lease(request_id, now + timedelta(seconds=delay + c.settings.lease_seconds), now)
+        uow.runs.commit()
     raise RetryLater(call.step, call.attempts, error, delay)
 
 
 def _give_up(c, request_id: str, step: str, error: str) -> str:
     now = c.now()
     with c.uow() as uow:
-        req = _locked_request(uow, request_id)
-        rec = uow.repo.steps(request_id).get(step)
+        req = uow.runs.locked_request(request_id)
+        rec = uow.runs.steps_of_many([request_id])[request_id].get(step)
         if req is not None:
             record_permanent(c, uow, req, rec, step, error, now)
-        elif rec is not None:
-            rec.status, rec.error = StepStatus.FAILED, error[:500]
-        uow.commit()
+        else:
+            _fail_step(rec, error)
+        uow.runs.commit()
         return req.status if req else "missing"
 
 
@@ -346,15 +345,11 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
         return None
     if step == Step.FREEZE_NUMBER:
         line = run.line
-        line.status, line.closed_at = LineStatus.FROZEN, now
-        line.frozen_until = now + timedelta(days=c.pack.freeze_days)
-        line.former_customer_id = line.customer_id
+        line.close(now, c.pack.freeze_days, "system", "worker", req.id)
         numbers.end_admin_logins(uow, line.msisdn, now, c.pack.locale)  # a closed number is no admin login any more
         return {"frozen_until": line.frozen_until.isoformat()}
     if step == Step.RESTORE_NUMBER:
-        line = run.line
-        line.status, line.closed_at, line.frozen_until = LineStatus.ACTIVE, None, None
-        line.customer_id = req.customer_id
+        run.line.reclaim(now, req.customer_id, "system", "worker", req.id)
         return None
     if step == Step.ISSUE_RECEIPT:
         existing = run.group.receipts.get(req.id) if run.group is not None else None
@@ -377,21 +372,8 @@ def _settle(run: _Run) -> dict:
 
 
 def _end_subscriptions(run: _Run) -> None:
-    c, req, now = run.c, run.req, run.now
-    for sub, product in run.subs:
-        if sub.status == SubscriptionStatus.ENDED:
-            continue
-        if req.kind == RequestKind.CLOSE_LINE or (req.kind == RequestKind.WITHDRAW and sub.id == req.subscription_id):
-            sub.status, sub.auto_renew, sub.access_ends_at, sub.ended_at = SubscriptionStatus.ENDED, False, now, now
-        elif sub.id == req.subscription_id and req.kind == RequestKind.UNSUBSCRIBE:
-            sub.auto_renew = False
-            if product.unsubscribe_effect == "immediate":
-                sub.status, sub.access_ends_at, sub.ended_at = SubscriptionStatus.ENDED, now, now
-            else:
-                sub.status, sub.access_ends_at = SubscriptionStatus.ENDING, midnight(sub.period_end, c.pack)
-        elif sub.id == req.subscription_id and req.kind == RequestKind.CANCEL_RENEWAL:
-            sub.auto_renew = False
-            sub.access_ends_at = midnight(sub.period_end, c.pack)
+    """What ending does to the line's subscriptions: the one domain rule (domain/ending.py)."""
+    end_subscriptions(run.req.kind, run.req.subscription_id, run.subs, run.now, run.c.pack)
 
 
 def _complete(run: _Run) -> None:
@@ -411,5 +393,4 @@ def _complete(run: _Run) -> None:
     if run.group is not None:
         run.group.finished.append(req.id)
     else:
-        durable.resolve_escalations(uow.session, req.id, now)
-        durable.drop_lease(uow.session, req.id)
+        uow.runs.finish_runs([req.id], now)

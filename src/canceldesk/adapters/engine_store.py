@@ -1,0 +1,185 @@
+"""The engine's storage (service_layer/ports.py: RunStore, DeliveryStore), in SQL.
+
+`RunStore` is what the executor and the engine read and write in one transaction: leases, the
+requests of a group (row-locked), their step logs, the rows a group loads once, and the commit.
+Step records are read and written with plain Core statements, not the ORM's unit of work: a group
+loads them with one SELECT, the executor moves them through their named transitions
+(domain/execution.py: StepRecord), and right before COMMIT the new ones are inserted with one
+executemany and the changed ones updated with another. The ledger, payment, receipt and outbox rows
+of a group are held by the repository and written the same way (Repository.write_buffered).
+
+Every method turns the database's "not now" — a conflicting run (unique key, stale row) or a
+locked database — into `domain.errors.StoreBusy`: the transaction rolled back, nothing half-done,
+retry shortly. The service layer never sees a SQLAlchemy exception.
+"""
+from __future__ import annotations
+
+import functools
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.base import manager_of_class
+from sqlalchemy.orm.exc import StaleDataError
+
+from canceldesk.domain.errors import StoreBusy
+from canceldesk.domain.execution import StepRecord
+from canceldesk.domain.lifecycle import Request
+
+from . import durable, orm
+
+_TROUBLE = (IntegrityError, StaleDataError, OperationalError)
+T = orm.execution_steps
+_FIELDS = ("status", "attempts", "started_at", "finished_at", "error", "result")
+
+
+def _busy(fn):
+    @functools.wraps(fn)
+    def wrapped(*a, **kw):
+        try:
+            return fn(*a, **kw)
+        except _TROUBLE as exc:
+            raise StoreBusy(type(exc).__name__) from exc
+    return wrapped
+
+
+class SqlRunStore:
+    """Created lazily by SqlUnitOfWork (`uow.runs`); lives as long as its transaction."""
+
+    def __init__(self, uow):
+        self.uow = uow
+        self.s = uow.session
+        self._loaded: dict[tuple[str, str], tuple] = {}   # (request, step) -> the values as read
+        self._steps: list[StepRecord] = []                 # every record handed out or added
+
+    # leases ---------------------------------------------------------------------------------
+    @_busy
+    def claim_due(self, owner: str, now: datetime, seconds: int, limit: int) -> list[tuple[str, int]]:
+        return durable.claim_due(self.s, owner, now, seconds, limit)
+
+    @_busy
+    def claim_lease(self, request_id: str, owner: str, now: datetime, seconds: int) -> bool:
+        return durable.claim_lease(self.s, request_id, owner, now, seconds)
+
+    @_busy
+    def extend_leases(self, ids: list[str], owner: str, now: datetime, seconds: int) -> set[str]:
+        return durable.extend_leases(self.s, ids, owner, now, seconds)
+
+    @_busy
+    def park_lease(self, request_id: str, until: datetime, now: datetime) -> None:
+        durable.park_lease(self.s, request_id, until, now)
+
+    @_busy
+    def park_leases(self, until_by_id: dict[str, datetime], now: datetime) -> None:
+        durable.park_leases(self.s, until_by_id, now)
+
+    @_busy
+    def drop_leases(self, ids: list[str]) -> None:
+        durable.drop_leases(self.s, ids)
+
+    @_busy
+    def finish_runs(self, ids: list[str], now: datetime) -> None:
+        """Completed requests: escalations resolved, leases gone (one statement each for all)."""
+        durable.finish_runs(self.s, ids, now)
+
+    # the group's rows -----------------------------------------------------------------------
+    @_busy
+    def locked_requests(self, ids: list[str]) -> dict[str, Request]:
+        """Row-locked (PostgreSQL FOR UPDATE; SQLite holds the write lock), in id order so two groups
+        never lock in opposite orders."""
+        return self.uow.repo.locked_requests(ids)
+
+    @_busy
+    def locked_request(self, request_id: str) -> Request | None:
+        return self.locked_requests([request_id]).get(request_id)
+
+    @_busy
+    def steps_of_many(self, ids: list[str]) -> dict[str, dict[str, StepRecord]]:
+        """The step logs of `ids`, read with one SELECT; written back by `commit`."""
+        out: dict[str, dict[str, StepRecord]] = {i: {} for i in ids}
+        if not ids:
+            return out
+        new = manager_of_class(StepRecord).new_instance  # as the ORM loads a row: no attribute events
+        for r in self.s.execute(select(T.c.request_id, T.c.step, *[T.c[f] for f in _FIELDS])
+                                .where(T.c.request_id.in_(ids))):
+            rec = new()
+            rec.__dict__.update(request_id=r.request_id, step=r.step, status=r.status, attempts=r.attempts,
+                                started_at=r.started_at, finished_at=r.finished_at, error=r.error, result=r.result)
+            self._loaded[(r.request_id, r.step)] = tuple(r[2:])
+            self._steps.append(rec)
+            out[r.request_id][r.step] = rec
+        return out
+
+    def add_step(self, rec: StepRecord) -> None:
+        """A new step record: inserted at commit."""
+        self._steps.append(rec)
+
+    @_busy
+    def subscriptions_of_many(self, msisdns: set[str]) -> dict[str, list]:
+        return self.uow.repo.subscriptions_with_products_of_many(msisdns)
+
+    @_busy
+    def receipt_codes(self, request_ids: list[str]) -> dict[str, str]:
+        return self.uow.repo.receipt_codes(request_ids)
+
+    @_busy
+    def payment_keys(self, request_ids: list[str]) -> set[str]:
+        return self.uow.repo.payment_keys(request_ids)
+
+    def hold_writes(self) -> None:
+        """Ledger, payment, receipt and outbox rows are held and written at commit, one executemany each."""
+        self.uow.repo.buffer_writes()
+
+    # the commit -----------------------------------------------------------------------------
+    def _write_steps(self) -> None:
+        new, changed = [], []
+        for rec in self._steps:
+            values = tuple(getattr(rec, f) for f in _FIELDS)
+            before = self._loaded.get((rec.request_id, str(rec.step)))
+            row = dict(zip(_FIELDS, values))
+            if before is None:
+                new.append({"request_id": rec.request_id, "step": str(rec.step), **row})
+            elif values != before:
+                changed.append({"rid": rec.request_id, "st": str(rec.step), **row})
+            self._loaded[(rec.request_id, str(rec.step))] = values
+        if new:
+            self.s.execute(insert(T), new)
+        if changed:
+            self.s.connection().execute(
+                update(T).where(and_(T.c.request_id == bindparam("rid"), T.c.step == bindparam("st")))
+                .values({f: bindparam(f) for f in _FIELDS}), changed)
+
+    @_busy
+    def commit(self) -> None:
+        """Write the held rows and the step records, then commit (the unit of work's hooks run)."""
+        self._write_steps()
+        self.uow.repo.write_buffered()
+        self.uow.commit()
+        self._steps = []
+        self._loaded = {}
+
+
+class SqlDeliveryStore:
+    """The outbox claim and marks of the deliverer (`uow.deliveries`); bookkeeping commits relaxed."""
+
+    def __init__(self, uow):
+        self.s = uow.session
+
+    def claim(self, now: datetime, hold: timedelta, limit: int, events: tuple[str, ...] | None = None,
+              exclude: tuple[str, ...] = ()) -> list:
+        return durable.claim_messages(self.s, now, hold, limit, events=events, exclude=exclude)
+
+    def mark_sent(self, ids: list[int], now: datetime) -> None:
+        durable.mark_sent(self.s, ids, now)
+
+    def release(self, ids: list[int]) -> None:
+        durable.release_messages(self.s, ids)
+
+    def mark_failed(self, message_id: int, retry_at: datetime, error: str) -> None:
+        durable.mark_failed(self.s, message_id, retry_at, error)
+
+    def next_pending_at(self) -> datetime | None:
+        return durable.next_pending_at(self.s)
+
+    def has_unclaimed(self) -> bool:
+        return durable.has_unclaimed_messages(self.s)
