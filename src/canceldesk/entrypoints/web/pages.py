@@ -119,7 +119,7 @@ def actor_label(ctx, actor: str) -> str:
     if not _staff_view(ctx):
         return t.gettext(ACTOR_ROLES.get(role, N_("System")))
     word = t.gettext(STAFF_ACTOR_ROLES.get(role, N_("System")))
-    if role not in ("agent", "reviewer", "admin") or not rest:
+    if role not in MAY["staff_pages"] or not rest:  # staff accounts: named with their store
         return word
     user, _, store = rest.partition("@")
     if actor == ctx["principal"].actor:
