@@ -308,11 +308,13 @@ def authenticate(c, token: str | None) -> Principal:
     if not _TOKEN.match(token):
         raise invalid
     now = c.now()
-    with c.uow() as uow:
+    # Every API call passes here: it reads (on SQLite without the write lock); the rare write — the
+    # last use once a minute, an idle session's end — is its own short transaction.
+    with c.uow(readonly=True) as uow:
         row = uow.accounts.session(token_hash(token))
         if row is None or row["revoked_at"] is not None or row["expires_at"] <= now:
             raise invalid
-        if _idle_too_long(c, uow, row, now):
+        if _idle_too_long(c, row, now):
             raise Unauthorized("the session ended after a while without use; log in again", code="SESSION_IDLE")
         if row["principal_kind"] == "subscriber":
             return Principal(kind="subscriber", id=row["principal_id"], login_msisdn=row["login_msisdn"])
@@ -332,7 +334,7 @@ def authenticate(c, token: str | None) -> Principal:
 IDLE_WRITE_EVERY = timedelta(seconds=60)  # how often a busy session's last use is written
 
 
-def _idle_too_long(c, uow, row, now) -> bool:
+def _idle_too_long(c, row, now) -> bool:
     """Sessions end when nobody is there: staff (and enterprise admins) after
     CANCELDESK_STAFF_IDLE_MINUTES (15), subscribers after CANCELDESK_SUBSCRIBER_IDLE_MINUTES (30); the
     absolute limit (token TTL) stays. The last use is written at most once a minute."""
@@ -340,12 +342,14 @@ def _idle_too_long(c, uow, row, now) -> bool:
         else c.settings.staff_idle_minutes
     last = row["last_seen_at"] or row["created_at"]
     if now - last > timedelta(minutes=minutes):
-        uow.accounts.update_session(row["token_hash"], revoked_at=now)
-        uow.commit()
+        with c.uow() as uow:
+            uow.accounts.update_session(row["token_hash"], revoked_at=now)
+            uow.commit()
         return True
     if now - last >= IDLE_WRITE_EVERY:
-        uow.accounts.update_session(row["token_hash"], last_seen_at=now)
-        uow.commit()
+        with c.uow() as uow:
+            uow.accounts.update_session(row["token_hash"], last_seen_at=now)
+            uow.commit()
     return False
 
 
