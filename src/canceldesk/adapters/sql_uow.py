@@ -59,7 +59,7 @@ class SqlUnitOfWork:
 
     # --- helper 3 ---
     # Stores created on first use, over this unit of work's session.
-    def _store(self, name: str, make: Callable):
+    def _h3_store(self, name: str, make: Callable):
         stores = self.__dict__.setdefault("_h3_stores", {})
         if name not in stores or stores[name][0] is not self.session:
             stores[name] = (self.session, make(self.session))
@@ -67,15 +67,15 @@ class SqlUnitOfWork:
 
     @property
     def batches(self) -> BatchStore:
-        return self._store("batches", BatchStore)
+        return self._h3_store("batches", BatchStore)
 
     @property
     def fleetguard(self) -> FleetGuardStore:
-        return self._store("fleetguard", FleetGuardStore)
+        return self._h3_store("fleetguard", FleetGuardStore)
 
     @property
     def imports(self) -> ImportStore:
-        return self._store("imports", ImportStore)
+        return self._h3_store("imports", ImportStore)
 
     def no_autoflush(self):
         return self.session.no_autoflush
