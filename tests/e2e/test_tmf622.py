@@ -263,9 +263,16 @@ def test_a_bad_item_past_the_first_chunks_refuses_the_whole_order_and_writes_not
     r = client.post(f"{TMF}/productOrder", json={"productOrderItem": items}, headers=key_for(c))
     assert r.status_code == 400 and r.json()["code"] == "ACTION_NOT_SUPPORTED"
     assert r.json()["reason"].startswith("productOrderItem[5].action 'add' is not offered")
-    items[5] = {"id": "0", "action": "delete", "product": {"id": FLEET[5]}}
+    items[5] = {"id": "0", "action": "delete", "product": {"id": FLEET[5]}}  # a repeat across chunks: the database sees it
     r = client.post(f"{TMF}/productOrder", json={"productOrderItem": items}, headers=key_for(c))
     assert (r.status_code, r.json()["reason"]) == (400, "productOrderItem[5].id '0' is used twice")
+    items[5] = {"id": "4", "action": "delete", "product": {"id": FLEET[5]}}  # within one chunk
+    r = client.post(f"{TMF}/productOrder", json={"productOrderItem": items}, headers=key_for(c))
+    assert (r.status_code, r.json()["reason"]) == (400, "productOrderItem[5].id '4' is used twice")
+    ids = ["0", "1", "2", "3", "1", "0"]  # "1" is used again at [4], "0" at [5]: the first repeat is named
+    repeated = [{"id": i, "action": "delete", "product": {"id": n}} for i, n in zip(ids, FLEET)]
+    r = client.post(f"{TMF}/productOrder", json={"productOrderItem": repeated}, headers=key_for(c))
+    assert (r.status_code, r.json()["reason"]) == (400, "productOrderItem[4].id '1' is used twice")
     r = client.post(f"{TMF}/productOrder", json={"productOrderItem": items[:5], "requestedCompletionDate": "soon"},
                     headers=key_for(c))
     assert r.json()["reason"] == "requestedCompletionDate is a date-time like 2026-12-02T10:00:00.000Z"

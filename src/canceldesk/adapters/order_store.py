@@ -50,6 +50,22 @@ def finish_order(session, order: dict, size: int, kind: str, reason: str | None 
     session.execute(orm.product_orders.insert().values(**order))
 
 
+def first_repeated_ref(session, order_id: str) -> tuple[str, int] | None:
+    """The item id used twice that repeats earliest in the order: (id, position of its 2nd use)."""
+    it = orm.batch_items.c
+    refs = list(session.scalars(select(it.item_ref).where(it.batch_id == order_id).group_by(it.item_ref)
+                                .having(func.count() > 1).limit(1000)))
+    if not refs:
+        return None
+    best = None
+    for ref in refs:
+        second = session.scalars(select(it.position).where(it.batch_id == order_id, it.item_ref == ref)
+                                 .order_by(it.position).offset(1).limit(1)).first()
+        if best is None or second < best[1]:
+            best = (ref, second)
+    return best
+
+
 def item_rows(session, order_id: str, after: int, limit: int, refused_only: bool = False) -> list[dict]:
     """Items as they were accepted (no request columns), by position after `after`, at most `limit`."""
     it = orm.batch_items.c
@@ -214,6 +230,9 @@ class SqlOrderStore:
 
     def finish_order(self, order, size, kind, reason=None):
         finish_order(self.session, order, size, kind, reason)
+
+    def first_repeated_ref(self, order_id):
+        return first_repeated_ref(self.session, order_id)
 
     def item_rows(self, order_id, after, limit, refused_only=False):
         return item_rows(self.session, order_id, after, limit, refused_only)

@@ -165,14 +165,17 @@ def create(c, principal: Principal, body: object) -> dict:
     return out
 
 
-def create_from_json(c, principal: Principal, raw: bytes) -> str:
+def create_from_json(c, principal: Principal, raw: bytearray | bytes) -> str:
     """Accept an order from its JSON text, reading the items one at a time (a 100,000-item order is
-    never a list of 100,000 objects); the order's id. Answer it with `created_stream`."""
+    never a list of 100,000 objects); the order's id. Answer it with `created_stream`. A bytearray
+    is emptied once decoded, so the body is held once, as text."""
     _enterprise(principal)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput("the body is not UTF-8 JSON") from None
+    if isinstance(raw, bytearray):
+        raw.clear()
     try:
         return accept(c, principal, tmf_format.members(text, "productOrderItem"))
     except tmf_format.NotJson as exc:
@@ -229,7 +232,7 @@ def accept(c, principal: Principal, members) -> str:
                 if total >= MAX_ITEMS:
                     raise InvalidInput(f"at most {MAX_ITEMS} items in one order", {"field": "productOrderItem"})
                 p = _parse_item(total, raw)
-                if p["ref"] in refs:
+                if p["ref"] in refs:  # within a chunk here; across chunks by the database below
                     raise InvalidInput(f"productOrderItem[{total}].id '{p['ref']}' is used twice",
                                        {"field": f"productOrderItem[{total}].id"})
                 refs.add(p["ref"])
@@ -239,10 +242,14 @@ def accept(c, principal: Principal, members) -> str:
                 chunk.append(p)
                 if len(chunk) == CHUNK:
                     accepted += _write(uow.orders, ent, order_id, chunk, refused)
-                    chunk = []
+                    chunk, refs = [], set()
             accepted += _write(uow.orders, ent, order_id, chunk, refused)
         if not total:
             raise InvalidInput("productOrderItem lists at least one item", {"field": "productOrderItem"})
+        if total > CHUNK and (twice := uow.orders.first_repeated_ref(order_id)) is not None:
+            ref, position = twice
+            raise InvalidInput(f"productOrderItem[{position - 1}].id '{ref}' is used twice",
+                               {"field": f"productOrderItem[{position - 1}].id"})
         requested = body.get("requestedCompletionDate")
         requested_at = parse_time(requested, "requestedCompletionDate") if requested is not None else None
         fields = {"external_id": _text(body, "externalId", 200), "description": _text(body, "description", 2000),

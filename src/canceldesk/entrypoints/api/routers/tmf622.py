@@ -40,7 +40,9 @@ ORDER_BODY = {"requestBody": {"required": True, "content": {"application/json": 
 async def create_order(request: Request, p: CurrentPartner, c: ContainerDep):
     """The body is read as text and its items decoded one at a time; the answer (every item) is
     streamed from the database: memory stays flat whatever the order's size."""
-    raw = await request.body()
+    raw = bytearray()
+    async for piece in request.stream():  # not request.body(): that would keep a second copy alive
+        raw += piece
     order_id = await run_in_threadpool(product_orders.create_from_json, c, p, raw)
     del raw
     pieces = await run_in_threadpool(lambda: iter(product_orders.created_stream(c, p, order_id)))
