@@ -24,7 +24,7 @@ from canceldesk.domain.present import localize
 from canceldesk.domain.transitions import IllegalTransition
 from canceldesk.service_layer import auth
 from canceldesk.service_layer.errors import Forbidden, NotFound, ServiceError, Unauthorized
-from canceldesk.service_layer.principal import MAY, Principal, may
+from canceldesk.service_layer.principal import MAY, STAFF_ROLES, Principal, may
 
 from . import labels
 from .i18n import DEFAULT, LANGS, N_, preferred_lang, translations
@@ -119,7 +119,7 @@ def actor_label(ctx, actor: str) -> str:
     if not _staff_view(ctx):
         return t.gettext(ACTOR_ROLES.get(role, N_("System")))
     word = t.gettext(STAFF_ACTOR_ROLES.get(role, N_("System")))
-    if role not in MAY["staff_pages"] or not rest:  # staff accounts: named with their store
+    if role not in STAFF_ROLES or not rest:
         return word
     user, _, store = rest.partition("@")
     if actor == ctx["principal"].actor:
