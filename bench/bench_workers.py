@@ -72,13 +72,32 @@ def _rss_mb(procs) -> float:
     return peak
 
 
+def _cpu_seconds(procs) -> float:
+    """User + system CPU the worker processes have used so far (Linux /proc): a figure that, unlike
+    the wall clock, does not move with the load of a shared machine."""
+    total = 0
+    for p in procs:
+        try:
+            with open(f"/proc/{p.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 PEAK_RSS = {"mb": 0.0}
+CPU = {"seconds": 0.0}
 
 
-def _drain(c, ids: list[str], workers: int, cap: float | None = None, queued: bool = False) -> tuple[int, float]:
-    """Until all `ids` completed (or the cap): (completed, seconds). Not yet `queued`: start the
-    workers, wait until they are ready, then queue and time. Already queued (a backlog): time from
-    the workers' start."""
+def _drain(c, pairs: list[tuple[str, str]], workers: int, cap: float | None = None,
+           queued: bool = False) -> tuple[int, float]:
+    """Accept an unsubscribe on each of `pairs` and run them until all completed (or the cap):
+    (completed, seconds). Not `queued`: start the workers, wait until they are ready, then accept,
+    queue and time — accepted requests are due, so a worker's engine would claim any accepted
+    earlier (an earlier run's workers too: each run's requests are accepted only when it starts).
+    `queued` (a backlog): accepted before the workers start, timed from their start."""
+    ids = accepted_unsubscribes(c, pairs) if queued else []
     since = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     procs = _start_workers(workers)
@@ -86,14 +105,17 @@ def _drain(c, ids: list[str], workers: int, cap: float | None = None, queued: bo
         if not queued:
             _wait_ready(c, procs, since)
             t0 = time.perf_counter()
+            ids = accepted_unsubscribes(c, pairs)
             for rid in ids:
                 c.enqueue_execution(rid)
         PEAK_RSS["mb"] = 0.0
+        cpu0 = _cpu_seconds(procs)
         while True:
             PEAK_RSS["mb"] = max(PEAK_RSS["mb"], _rss_mb(procs))
             done = completed(c, ids)
             elapsed = time.perf_counter() - t0
             if done == len(ids) or (cap is not None and elapsed >= cap):
+                CPU["seconds"] = _cpu_seconds(procs) - cpu0
                 return done, elapsed
             time.sleep(0.2 if len(ids) < 10_000 else 1.0)
     finally:
@@ -108,23 +130,23 @@ def run(results: list, n: int = N, backlog: int = BACKLOG) -> None:
         today = datetime.now(timezone.utc).date()
         with Timer() as seeding:
             pairs = seed_lines(c, 3 * n + backlog, today)
-        inline_ids, one_ids, two_ids = (accepted_unsubscribes(c, pairs[k * n:(k + 1) * n]) for k in range(3))
-        inline_ids = inline_ids[:INLINE_N]
-        ceiling = _inline_rate(c, inline_ids)
-        for workers, ids in ((1, one_ids), (2, two_ids)):
-            done, seconds = _drain(c, ids, workers)
+        ceiling = _inline_rate(c, accepted_unsubscribes(c, pairs[:min(n, INLINE_N)]))
+        for workers, run_pairs in ((1, pairs[n:2 * n]), (2, pairs[2 * n:3 * n])):
+            done, seconds = _drain(c, run_pairs, workers)
             rate = done / seconds
             results.append({
                 "name": f"workers_completed_per_second_{workers}", "unit": "requests/s", "value": round(rate, 1),
                 "baseline": round(ceiling, 1), "ratio": round(rate / ceiling, 3),
                 "peak_worker_rss_mb": round(PEAK_RSS["mb"], 1),
+                "worker_cpu_ms_per_request": round(1000 * CPU["seconds"] / max(1, done), 2),
                 "notes": f"{done} accepted unsubscribes (refund via payments, receipt, SMS) completed by {workers} "
                          f"`canceldesk worker --workers {THREADS}` process(es) on PostgreSQL + Redis, simulators at zero "
                          f"latency and no failures; baseline = the engine ceiling: the same saga + delivery run inline "
                          f"in one process without the queue, measured in this run ({os.cpu_count()} CPUs)"})
         if backlog:
-            ids = accepted_unsubscribes(c, pairs[3 * n:])  # accepted = due: the workers' engines claim them from the database
-            done, seconds = _drain(c, ids, 2, cap=BACKLOG_SECONDS, queued=True)
+            backlog_pairs = pairs[3 * n:]  # accepted = due: the workers' engines claim them from the database
+            done, seconds = _drain(c, backlog_pairs, 2, cap=BACKLOG_SECONDS, queued=True)
+            ids = backlog_pairs
             whole = done == len(ids)
             inline_seconds = done / ceiling
             results.append({

@@ -35,7 +35,7 @@ from . import escalations, executor
 
 log = logging.getLogger("canceldesk.engine")
 GROUP = 200            # requests advanced per transaction
-CALLS = 128            # downstream calls in flight per worker process
+CALLS = 256            # downstream calls in flight per worker process (a group's calls in one or two waves)
 LANES = 3              # groups in progress at once per worker process
 IDLE_WAIT = 1.0        # seconds a lane waits for a wake-up (the queue nudges it) when nothing is due
 _DB_TROUBLE = StoreBusy  # the store's "not now" (ports.RunStore): the transaction rolled back whole
