@@ -43,6 +43,26 @@ def build_huey(settings):
     return SqliteHuey("canceldesk", filename=path, results=False, timeout=60)
 
 
+WAKE_SLOT = 0.02  # seconds: at most one "work is due" wake-up task per slot per API process
+
+
+class _WakeGate:
+    """True for the first call in each slot of `seconds`, False for the others (thread-safe)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.next_at = 0.0
+
+    def open(self) -> bool:
+        now = time.monotonic()
+        with self.lock:
+            if now < self.next_at:
+                return False
+            self.next_at = now + self.seconds
+            return True
+
+
 class _DeliveryTrigger:
     """Coalesces 'a message was written' into at most one delivery task per slot: the task runs
     after the end of the slot, so every message committed in the slot is covered by it."""
@@ -146,7 +166,14 @@ def attach(c, jobs: Jobs) -> None:
         trigger = _DeliveryTrigger(deliver_outbox)
         c.enqueue_delivery = trigger
 
+    wake = _WakeGate(WAKE_SLOT)
+
     def enqueue_execution(request_id: str) -> None:
+        # A worker's engine claims every due request from the database (and polls when idle), so a
+        # queued task only wakes it: under load, one wake-up per slot per process is enough — not
+        # one queue write per accepted request.
+        if not huey.immediate and not wake.open():
+            return
         try:
             execute_request(request_id)
         except Exception:  # noqa: BLE001 - accepted is never lost: the sweeper resumes it
