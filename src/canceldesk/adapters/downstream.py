@@ -17,13 +17,8 @@ from sqlalchemy import Column, DateTime, MetaData, String, Table, BigInteger, in
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-
-class TransientError(Exception):
-    """The downstream call failed or timed out; retrying later may succeed."""
-
-
-class PermanentError(Exception):
-    """The downstream system refused; retrying will not help — a person must look."""
+# the errors of every downstream call: the domain names them so the service layer catches them
+from canceldesk.domain.errors import PermanentError as PermanentError, TransientError as TransientError
 
 
 class Provisioning(Protocol):

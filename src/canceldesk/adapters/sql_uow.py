@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
-from . import audit_store, auth_store, complaint_store, duty_store, escalation_store, key_store, retention_store
+from . import (audit_store, auth_store, complaint_store, duty_store, escalation_store, key_store, renewal_store,
+               retention_store)
 from .repository import Repository
 
 
@@ -93,3 +94,7 @@ class SqlUnitOfWork:
     @property
     def duties(self) -> duty_store.SqlDutyStore:
         return self._store("duties", duty_store.SqlDutyStore)
+
+    @property
+    def renewals(self) -> renewal_store.SqlRenewalStore:
+        return self._store("renewals", renewal_store.SqlRenewalStore)
