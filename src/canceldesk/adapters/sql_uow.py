@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from canceldesk.domain.errors import IntegrityConflict
 
 from . import (audit_store, auth_store, complaint_store, duty_store, escalation_store, key_store, renewal_store,
-               retention_store)
+               report_store, retention_store)
 from .repository import Repository
 
 
@@ -98,3 +98,7 @@ class SqlUnitOfWork:
     @property
     def renewals(self) -> renewal_store.SqlRenewalStore:
         return self._store("renewals", renewal_store.SqlRenewalStore)
+
+    @property
+    def reports(self) -> report_store.SqlReportStore:
+        return self._store("reports", report_store.SqlReportStore)
