@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
-from . import (audit_store, auth_store, complaint_store, duty_store, escalation_store, key_store, renewal_store,
-               report_store, retention_store)
+from . import (audit_store, auth_store, complaint_store, duty_store, escalation_store, insights_store, key_store,
+               renewal_store, report_store, retention_store)
 from .repository import Repository
 
 
@@ -102,3 +102,7 @@ class SqlUnitOfWork:
     @property
     def reports(self) -> report_store.SqlReportStore:
         return self._store("reports", report_store.SqlReportStore)
+
+    @property
+    def insights(self) -> insights_store.SqlInsightStore:
+        return self._store("insights", insights_store.SqlInsightStore)
