@@ -6,7 +6,8 @@ without a database. A unit of work is one transaction: repositories never commit
 `flush` raises `domain.errors.IntegrityConflict` when the store refuses a write.
 
 `UnitOfWork.session` is the SQL session for the service-layer modules not yet behind these ports
-(auth, audit, batches, …); the request use cases touch it only on the counter's in-person path.
+(batches, importer, …); the request use cases never touch it. The other stores (audit_log, accounts,
+escalations, …) are attributes of the unit of work, each made on first use.
 """
 from __future__ import annotations
 
