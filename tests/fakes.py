@@ -159,7 +159,8 @@ class InMemoryAuditLog:
         return (self.store.audit_rows[-1]["seq"], self.store.audit_rows[-1]["hash"]) if self.store.audit_rows else None
 
     def write(self, rows: list[dict], head: dict, head_exists: bool) -> None:
-        self.store.audit_rows.extend(rows)
+        for row in rows:
+            self.store.audit_rows.append({"id": len(self.store.audit_rows) + 1, **row})
         self.store.audit_head = dict(head)
 
     def rows(self):
