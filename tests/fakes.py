@@ -36,6 +36,7 @@ class Store:
     audit: list[dict] = field(default_factory=list)  # the events recorded (audit.record) by committed work
     audit_rows: list[dict] = field(default_factory=list)  # chain rows written through AuditLog.write
     audit_head: dict | None = None
+    locks: dict[str, dict] = field(default_factory=dict)  # failure locks by subject (written at once)
     commits: int = 0
 
     def table(self, kind: str) -> dict:
@@ -276,11 +277,42 @@ class InMemoryAuditLog:
         return (self.store.audit_rows[-1]["seq"], self.store.audit_rows[-1]["hash"]) if self.store.audit_rows else None
 
     def write(self, rows: list[dict], head: dict, head_exists: bool) -> None:
-        self.store.audit_rows.extend(rows)
+        for row in rows:
+            self.store.audit_rows.append({"id": len(self.store.audit_rows) + 1, **row})
         self.store.audit_head = dict(head)
 
     def rows(self):
         return iter(list(self.store.audit_rows))
+
+
+class InMemoryAccountStore:
+    """ports.AccountStore, the parts the request use cases and the saga reach: failure locks and the
+    enterprise-admin logins on a number (`Store.admin_logins`; ending one removes it)."""
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.locks = store.locks
+
+    def lock_state(self, subject: str) -> dict | None:
+        return self.locks.get(subject)
+
+    def save_lock(self, subject: str, values: dict, exists: bool) -> None:
+        self.locks[subject] = dict(values)
+
+    def clear_lock(self, subject: str) -> None:
+        self.locks.pop(subject, None)
+
+    def enterprise_admin(self, msisdn: str):
+        return next(((i + 1, eid) for i, (eid, m) in enumerate(self.store.admin_logins) if m == msisdn), None)
+
+    def live_admin_logins(self, msisdns: list[str]) -> list[tuple[str, str]]:
+        return sorted({(m, eid) for eid, m in self.store.admin_logins if m in msisdns}, key=lambda x: x[1])
+
+    def live_admin_numbers(self, enterprise_id: str) -> list[str]:
+        return sorted({m for eid, m in self.store.admin_logins if eid == enterprise_id})
+
+    def end_admin_login(self, enterprise_id: str, msisdn: str, now, reason: str) -> None:
+        self.store.admin_logins.remove((enterprise_id, msisdn))
 
 
 class InMemoryUnitOfWork:
@@ -297,6 +329,7 @@ class InMemoryUnitOfWork:
         self.repo = InMemoryRepository(self.store)
         self.batches = InMemoryBatchStore(self.store, self.repo)
         self.audit_log = InMemoryAuditLog(self.store)
+        self.accounts = InMemoryAccountStore(self.store)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -19,6 +19,7 @@ from canceldesk.adapters.downstream import (FaultInjector, Partners, Payments, P
 from canceldesk.config import Settings
 from canceldesk.domain.policy import PolicyPack, pack_from_dict
 from canceldesk.adapters.sql_uow import SqlUnitOfWork
+from canceldesk.adapters.audit_store import SqlAuditLog
 from canceldesk.adapters.auth_store import SqlAccountStore
 from canceldesk.service_layer import audit, auth
 from canceldesk.service_layer import uow as uow_hooks
@@ -100,6 +101,7 @@ def bootstrap(settings: Settings | None = None, *, create_schema: bool = False, 
     keyring = crypto.KeyRing.from_settings(settings)
     crypto.configure(keyring)
     audit.use_keyring(keyring)
+    audit.use_bare_log(SqlAuditLog)  # for callers that still hand audit.append a bare SQL session
     auth.use_bare_store(SqlAccountStore)  # for callers that still hand auth a bare SQL session
     orm.start_mappers()
     engine = make_engine(settings.database_url, busy_timeout_seconds=settings.db_busy_timeout_seconds)

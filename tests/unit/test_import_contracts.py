@@ -1,6 +1,7 @@
 """The layers are enforced: `lint-imports` runs the contracts in .importlinter (domain pure, adapters
 below the service layer, no entrypoint imported by the service layer, no executor <-> escalations
-cycle). A new import across a layer fails this test with the import chain that broke it."""
+cycle, no SQL or adapter import in the service modules already behind the ports). A new import
+across a layer fails this test with the import chain that broke it."""
 from __future__ import annotations
 
 import os

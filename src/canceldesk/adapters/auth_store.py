@@ -84,6 +84,21 @@ class SqlAccountStore:
                              .order_by(ea.id).limit(1)).first()
         return None if row is None else (row.id, row.enterprise_id)
 
+    def live_admin_logins(self, msisdns: list[str]) -> list[tuple[str, str]]:
+        """(admin msisdn, enterprise id) of the admin logins on these numbers that have not ended."""
+        return [(m, e) for m, e in securitystore.live_admin_logins(self.s, msisdns)] if msisdns else []
+
+    def live_admin_numbers(self, enterprise_id: str) -> list[str]:
+        return securitystore.live_admin_numbers(self.s, enterprise_id)
+
+    def end_admin_login(self, enterprise_id: str, msisdn: str, now: datetime, reason: str) -> None:
+        """Record the login as ended (a later import naming the number again does not revive it) and
+        revoke its sessions."""
+        self.s.execute(orm.ended_admin_logins.insert().values(enterprise_id=enterprise_id, msisdn=msisdn,
+                                                              ended_at=now, reason=reason))
+        self.s.execute(update(S).where(S.c.principal_kind == "enterprise_admin", S.c.login_msisdn == msisdn,
+                                       S.c.revoked_at.is_(None)).values(revoked_at=now))
+
     # staff who matched a customer's document in person -----------------------------------------------
     def remember_verified(self, actor: str, customer_id: str, now: datetime) -> None:
         securitystore.remember_verified(self.s, actor, customer_id, now)

@@ -94,3 +94,37 @@ def reminders_by_key(session, keys: list[str]) -> dict[str, dict]:
         for row in session.execute(q).mappings():
             out[row["dedup_key"]] = dict(row)
     return out
+
+
+class SqlInsightStore:
+    """service_layer/ports.py: InsightStore — the functions above, on the unit of work's session."""
+
+    def __init__(self, session):
+        self.s = session
+
+    def conversation(self, conversation_id: str) -> dict | None:
+        return conversation(self.s, conversation_id)
+
+    def save_conversation(self, *, id: str, customer_id: str, channel: str, state: dict, now, new: bool) -> None:
+        save_conversation(self.s, id=id, customer_id=customer_id, channel=channel, state=state, now=now, new=new)
+
+    def usage_of(self, subscription_ids: list[str]) -> dict[str, dict]:
+        return usage_of(self.s, subscription_ids)
+
+    def upsert_usage(self, subscription_id: str, facts: dict) -> None:
+        upsert_usage(self.s, subscription_id, facts)
+
+    def add_offer(self, **values) -> None:
+        add_offer(self.s, **values)
+
+    def offer(self, offer_id: str) -> dict | None:
+        return offer(self.s, offer_id)
+
+    def offers_for(self, customer_id: str, subscription_id: str) -> list[dict]:
+        return offers_for(self.s, customer_id, subscription_id)
+
+    def decide_offer(self, offer_id: str, status: str, now) -> int:
+        return decide_offer(self.s, offer_id, status, now)
+
+    def offer_counts(self, since=None) -> dict[str, int]:
+        return offer_counts(self.s, since)

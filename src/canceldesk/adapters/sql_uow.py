@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from canceldesk.domain.errors import IntegrityConflict
 
-from . import audit_store, auth_store, complaint_store, duty_store, escalation_store, key_store, retention_store
+from . import (audit_store, auth_store, complaint_store, duty_store, escalation_store, insights_store, key_store,
+               renewal_store, report_store, retention_store)
 from .batch_store import BatchStore
 from .db import READONLY
 from .fleetguard_store import FleetGuardStore
@@ -167,3 +168,15 @@ class SqlUnitOfWork:
         """The deliverer's outbox store (ports.DeliveryStore)."""
         from .engine_store import SqlDeliveryStore
         return SqlDeliveryStore(self)
+
+    @property
+    def renewals(self) -> renewal_store.SqlRenewalStore:
+        return self._store("renewals", renewal_store.SqlRenewalStore)
+
+    @property
+    def reports(self) -> report_store.SqlReportStore:
+        return self._store("reports", report_store.SqlReportStore)
+
+    @property
+    def insights(self) -> insights_store.SqlInsightStore:
+        return self._store("insights", insights_store.SqlInsightStore)

@@ -7,6 +7,14 @@ class IntegrityConflict(Exception):
     request per idempotency key. Raised by a unit of work's `flush`; the use case answers 409."""
 
 
+class TransientError(Exception):
+    """A downstream call failed or timed out; retrying later may succeed."""
+
+
+class PermanentError(Exception):
+    """A downstream system refused; retrying will not help — a person must look."""
+
+
 class RateLimited(Exception):
     """Past a rate limit: try again after `retry_after` seconds (the service layer answers 429).
     Raised by the limiters (adapters/ratelimit.py)."""

@@ -11,7 +11,6 @@ from collections import Counter
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from canceldesk.adapters import insights_store as store
 from canceldesk.domain.identifiers import mask_msisdn
 
 from .reports import _require_admin, window
@@ -67,8 +66,8 @@ def compare(c, principal, days: int = 90) -> dict:
     prev_start = start - timedelta(days=days)
     now = c.now()
     with c.uow() as uow:
-        cur = _figures(store.requests_between(uow.session, start, now + timedelta(seconds=1)))
-        prev = _figures(store.requests_between(uow.session, prev_start, start))
+        cur = _figures(uow.reports.requests_between(start, now + timedelta(seconds=1)))
+        prev = _figures(uow.reports.requests_between(prev_start, start))
     figures = []
     for name in ("requests", "completed", "completion_rate", "median_seconds_unsubscribe",
                  "median_seconds_cancel_renewal", "median_seconds_close_line", "refunds_yuan"):
@@ -91,7 +90,7 @@ def reasons_given(c, principal, days: int = 90) -> dict:
     _require_admin(principal)
     start, _ = window(c, days)
     with c.uow() as uow:
-        rows = store.requests_between(uow.session, start, c.now() + timedelta(seconds=1))
+        rows = uow.reports.requests_between(start, c.now() + timedelta(seconds=1))
     counts: Counter = Counter()
     texts: dict[str, Counter] = {code: Counter() for code in REASONS}
     for row in rows:
@@ -117,9 +116,9 @@ def renewal_compliance(c, principal, days: int = 90) -> dict:
     need = c.pack.renewal_reminder_days or (min(c.pack.renewal_reminder_window) if c.pack.renewal_reminder_window else 0)
     tz = ZoneInfo(c.pack.timezone)
     with c.uow() as uow:
-        renewals = store.charged_renewals(uow.session, start, c.now() + timedelta(seconds=1))
+        renewals = uow.reports.charged_renewals(start, c.now() + timedelta(seconds=1))
         keys = [f"{r['subscription_id']}:renewal_reminder:{r['period_end'].isoformat()}" for r in renewals]
-        reminders = store.reminders_by_key(uow.session, keys)
+        reminders = uow.reports.messages_by_key(keys)
     rows = []
     for r, key in zip(renewals, keys):
         rem = reminders.get(key)

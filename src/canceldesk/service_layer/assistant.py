@@ -12,7 +12,6 @@ import re
 import uuid
 from datetime import timedelta
 
-from canceldesk.adapters import insights_store as store
 from canceldesk.domain.identifiers import mask_msisdn
 from canceldesk.domain.intent import Target, Understanding, is_confirmation, is_decline, understand
 from canceldesk.domain.money import format_money
@@ -83,7 +82,7 @@ def handle(c, principal: Principal, text: object, conversation_id: object = None
         raise InvalidInput("conversation_id is the id an earlier answer gave", {"field": "conversation_id"})
     now = c.now()
     with c.uow() as uow:
-        convo = store.conversation(uow.session, conversation_id) if conversation_id else None
+        convo = uow.insights.conversation(conversation_id) if conversation_id else None
         if conversation_id and (convo is None or convo["customer_id"] != principal.id):
             raise NotFound("no such conversation")
         state = dict(convo["state"]) if convo else {}
@@ -107,8 +106,8 @@ def handle(c, principal: Principal, text: object, conversation_id: object = None
         out, state = _respond(c, principal, u, targets, state, lang, now, may_start)
     cid = conversation_id or str(uuid.uuid4())
     with c.uow() as uow:
-        store.save_conversation(uow.session, id=cid, customer_id=principal.id, channel=channel,
-                                state=state, now=now, new=convo is None)
+        uow.insights.save_conversation(id=cid, customer_id=principal.id, channel=channel,
+                                       state=state, now=now, new=convo is None)
         uow.commit()
     return {"conversation_id": cid, **out}
 

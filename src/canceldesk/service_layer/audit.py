@@ -17,18 +17,26 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any, Callable
 
 from .ports import AuditLog, KeyRing
 
 GENESIS = "0" * 64
 
 _keyring: KeyRing | None = None
+_bare_log: Callable[[Any], AuditLog] | None = None
 
 
 def use_keyring(keyring: KeyRing) -> None:
     """The key that signs new rows (bootstrap wires it; verifying uses the container's keyring)."""
     global _keyring
     _keyring = keyring
+
+
+def use_bare_log(make: Callable[[Any], AuditLog]) -> None:
+    """How to reach the chain through a bare SQL session (bootstrap wires it)."""
+    global _bare_log
+    _bare_log = make
 
 
 def _payload(seq: int, prev_hash: str, at: str, actor: str, event_: str, subject: str | None, details: dict) -> bytes:
@@ -41,7 +49,15 @@ def _head_payload(seq: int, last_hash: str) -> bytes:
 
 
 def _log(target) -> AuditLog:
-    return getattr(target, "audit_log", target)
+    """A unit of work's audit log, an AuditLog itself, or one made around a bare SQL session."""
+    log = getattr(target, "audit_log", None)
+    if log is not None:
+        return log
+    if hasattr(target, "write") and hasattr(target, "lock"):
+        return target
+    if _bare_log is None:
+        raise RuntimeError("audit.use_bare_log() was not called (bootstrap does it)")
+    return _bare_log(target)
 
 
 # ------------------------------------------------------------------------------------------ writing
@@ -49,7 +65,7 @@ def _log(target) -> AuditLog:
 def append(uow, events: list[dict], keyring: KeyRing | None = None) -> None:
     """Append events ({at, actor, event, subject?, details?}) in the unit of work's transaction.
 
-    `uow` is a unit of work, or its `audit_log` itself.
+    `uow` is a unit of work, its `audit_log` itself, or a bare SQL session.
     """
     if not events:
         return

@@ -5,7 +5,6 @@ The facts come from the line's subscriptions and the usage facts the import brou
 """
 from __future__ import annotations
 
-from canceldesk.adapters import insights_store as store
 from canceldesk.domain.prechecks import local_today
 from canceldesk.domain.suggestions import Facts, suggest
 
@@ -19,7 +18,7 @@ def unused_days(c) -> int:
 def suggestions_for(c, uow, subs_with_products, lang: str = "zh") -> dict[str, list[dict]]:
     """subscription id → its suggestions (active subscriptions only)."""
     active = [(s, p) for s, p in subs_with_products if s.is_active]
-    usage = store.usage_of(uow.session, [s.id for s, _ in active])
+    usage = uow.insights.usage_of([s.id for s, _ in active])
     facts = []
     for s, p in active:
         u = usage.get(s.id, {})
@@ -55,7 +54,7 @@ def offers_for_line(c, uow, principal, subs_with_products, lang: str = "zh") -> 
     for s, p in subs_with_products:
         if not (s.is_active and s.auto_renew and p.kind in settings.get("kinds", ("membership",))):
             continue
-        made = store.offers_for(uow.session, principal.id, s.id)
+        made = uow.insights.offers_for(principal.id, s.id)
         if any(o["status"] != "offered" for o in made):
             continue  # decided once: never offered again
         offer = made[0] if made else None
@@ -63,7 +62,7 @@ def offers_for_line(c, uow, principal, subs_with_products, lang: str = "zh") -> 
             offer = {"id": str(uuid.uuid4()), "customer_id": principal.id, "subscription_id": s.id,
                      "kind": "cancel_renewal", "offer": str(settings.get("code", "SAVE"))[:40], "status": "offered",
                      "created_at": now, "decided_at": None}
-            store.add_offer(uow.session, **offer)
+            uow.insights.add_offer(**offer)
         out[s.id] = {"id": offer["id"], "text": settings.get("text_en" if lang == "en" else "text_zh", "")}
     return out
 
@@ -72,15 +71,15 @@ def decide_offer(c, principal, offer_id: str, accept: bool) -> dict:
     """One click: accept or decline. Someone else's offer is answered like a missing one (404)."""
     from .errors import NotFound
     with c.uow() as uow:
-        offer = store.offer(uow.session, str(offer_id)[:36])
+        offer = uow.insights.offer(str(offer_id)[:36])
         if offer is None or not principal.is_subscriber or offer["customer_id"] != principal.id:
             raise NotFound("no such offer")
-        store.decide_offer(uow.session, offer["id"], "accepted" if accept else "declined", c.now())
+        uow.insights.decide_offer(offer["id"], "accepted" if accept else "declined", c.now())
         uow.commit()
         with c.uow() as again:
-            return store.offer(again.session, offer["id"])
+            return again.insights.offer(offer["id"])
 
 
 def offer_counts(c, since=None) -> dict[str, int]:
     with c.uow() as uow:
-        return store.offer_counts(uow.session, since)
+        return uow.insights.offer_counts(since)

@@ -19,12 +19,10 @@ from __future__ import annotations
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
-
-from canceldesk.adapters import orm, securitystore
 from canceldesk.domain.identifiers import mask_msisdn
 
 from . import audit
+from .auth import accounts
 from .notifications import notify
 
 NOTICE_AHEAD = timedelta(days=7)
@@ -48,9 +46,6 @@ def expire_freezes(c, now) -> dict:
     return {"recyclable": recycled, "freeze_ending_notices": noticed}
 
 
-live_admin_filter = securitystore.live_admin_filter  # enterprise_admins rows whose login has not ended
-
-
 def admin_login_enterprises(uow, msisdn: str) -> list[str]:
     """Names of the enterprises this number is an admin login of (for the ADMIN_LOGIN warning)."""
     names = []
@@ -60,22 +55,21 @@ def admin_login_enterprises(uow, msisdn: str) -> list[str]:
     return names
 
 
-def end_admin_logins_in(s, msisdns: list[str], now, reason: str) -> list[tuple[str, str]]:
-    """End the admin logins bound to these numbers in the caller's transaction (a Session or a
-    Connection): record them as ended and revoke their sessions. Returns (msisdn, enterprise)."""
-    ended = securitystore.live_admin_logins(s, msisdns) if msisdns else []
+def end_admin_logins_in(uow, msisdns: list[str], now, reason: str) -> list[tuple[str, str]]:
+    """End the admin logins bound to these numbers in the caller's transaction (a unit of work, or
+    a bare SQL session or connection): record them as ended and revoke their sessions. Returns
+    (msisdn, enterprise)."""
+    store = accounts(uow)
+    ended = store.live_admin_logins(msisdns)
     for msisdn, eid in ended:
-        s.execute(orm.ended_admin_logins.insert().values(enterprise_id=eid, msisdn=msisdn, ended_at=now, reason=reason))
-        s.execute(update(orm.sessions).where(orm.sessions.c.principal_kind == "enterprise_admin",
-                                             orm.sessions.c.login_msisdn == msisdn,
-                                             orm.sessions.c.revoked_at.is_(None)).values(revoked_at=now))
-    return [(m, e) for m, e in ended]
+        store.end_admin_login(eid, msisdn, now, reason)
+    return ended
 
 
 def announce_ended_admin_logins(uow, ended: list[tuple[str, str]], now, reason: str, lang: str) -> None:
     """Audit each ended admin login and tell the enterprise's other admins to name another."""
     for msisdn, eid in ended:
-        others = [m for m in securitystore.live_admin_numbers(uow.session, eid) if m != msisdn]
+        others = [m for m in uow.accounts.live_admin_numbers(eid) if m != msisdn]
         audit.record(uow, at=now, actor="system:numbers", event="admin_login_ended", subject=f"enterprise:{eid}",
                      details={"admin": mask_msisdn(msisdn), "reason": reason, "other_admins_told": len(others)})
         for other in others:
@@ -86,6 +80,6 @@ def announce_ended_admin_logins(uow, ended: list[tuple[str, str]], now, reason: 
 
 def end_admin_logins(uow, msisdn: str, now, lang: str, reason: str = "closed") -> int:
     """The executor's hook when it freezes a closed number."""
-    ended = end_admin_logins_in(uow.session, [msisdn], now, reason)
+    ended = end_admin_logins_in(uow, [msisdn], now, reason)
     announce_ended_admin_logins(uow, ended, now, reason, lang)
     return len(ended)

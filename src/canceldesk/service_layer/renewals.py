@@ -16,11 +16,8 @@ from collections import Counter
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
-
-from canceldesk.adapters import orm
-from canceldesk.adapters.downstream import PermanentError, TransientError
-from canceldesk.domain.model import Line, LineStatus, Product, Subscription, SubscriptionStatus
+from canceldesk.domain.errors import PermanentError, TransientError
+from canceldesk.domain.model import Subscription, SubscriptionStatus
 from canceldesk.domain.access import local_today, period_end_access
 from canceldesk.domain.money import format_money
 from canceldesk.domain.renewal import add_period, earliest_charge, reminder_rule
@@ -52,18 +49,10 @@ def send_reminders(c, now) -> dict:
     if not horizon:
         return {"reminded": 0}
     today = local_today(now, c.pack)
-    q = (select(Subscription, Product)
-         .join(Product, orm.products.c.code == orm.subscriptions.c.product_code)
-         .join(Line, orm.lines.c.msisdn == orm.subscriptions.c.msisdn)
-         .where(orm.subscriptions.c.status == SubscriptionStatus.ACTIVE, orm.subscriptions.c.auto_renew.is_(True),
-                orm.subscriptions.c.renewal_postponed.is_(False), orm.lines.c.status == LineStatus.ACTIVE,
-                orm.subscriptions.c.period_end > today,
-                orm.subscriptions.c.period_end <= today + timedelta(days=horizon))
-         .order_by(orm.subscriptions.c.id))
     reminded, last_id = 0, ""
     while True:
         with c.uow() as uow:
-            rows = uow.session.execute(q.where(orm.subscriptions.c.id > last_id).limit(BATCH)).all()
+            rows = uow.renewals.to_remind(today, today + timedelta(days=horizon), last_id, BATCH)
             if not rows:
                 break
             for sub, product in rows:
@@ -90,10 +79,7 @@ def run_renewals(c, now, limit: int = 5000) -> dict:
     """Renew, postpone or end every subscription whose period has ended."""
     today = local_today(now, c.pack)
     with c.uow() as uow:
-        due = list(uow.session.scalars(
-            select(orm.subscriptions.c.id).where(
-                orm.subscriptions.c.status.in_([SubscriptionStatus.ACTIVE, SubscriptionStatus.ENDING]),
-                orm.subscriptions.c.period_end <= today).order_by(orm.subscriptions.c.period_end).limit(limit)))
+        due = uow.renewals.period_ended([SubscriptionStatus.ACTIVE, SubscriptionStatus.ENDING], today, limit)
     outcomes: Counter = Counter()
     for sub_id in due:
         try:
@@ -107,20 +93,18 @@ def run_renewals(c, now, limit: int = 5000) -> dict:
 def _held_by_cancellation(uow, sub: Subscription) -> bool:
     """A confirmed cancellation covering this subscription is under way: it must stop this renewal."""
     targets = [f"sub:{sub.id}", f"line:{sub.msisdn}"]
-    return uow.session.execute(select(orm.requests.c.id).where(
-        orm.requests.c.open_target.in_(targets), orm.requests.c.status.in_(CONFIRMED)).limit(1)).first() is not None
+    return uow.renewals.request_open_on(targets, CONFIRMED)
 
 
 def _delivered_reminders(uow, sub: Subscription) -> list:
-    return list(uow.session.scalars(select(orm.outbox.c.sent_at).where(
-        orm.outbox.c.dedup_key.in_([_first_key(sub), _again_key(sub)]), orm.outbox.c.sent_at.is_not(None))))
+    return uow.renewals.sent_at([_first_key(sub), _again_key(sub)])
 
 
 def renew_one(c, sub_id: str, now) -> str:
     """One subscription at its period end: 'ended', 'held', 'postponed', 'charged', 'retry', 'declined'."""
     pack, today = c.pack, local_today(now, c.pack)
     with c.uow() as uow:
-        sub = uow.session.get(Subscription, sub_id, with_for_update=True)
+        sub = uow.renewals.subscription_for_update(sub_id)
         if sub is None or sub.status == SubscriptionStatus.ENDED or sub.period_end > today:
             return "skipped"
         product, line = uow.repo.product(sub.product_code), uow.repo.line(sub.msisdn)
@@ -142,15 +126,14 @@ def renew_one(c, sub_id: str, now) -> str:
                 uow.commit()
             return "postponed"
         key = f"{sub.id}:{sub.period_end.isoformat()}"
-        row = uow.session.execute(select(orm.renewals).where(orm.renewals.c.key == key)).mappings().first()
+        row = uow.renewals.renewal(key)
         if row is None:
-            uow.session.execute(insert(orm.renewals).values(
+            uow.renewals.add_renewal(
                 key=key, subscription_id=sub.id, msisdn=sub.msisdn, period_end=sub.period_end, amount=product.price,
-                currency=product.currency, status="pending", attempts=0, created_at=now))
+                currency=product.currency, status="pending", attempts=0, created_at=now)
         elif row["status"] != "pending":
             return "skipped"
-        uow.session.execute(update(orm.renewals).where(orm.renewals.c.key == key)
-                            .values(attempts=orm.renewals.c.attempts + 1))
+        uow.renewals.count_attempt(key)
         uow.commit()  # the renewal is recorded before the money moves
         amount, currency, msisdn = product.price, product.currency, sub.msisdn
         new_start = sub.period_end if charge_at == due_at else today
@@ -166,22 +149,21 @@ def renew_one(c, sub_id: str, now) -> str:
 
 def _note_error(c, key: str, error: str) -> None:
     with c.uow() as uow:
-        uow.session.execute(update(orm.renewals).where(orm.renewals.c.key == key).values(error=error[:500]))
+        uow.renewals.update_renewal(key, error=error[:500])
         uow.commit()
 
 
 def _charged(c, sub_id: str, key: str, ref: str, new_start, now) -> str:
     with c.uow() as uow:
-        sub = uow.session.get(Subscription, sub_id, with_for_update=True)
-        row = uow.session.execute(select(orm.renewals).where(orm.renewals.c.key == key)).mappings().first()
+        sub = uow.renewals.subscription_for_update(sub_id)
+        row = uow.renewals.renewal(key)
         if sub is None or row is None or row["status"] != "pending":
             return "skipped"
         product = uow.repo.product(sub.product_code)
         old_end, new_end = sub.period_end, add_period(new_start, product.period)
-        uow.session.execute(update(orm.renewals).where(orm.renewals.c.key == key).values(
-            status="charged", payment_ref=ref, charged_at=now, error=None, new_period_start=new_start,
-            new_period_end=new_end))
-        uow.session.execute(insert(orm.renewal_ledger), [
+        uow.renewals.update_renewal(key, status="charged", payment_ref=ref, charged_at=now, error=None,
+                                    new_period_start=new_start, new_period_end=new_end)
+        uow.renewals.add_ledger([
             {"renewal_key": key, "account": "customer:payment_method", "amount": -row["amount"],
              "currency": row["currency"], "memo": "renewal charged to the original payment method", "at": now},
             {"renewal_key": key, "account": "revenue:subscriptions", "amount": row["amount"],
@@ -198,9 +180,8 @@ def _charged(c, sub_id: str, key: str, ref: str, new_start, now) -> str:
 def _declined(c, sub_id: str, key: str, error: str, now) -> str:
     """The payment method refused: no charge, the subscription ends at its period end."""
     with c.uow() as uow:
-        sub = uow.session.get(Subscription, sub_id, with_for_update=True)
-        uow.session.execute(update(orm.renewals).where(orm.renewals.c.key == key)
-                            .values(status="declined", error=error[:500]))
+        sub = uow.renewals.subscription_for_update(sub_id)
+        uow.renewals.update_renewal(key, status="declined", error=error[:500])
         if sub is not None and sub.status != SubscriptionStatus.ENDED:
             sub.lapse(period_end_access(sub, c.pack))
         uow.commit()

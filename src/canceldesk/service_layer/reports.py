@@ -6,10 +6,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
-
-from canceldesk.adapters import orm
-from canceldesk.domain.lifecycle import OPEN, RequestKind, Status
+from canceldesk.domain.lifecycle import OPEN, RequestKind
 
 from .errors import Forbidden, InvalidInput
 from .principal import Principal, may
@@ -40,13 +37,10 @@ def volumes(c, principal: Principal, days: int = 30) -> dict:
     _require_admin(principal)
     start, day_list = window(c, days)
     tz = ZoneInfo(c.pack.timezone)
-    r = orm.requests.c
     with c.uow() as uow:
-        s = uow.session
-        by_kind = dict(s.execute(select(r.kind, func.count()).where(r.created_at >= start).group_by(r.kind)).all())
-        by_channel = dict(s.execute(select(r.channel, func.count()).where(r.created_at >= start)
-                                    .group_by(r.channel)).all())
-        per_day = Counter(at.astimezone(tz).date() for (at,) in s.execute(select(r.created_at).where(r.created_at >= start)))
+        by_kind = uow.reports.request_counts("kind", start)
+        by_channel = uow.reports.request_counts("channel", start)
+        per_day = Counter(at.astimezone(tz).date() for at in uow.reports.request_created_times(start))
     kinds = [k.value for k in RequestKind]
     return {"by_kind": [{"kind": k, "count": by_kind.get(k, 0)} for k in kinds],
             "by_channel": [{"channel": ch, "count": n} for ch, n in sorted(by_channel.items(), key=lambda x: -x[1])],
@@ -66,11 +60,9 @@ def completion_times(c, principal: Principal, days: int = 30) -> list[dict]:
     """Minutes from submission to completion, per kind: count, p50, p90, p99."""
     _require_admin(principal)
     start, _ = window(c, days)
-    r = orm.requests.c
     per_kind: dict[str, list[float]] = {k.value: [] for k in RequestKind}
     with c.uow() as uow:
-        for kind, created, completed in uow.session.execute(select(r.kind, r.created_at, r.completed_at).where(
-                r.status == Status.COMPLETED, r.completed_at >= start)):
+        for kind, created, completed in uow.reports.completions(start):
             per_kind.setdefault(kind, []).append((completed - created).total_seconds() / 60)
     out = []
     for kind, values in per_kind.items():
@@ -86,18 +78,12 @@ def deadline_breaches(c, principal: Principal, days: int = 30, limit: int = 50) 
     _require_admin(principal)
     start, _ = window(c, days)
     now = c.now()
-    r = orm.requests.c
-    open_states = [str(s) for s in OPEN]
-    late_done = (r.status == Status.COMPLETED) & (r.completed_at > r.deadline_at)
-    late_open = r.status.in_(open_states) & (r.deadline_at < now)
     with c.uow() as uow:
-        rows = uow.session.execute(select(r.tracking_no, r.kind, r.status, r.channel, r.created_at, r.deadline_at,
-                                          r.completed_at).where(r.created_at >= start, r.deadline_at.is_not(None),
-                                                                late_done | late_open)).mappings().all()
+        rows = uow.reports.late_requests(start, now, [str(s) for s in OPEN])
     breaches = []
     for row in rows:
         end = row["completed_at"] or now
-        breaches.append({**dict(row), "late_minutes": round((end - row["deadline_at"]).total_seconds() / 60, 1),
+        breaches.append({**row, "late_minutes": round((end - row["deadline_at"]).total_seconds() / 60, 1),
                          "still_open": row["completed_at"] is None})
     breaches.sort(key=lambda b: -b["late_minutes"])
     by_kind = Counter(b["kind"] for b in breaches)
@@ -109,11 +95,10 @@ def top_reasons(c, principal: Principal, days: int = 30, limit: int = 10) -> dic
     """Why people end things (the reason they gave) and why requests were refused (reject codes)."""
     _require_admin(principal)
     start, _ = window(c, days)
-    r = orm.requests.c
     reasons: Counter = Counter()
     codes: Counter = Counter()
     with c.uow() as uow:
-        for reason, reject_codes in uow.session.execute(select(r.reason, r.reject_codes).where(r.created_at >= start)):
+        for reason, reject_codes in uow.reports.reasons_and_codes(start):
             if reason and reason.strip():
                 reasons[reason.strip()[:80]] += 1
             for code in reject_codes or []:
@@ -128,16 +113,10 @@ def reminders_vs_renewals(c, principal: Principal, days: int = 30) -> dict:
     _require_admin(principal)
     start, day_list = window(c, days)
     tz = ZoneInfo(c.pack.timezone)
-    o = orm.outbox.c
-    renewals = getattr(orm, "renewals", None)
     with c.uow() as uow:
-        s = uow.session
-        sent = s.execute(select(o.created_at).where(o.event == "renewal_reminder", o.created_at >= start,
-                                                    o.sent_at.is_not(None))).scalars().all()
-        charged = s.execute(select(renewals.c.charged_at).where(
-            renewals.c.status == "charged", renewals.c.charged_at >= start)).scalars().all() \
-            if renewals is not None else []
-    recorded = renewals is not None
+        sent = uow.reports.delivered_at("renewal_reminder", start)
+        charged = uow.reports.renewals_charged_at(start)
+    recorded = True  # the renewal runner records every charge (renewals.py)
     reminders = Counter(at.astimezone(tz).date() for at in sent)
     renewed = Counter(at.astimezone(tz).date() for at in charged)
     return {"reminders_sent": sum(reminders.values()),
@@ -152,11 +131,8 @@ def refused_lookups(c, principal: Principal, days: int = 30) -> list[dict]:
     (audit event `staff_lookup_refused`, see staffscope): most refusals first."""
     _require_admin(principal)
     start, _days = window(c, days)
-    a = orm.audit_log.c
     with c.uow() as uow:
-        rows = uow.session.execute(select(a.actor, func.count(), func.max(a.at))
-                                   .where(a.event == "staff_lookup_refused", a.at >= start)
-                                   .group_by(a.actor).order_by(func.count().desc(), a.actor)).all()
+        rows = uow.reports.audit_counts_by_actor("staff_lookup_refused", start)
     return [{"actor": actor, "refusals": n, "latest": latest.isoformat() if latest else None}
             for actor, n, latest in rows]
 
