@@ -116,3 +116,20 @@ def test_a_customers_own_steps_read_as_the_customer_on_staff_screens(demo, lang)
     assert sum(WORDS[lang]["customer"] in e[2] for e in entries) >= 2      # asked and confirmed by the customer
     for shown, attr, words in entries:
         assert shown == local(attr) and not INTERNAL.search(words), words
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_request_that_was_not_carried_out_says_why_in_words(demo, lang):
+    person = TestClient(create_app(demo))
+    page_login(person, ARREARS)
+    html = person.get(f"/lines/{ARREARS}/close").text
+    r = person.post(f"/lines/{ARREARS}/close", data={"csrf": csrf_of(html), "nonce": "a1"}, follow_redirects=True)
+    no = re.search(r'id="tracking-no">(\w+)<', r.text).group(1)
+    admin = TestClient(create_app(demo))
+    staff_login(admin, "admin", "admin-demo-2026")
+    for client in (person, admin):
+        client.get(f"/lang/{lang}")
+        page = client.get(("/counter" if client is admin else "") + f"/requests/{no}").text
+        why = text(re.search(r'<dd id="why-not">(.*?)</dd>', page, re.S).group(1))
+        assert why == {"zh": "欠费未结清", "en": "Unpaid charges"}[lang], why
+        assert "ARREARS" not in text(re.sub(r'data-code="\w+"', "", page))
