@@ -98,17 +98,23 @@ def test_the_breadcrumb_follows_the_walk_in_and_the_timeline_speaks_words(demo, 
         assert not INTERNAL.search(words), words                            # no ids or codes
 
 
-@pytest.mark.parametrize("lang", ["zh", "en"])
-def test_a_customers_own_steps_read_as_the_customer_on_staff_screens(demo, lang):
+def closed_on_the_portal(demo, msisdn: str) -> tuple[TestClient, TestClient, str]:
+    """The subscriber asks to close the line on the portal: (their client, an admin's client, the tracking number)."""
     person = TestClient(create_app(demo))
-    page_login(person, CLEAN)
-    html = person.get(f"/lines/{CLEAN}/close").text
-    r = person.post(f"/lines/{CLEAN}/close", data={"csrf": csrf_of(html), "nonce": "c1"}, follow_redirects=True)
+    page_login(person, msisdn)
+    html = person.get(f"/lines/{msisdn}/close").text
+    r = person.post(f"/lines/{msisdn}/close", data={"csrf": csrf_of(html), "nonce": "c1"}, follow_redirects=True)
     no = re.search(r'id="tracking-no">(\w+)<', r.text).group(1)
-    person.post(f"/requests/{no}/confirm", data={"csrf": csrf_of(html), "id_last6": ID_LAST6})
-
     admin = TestClient(create_app(demo))
     staff_login(admin, "admin", "admin-demo-2026")
+    return person, admin, no
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_customers_own_steps_read_as_the_customer_on_staff_screens(demo, lang):
+    person, admin, no = closed_on_the_portal(demo, CLEAN)
+    person.post(f"/requests/{no}/confirm", data={"csrf": csrf_of(person.get(f"/requests/{no}").text),
+                                                 "id_last6": ID_LAST6})
     admin.get(f"/lang/{lang}")
     page = admin.get(f"/counter/requests/{no}").text
     assert "walkin-nav" not in page                      # not a walk-in: the way back is the queues
@@ -116,3 +122,14 @@ def test_a_customers_own_steps_read_as_the_customer_on_staff_screens(demo, lang)
     assert sum(WORDS[lang]["customer"] in e[2] for e in entries) >= 2      # asked and confirmed by the customer
     for shown, attr, words in entries:
         assert shown == local(attr) and not INTERNAL.search(words), words
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_request_that_was_not_carried_out_says_why_in_words(demo, lang):
+    person, admin, no = closed_on_the_portal(demo, ARREARS)
+    for client in (person, admin):
+        client.get(f"/lang/{lang}")
+        page = client.get(("/counter" if client is admin else "") + f"/requests/{no}").text
+        why = text(re.search(r'<dd id="why-not">(.*?)</dd>', page, re.S).group(1))
+        assert why == {"zh": "欠费未结清", "en": "Unpaid charges"}[lang], why
+        assert "ARREARS" not in text(re.sub(r'data-code="\w+"', "", page))
