@@ -35,18 +35,17 @@ def _send_code(c, uow, msisdn: str, batch_id: str, now) -> None:
 
 
 def _code_matches(c, uow, msisdn: str, code: str, now) -> bool:
-    s = uow.session  # the login lock's rows (auth.py)
     subject = f"otp:{msisdn}"
-    if auth.is_locked(s, subject, now):
+    if auth.is_locked(uow, subject, now):
         raise TooManyRequests("too many wrong codes: this number is locked for a while; try again later",
                               code="OTP_LOCKED")
     row = uow.fleetguard.live_code(msisdn, now)
     ok = row is not None and c.keyring.same(row["code_hash"], c.keyring.otp_hash(msisdn, code))
     if ok:
         uow.fleetguard.use_code(row["id"], now)
-        auth.clear_failures(s, subject)
+        auth.clear_failures(uow, subject)
     else:
-        auth._register(c, s, subject)
+        auth._register(c, uow, subject)
     return ok
 
 

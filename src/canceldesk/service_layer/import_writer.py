@@ -33,11 +33,11 @@ class Writer:
         found = self.store.line_owners(list(new))
         reissued = sorted(m for m, cid, former, _ in found if new[m]["customer_id"] not in (cid, former))
         self.reissued += reissued
-        self.ended_admins += numbers.end_admin_logins_in(self.uow.session, reissued, self.c.now(), "reissued")
+        self.ended_admins += numbers.end_admin_logins_in(self.uow, reissued, self.c.now(), "reissued")
         for m, cid, _, old_hash in found:  # a hash kept as it was is an unchanged password (_keep_or_hash)
             if old_hash and new[m]["service_password_hash"] not in (None, old_hash) and new[m]["customer_id"] == cid \
                     and not verify_service_password(self.c, old_hash, plain[m]):
-                auth.end_sessions_of(self.uow.session, cid, self.c.now(), subscriber=True)
+                auth.end_sessions_of(self.uow, cid, self.c.now(), subscriber=True)
 
     def add(self, rtype: str, row: dict) -> None:
         buf = self.buffers[rtype]
