@@ -770,6 +770,8 @@ PAGE_PERMITTED: dict[tuple[str, str], int | tuple[int, str] | dict] = {
     ("GET", "/enterprise/batches/{batch_id}"): 404, ("GET", "/enterprise/batches/{batch_id}/results-zh.csv"): 404,
     ("POST", "/enterprise/batches"): 404, ("POST", "/enterprise/batches/{batch_id}/submit"): 404,
     ("POST", "/enterprise/batches/{batch_id}/resume"): 404, ("POST", "/enterprise/uploads"): 422,
+    ("GET", "/enterprise/keys"): 200, ("POST", "/enterprise/keys"): 422,            # a key needs a name
+    ("POST", "/enterprise/keys/{key_id}/revoke"): 404,
     ("GET", "/lines/{msisdn}"): 404, ("GET", "/lines/{msisdn}/close"): 404,
     ("GET", "/lines/{msisdn}/withdraw/{subscription_id}"): 404, ("GET", "/requests/{tracking_no}"): 404,
     ("POST", "/lines/{msisdn}/close"): 404, ("POST", "/lines/{msisdn}/end"): 404, ("POST", "/offers/{offer_id}"): 404,
