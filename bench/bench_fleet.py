@@ -36,7 +36,8 @@ def _fleet(results: list) -> None:
     from canceldesk.demo.load import load_demo
     with tempfile.TemporaryDirectory() as d:
         settings = Settings(env="test", database_url=f"sqlite:///{d}/demo.db", queue_url="immediate",
-                            sim_latency_ms=LATENCY_MS)
+                            sim_latency_ms=LATENCY_MS,
+                            fleet_step_up_over=1_000)  # the second factor (fleetguard) is not what this times
         load_demo(settings, reset=True)
         c = bootstrap(settings)
         c.enqueue_execution = lambda request_id: None  # the engine below claims them, as a worker's would
