@@ -37,7 +37,7 @@ def _fleet(results: list) -> None:
     with tempfile.TemporaryDirectory() as d:
         settings = Settings(env="test", database_url=f"sqlite:///{d}/demo.db", queue_url="immediate",
                             sim_latency_ms=LATENCY_MS,
-                            fleet_step_up_over=1000)  # the admin's second factor (fleetguard) is not timed here
+                            fleet_step_up_over=1_000)  # the second factor (fleetguard) is not what this times
         load_demo(settings, reset=True)
         c = bootstrap(settings)
         c.enqueue_execution = lambda request_id: None  # the engine below claims them, as a worker's would

@@ -153,6 +153,7 @@ def run(results: list, n: int = N, backlog: int = BACKLOG) -> None:
                 "name": f"backlog_drain_{len(ids)}", "unit": "s", "value": round(seconds, 1),
                 "baseline": round(inline_seconds, 1), "ratio": round(inline_seconds / seconds, 3) if seconds else None,
                 "peak_worker_rss_mb": round(PEAK_RSS["mb"], 1),
+                "worker_cpu_ms_per_request": round(1000 * CPU["seconds"] / max(1, done), 2),
                 "notes": (f"{len(ids)} accepted unsubscribes waiting before 2 worker processes started (timed from "
                           f"their start; each worker's engine claims due requests from PostgreSQL, Redis carries only "
                           f"wake-ups); peak worker RSS {PEAK_RSS['mb']:.0f} MB (target <= 300 MB, <= 120 s); "

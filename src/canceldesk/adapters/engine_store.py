@@ -134,7 +134,8 @@ class SqlRunStore:
     def _write_steps(self) -> None:
         new, changed = [], []
         for rec in self._steps:
-            values = tuple(getattr(rec, f) for f in _FIELDS)
+            d = rec.__dict__  # the values as set (plain reads: no instrumented attribute access)
+            values = tuple(d.get(f) for f in _FIELDS)
             before = self._loaded.get((rec.request_id, str(rec.step)))
             row = dict(zip(_FIELDS, values))
             if before is None:

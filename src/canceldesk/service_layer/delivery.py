@@ -32,20 +32,20 @@ PRIORITY_HOLD_SECONDS = 5.0
 PRIORITY_RETRY_BASE = 0.25
 PRIORITY_RETRY_CAP = 2.0
 PRIORITY_POLL_SECONDS = 0.5
-# A claimed batch goes to its gateways over a few concurrent senders (per process, shared by the
-# lanes): a gateway's latency is paid once per few messages, and a gateway that records its sends
-# (the simulators' call log) commits them together.
+# A claimed batch goes to its gateways over a few concurrent senders (per process and lane: a login
+# code never waits behind bulk notices for a sender): a gateway's latency is paid once per few
+# messages, and a gateway that records its sends (the simulators' call log) commits them together.
 SENDERS = 4
-_senders: ThreadPoolExecutor | None = None
+_senders: dict[bool, ThreadPoolExecutor] = {}
 _senders_lock = threading.Lock()
 
 
-def _pool() -> ThreadPoolExecutor:
-    global _senders
+def _pool(priority: bool) -> ThreadPoolExecutor:
     with _senders_lock:
-        if _senders is None:
-            _senders = ThreadPoolExecutor(SENDERS, thread_name_prefix="deliver")
-        return _senders
+        if priority not in _senders:
+            _senders[priority] = ThreadPoolExecutor(SENDERS, thread_name_prefix="deliver-priority" if priority
+                                                    else "deliver-bulk")
+        return _senders[priority]
 
 
 @dataclass
@@ -103,7 +103,7 @@ def deliver(c, limit: int = BATCH, lane: str | None = None) -> Delivered:
         else:
             by_recipient.setdefault((msg.channel, msg.to), []).append(msg)
     if len(by_recipient) > 1:
-        for fut in [_pool().submit(send_in_order, msgs) for msgs in by_recipient.values()]:
+        for fut in [_pool(priority).submit(send_in_order, msgs) for msgs in by_recipient.values()]:
             fut.result()
     else:
         for msgs in by_recipient.values():
