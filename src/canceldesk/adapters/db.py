@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import os
-import threading
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
 
 
 READONLY = "canceldesk_readonly"  # execution option of a read-only unit of work's connection
@@ -20,19 +18,6 @@ def is_busy(exc: BaseException) -> bool:
     if getattr(orig, "sqlstate", None) in BUSY_SQLSTATES:
         return True
     return "database is locked" in str(orig or exc) or "database table is locked" in str(orig or exc)
-
-
-_writer_locks: dict[str, threading.Lock] = {}
-_writer_locks_guard = threading.Lock()
-
-
-def _writer_lock(path: str) -> threading.Lock:
-    """One lock per SQLite file per process: the process's writers queue on it in order instead of
-    each polling SQLite's busy handler (which sleeps up to 100 ms a try — the tail of every
-    contended write). Other processes still meet at SQLite's own lock."""
-    key = os.path.abspath(path) if path and path != ":memory:" else f"memory:{id(path)}"
-    with _writer_locks_guard:
-        return _writer_locks.setdefault(key, threading.Lock())
 
 
 def make_engine(url: str, pool_size: int = 10, busy_timeout_seconds: float = 30) -> Engine:
@@ -56,49 +41,12 @@ def make_engine(url: str, pool_size: int = 10, busy_timeout_seconds: float = 30)
             cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_seconds * 1000)}")
             cur.close()
 
-        lock = _writer_lock(path) if path and path != ":memory:" else None
-        holders: dict[int, threading.Lock] = {}  # DBAPI connection id -> the writer lock it holds
-
-        def _release(dbapi_conn) -> None:
-            held = holders.pop(id(getattr(dbapi_conn, "dbapi_connection", dbapi_conn)), None)
-            if held is not None:
-                held.release()
-
         @event.listens_for(engine, "begin")
         def _begin(conn):
             # A read-only unit of work (`Container.uow(readonly=True)`) begins deferred: in WAL mode
             # a reader takes no lock, so reads never queue behind writers in other processes.
-            if conn.get_execution_options().get(READONLY):
-                conn.exec_driver_sql("BEGIN")
-                return
-            dbapi_conn = conn.connection.dbapi_connection
-            if lock is not None:
-                if not lock.acquire(timeout=busy_timeout_seconds):
-                    raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked (this process's writers)"))
-                holders[id(dbapi_conn)] = lock
-            try:
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            except BaseException:
-                _release(dbapi_conn)
-                raise
+            conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READONLY) else "BEGIN IMMEDIATE")
 
-        # The lock is handed on only once COMMIT/ROLLBACK has run (SQLAlchemy's commit event fires before).
-        dialect = engine.dialect
-        plain_commit, plain_rollback = dialect.do_commit, dialect.do_rollback
-
-        def do_commit(dbapi_conn):
-            try:
-                plain_commit(dbapi_conn)
-            finally:
-                _release(dbapi_conn)
-
-        def do_rollback(dbapi_conn):
-            try:
-                plain_rollback(dbapi_conn)
-            finally:
-                _release(dbapi_conn)
-
-        dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
         return engine
     # hide_parameters: an error message never carries row values (names, ID numbers).
     return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
