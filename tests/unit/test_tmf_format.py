@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from canceldesk.service_layer import product_orders, tmf_format
+from canceldesk.service_layer import tmf_format, tmf_parse
 from canceldesk.service_layer.errors import InvalidInput
 
 
@@ -30,10 +30,10 @@ def test_order_state(counts, total, started, state):
 
 def test_date_times_are_utc_with_z_and_milliseconds():
     assert tmf_format.zulu(datetime(2026, 12, 2, 10, 5, 7, 123456, tzinfo=timezone.utc)) == "2026-12-02T10:05:07.123Z"
-    assert product_orders.parse_time("2026-12-02T10:05:07.123Z", "orderDate") == \
+    assert tmf_parse.parse_time("2026-12-02T10:05:07.123Z", "orderDate") == \
         datetime(2026, 12, 2, 10, 5, 7, 123000, tzinfo=timezone.utc)
     with pytest.raises(InvalidInput):
-        product_orders.parse_time("2026-12-02T10:05:07", "orderDate")
+        tmf_parse.parse_time("2026-12-02T10:05:07", "orderDate")
 
 
 def test_fields_keep_id_href_and_what_the_specification_requires():
@@ -50,13 +50,13 @@ def test_fields_keep_id_href_and_what_the_specification_requires():
      "cancel_renewal"),
 ])
 def test_items_map_to_request_kinds(item, kind):
-    assert product_orders._parse_item(0, item)["kind"] == kind
+    assert tmf_parse.parse_item(0, item)["kind"] == kind
 
 
 @pytest.mark.parametrize("action", ["add", "noChange"])
 def test_add_and_no_change_are_refused(action):
     with pytest.raises(InvalidInput) as exc:
-        product_orders._parse_item(4, {"id": "1", "action": action, "product": {"id": "18659101001"}})
+        tmf_parse.parse_item(4, {"id": "1", "action": action, "product": {"id": "18659101001"}})
     assert exc.value.code == "ACTION_NOT_SUPPORTED" and exc.value.details == {"field": "productOrderItem[4].action"}
 
 

@@ -16,7 +16,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 from canceldesk.domain.batch import BatchPhase
 from canceldesk.domain.identifiers import mask_msisdn
@@ -26,6 +26,7 @@ from .errors import Conflict, InvalidInput, NotFound, ServiceError
 from .notifications import notify
 from .ports import OrderStore
 from .principal import Principal
+from .tmf_parse import parse_item, parse_time, text_field
 
 log = logging.getLogger("canceldesk.product_orders")
 
@@ -44,78 +45,6 @@ def _enterprise(principal: Principal) -> str:
     if principal.role != "enterprise_admin" or not principal.enterprise_id:
         raise NotFound("not found")
     return principal.enterprise_id
-
-
-def _text(body: dict, key: str, limit: int) -> str | None:
-    v = body.get(key)
-    if v is None:
-        return None
-    if not isinstance(v, str) or len(v) > limit:
-        raise InvalidInput(f"{key} is a string of at most {limit} characters", {"field": key})
-    return v
-
-
-def parse_time(raw: object, field: str) -> datetime:
-    if not isinstance(raw, str) or not 10 <= len(raw) <= 40:
-        raise InvalidInput(f"{field} is a date-time like 2026-12-02T10:00:00.000Z", {"field": field})
-    try:
-        at = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
-    except ValueError:
-        raise InvalidInput(f"{field} is a date-time like 2026-12-02T10:00:00.000Z", {"field": field}) from None
-    if at.tzinfo is None:
-        raise InvalidInput(f"{field} needs a time zone (Z)", {"field": field})
-    return at.astimezone(timezone.utc)
-
-
-def _characteristic(product: dict, name: str):
-    chars = product.get("productCharacteristic") or []
-    if not isinstance(chars, list):
-        return None
-    for ch in chars:
-        if isinstance(ch, dict) and str(ch.get("name", "")).lower() == name.lower():
-            return ch.get("value")
-    return None
-
-
-def _parse_item(i: int, raw: object) -> dict:
-    where = f"productOrderItem[{i}]"
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{where} is an object", {"field": where})
-    ref, action, product = raw.get("id"), raw.get("action"), raw.get("product")
-    if not isinstance(ref, str) or not 0 < len(ref) <= 64:
-        raise InvalidInput(f"{where}.id is a string of 1–64 characters", {"field": f"{where}.id"})
-    if action in ("add", "noChange"):
-        raise InvalidInput(f"{where}.action '{action}' is not offered: canceldesk only ends things "
-                           "(delete, or modify with autoRenew=false)", {"field": f"{where}.action"},
-                           code="ACTION_NOT_SUPPORTED")
-    if action not in ("delete", "modify"):
-        raise InvalidInput(f"{where}.action is one of delete, modify", {"field": f"{where}.action"})
-    if not isinstance(product, dict):
-        raise InvalidInput(f"{where}.product names what to end (product.id)", {"field": f"{where}.product"})
-    pid = product.get("id")
-    msisdn_char = _characteristic(product, "MSISDN")
-    if action == "modify":
-        auto = _characteristic(product, "autoRenew")
-        if auto not in (False, "false"):
-            raise InvalidInput(f"{where}: modify only stops a renewal (productCharacteristic autoRenew = false)",
-                               {"field": f"{where}.product.productCharacteristic"}, code="ACTION_NOT_SUPPORTED")
-        if not isinstance(pid, str) or not 0 < len(pid) <= 64:
-            raise InvalidInput(f"{where}.product.id is the subscription id", {"field": f"{where}.product.id"})
-        return {"ref": ref, "action": action, "kind": "cancel_renewal", "subscription_id": pid, "msisdn": None}
-    number = msisdn_char if msisdn_char is not None else pid
-    if msisdn_char is None and isinstance(number, str) and number.isdigit() and len(number) == 11:
-        # checked in create(): a number among the enterprise's lines was validated when it was imported
-        return {"ref": ref, "action": action, "kind": "close_line", "subscription_id": None, "msisdn": number,
-                "unverified": True}
-    if msisdn_char is not None:
-        try:
-            msisdn = requests.parse_msisdn(number)
-        except InvalidInput:
-            raise InvalidInput(f"{where}: the MSISDN is not a mobile number", {"field": f"{where}.product"}) from None
-        return {"ref": ref, "action": action, "kind": "close_line", "subscription_id": None, "msisdn": msisdn}
-    if not isinstance(pid, str) or not 0 < len(pid) <= 64:
-        raise InvalidInput(f"{where}.product.id is an MSISDN or a subscription id", {"field": f"{where}.product.id"})
-    return {"ref": ref, "action": action, "kind": "unsubscribe", "subscription_id": pid, "msisdn": None}
 
 
 def _check_numbers(parsed: list[dict], lines: set[str], store: OrderStore, ent: str) -> None:
@@ -231,7 +160,7 @@ def accept(c, principal: Principal, members) -> str:
             for raw in value:
                 if total >= MAX_ITEMS:
                     raise InvalidInput(f"at most {MAX_ITEMS} items in one order", {"field": "productOrderItem"})
-                p = _parse_item(total, raw)
+                p = parse_item(total, raw)
                 if p["ref"] in refs:  # within a chunk here; across chunks by the database below
                     raise InvalidInput(f"productOrderItem[{total}].id '{p['ref']}' is used twice",
                                        {"field": f"productOrderItem[{total}].id"})
@@ -252,8 +181,8 @@ def accept(c, principal: Principal, members) -> str:
                                {"field": f"productOrderItem[{position - 1}].id"})
         requested = body.get("requestedCompletionDate")
         requested_at = parse_time(requested, "requestedCompletionDate") if requested is not None else None
-        fields = {"external_id": _text(body, "externalId", 200), "description": _text(body, "description", 2000),
-                  "category": _text(body, "category", 100), "priority": _text(body, "priority", 10)}
+        fields = {"external_id": text_field(body, "externalId", 200), "description": text_field(body, "description", 2000),
+                  "category": text_field(body, "category", 100), "priority": text_field(body, "priority", 10)}
         related = _related_party(body, ent)
         if not accepted:
             raise InvalidInput("no product of this order belongs to the enterprise", {"items": refused[:50]},
@@ -482,7 +411,7 @@ def cancel(c, principal: Principal, body: object) -> dict:
     if not isinstance(body, dict) or not isinstance(body.get("productOrder"), dict) or \
             not isinstance(body["productOrder"].get("id"), str):
         raise InvalidInput("productOrder.id names the order to cancel", {"field": "productOrder.id"})
-    reason = _text(body, "cancellationReason", 500)
+    reason = text_field(body, "cancellationReason", 500)
     requested = body.get("requestedCancellationDate")
     requested_at = parse_time(requested, "requestedCancellationDate") if requested is not None else None
     now = c.now()
