@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import copy
 from dataclasses import dataclass, field
-from datetime import datetime
+import threading
+from datetime import datetime, timedelta
 from typing import Callable
 
-from canceldesk.domain.errors import IntegrityConflict
-from canceldesk.domain.lifecycle import OPEN, Request
+from canceldesk.domain.errors import IntegrityConflict, PermanentError, StoreBusy
+from canceldesk.domain.execution import StepRecord
+from canceldesk.domain.lifecycle import OPEN, Request, Status
 from canceldesk.domain.model import Customer, Line, LineHistoryEntry, LineStatus, Product, Subscription
 from canceldesk.domain.policy import PolicyPack
 
@@ -37,6 +39,10 @@ class Store:
     audit_rows: list[dict] = field(default_factory=list)  # chain rows written through AuditLog.write
     audit_head: dict | None = None
     locks: dict[str, dict] = field(default_factory=dict)  # failure locks by subject (written at once)
+    leases: dict[str, dict] = field(default_factory=dict)  # execution leases by request id
+    payments: dict[str, dict] = field(default_factory=dict)  # by idempotency key
+    ledger: list[dict] = field(default_factory=list)
+    escalations: list[dict] = field(default_factory=list)
     commits: int = 0
 
     def table(self, kind: str) -> dict:
@@ -54,6 +60,9 @@ class InMemoryRepository:
         self.seen: dict[tuple[str, str], object] = {}
         self.messages: list[dict] = []
         self.wrote_messages = False
+        self.receipts: dict[str, dict] = {}
+        self.payments: dict[str, dict] = {}
+        self.ledger: list[dict] = []
 
     # the unit of work's copies ------------------------------------------------------------------------
     def _get(self, kind: str, key: str | None):
@@ -122,11 +131,45 @@ class InMemoryRepository:
         return sorted((r for r in self._all("request") if r.customer_id == customer_id),
                       key=lambda r: r.created_at, reverse=True)[:limit]
 
+    def locked_requests(self, ids: list[str]) -> dict[str, Request]:
+        return {i: r for i in sorted(ids) if (r := self._get("request", i)) is not None}
+
     def steps(self, request_id: str) -> dict:
         return copy.deepcopy(self.store.steps.get(request_id, {}))
 
+    # receipts, payments, the ledger: held by this unit of work, written at commit (as the SQL
+    # repository's buffered rows are) ---------------------------------------------------------------
     def receipt(self, request_id: str) -> dict | None:
-        return self.store.receipts.get(request_id)
+        row = self.receipts.get(request_id) or self.store.receipts.get(request_id)
+        return copy.deepcopy(row)
+
+    def receipt_by_code(self, code: str) -> dict | None:
+        return next((copy.deepcopy(r) for r in [*self.store.receipts.values(), *self.receipts.values()]
+                     if r["verification_code"] == code), None)
+
+    def add_receipt(self, **values) -> None:
+        if values["request_id"] in self.store.receipts or values["request_id"] in self.receipts:
+            raise IntegrityConflict("receipts.request_id")
+        self.receipts[values["request_id"]] = dict(values)
+
+    def payment(self, key: str) -> dict | None:
+        return copy.deepcopy(self.payments.get(key) or self.store.payments.get(key))
+
+    def add_payment(self, **values) -> None:
+        key = values["idempotency_key"]
+        if key in self.store.payments or key in self.payments:
+            raise IntegrityConflict("payments.idempotency_key")
+        self.payments[key] = dict(values)
+
+    def add_ledger(self, request_id: str, settlement_name: str, entries, currency: str, at: datetime) -> None:
+        self.ledger += [{"request_id": request_id, "settlement": settlement_name, "account": e.account,
+                         "amount": e.amount, "currency": currency, "memo": e.memo, "at": at} for e in entries]
+
+    def ledger_of(self, request_id: str) -> list[dict]:
+        return [dict(e) for e in self.store.ledger + self.ledger if e["request_id"] == request_id]
+
+    def forget_held(self) -> None:
+        self.receipts, self.payments, self.ledger = {}, {}, []
 
     # OutboxRepository --------------------------------------------------------------------------------
     def add_message(self, *, dedup_key: str, channel: str, to: str, event: str, ref: str | None, text: str,
@@ -315,6 +358,169 @@ class InMemoryAccountStore:
         self.store.admin_logins.remove((enterprise_id, msisdn))
 
 
+class InMemoryRunStore:
+    """ports.RunStore over a Store (`uow.runs`), as adapters/engine_store.py behaves: the step
+    records handed out are this transaction's copies, written back by `commit` together with the
+    leases and the held rows; a unit of work left without committing forgets them all."""
+
+    def __init__(self, uow: "InMemoryUnitOfWork"):
+        self.uow = uow
+        self.records: list[StepRecord] = []  # every record handed out or added in this transaction
+
+    @property
+    def leases(self) -> dict[str, dict]:
+        return self.uow.leases
+
+    # leases
+    def claim_due(self, owner: str, now: datetime, seconds: int, limit: int) -> list[tuple[str, int]]:
+        due = [r.id for r in self.uow.repo._all("request") if r.status == Status.EXECUTING
+               and not (r.id in self.leases and self.leases[r.id]["lease_until"] > now)][:limit]
+        out = []
+        for rid in due:
+            held = self.leases.get(rid)
+            resumes = 0 if held is None else held["resumes"] + int(held["owner"] is not None)  # a run died
+            self.leases[rid] = {"owner": owner, "lease_until": now + timedelta(seconds=seconds), "resumes": resumes,
+                                "updated_at": now}
+            out.append((rid, resumes))
+        return out
+
+    def claim_lease(self, request_id: str, owner: str, now: datetime, seconds: int) -> bool:
+        held = self.leases.get(request_id)
+        if held is not None and held["owner"] not in (None, owner) and held["lease_until"] > now:
+            return False
+        resumes = 0 if held is None else held["resumes"]
+        self.leases[request_id] = {"owner": owner, "lease_until": now + timedelta(seconds=seconds),
+                                   "resumes": resumes, "updated_at": now}
+        return True
+
+    def extend_leases(self, ids: list[str], owner: str, now: datetime, seconds: int) -> set[str]:
+        out = set()
+        for rid in ids:
+            if rid in self.leases and self.leases[rid]["owner"] == owner:
+                self.leases[rid].update(lease_until=now + timedelta(seconds=seconds), updated_at=now)
+                out.add(rid)
+        return out
+
+    def park_lease(self, request_id: str, until: datetime, now: datetime) -> None:
+        self.park_leases({request_id: until}, now)
+
+    def park_leases(self, until_by_id: dict[str, datetime], now: datetime) -> None:
+        for rid, until in until_by_id.items():
+            held = self.leases.setdefault(rid, {"resumes": 0})
+            held.update(owner=None, lease_until=until, updated_at=now)
+
+    def drop_leases(self, ids: list[str]) -> None:
+        for rid in ids:
+            self.leases.pop(rid, None)
+
+    def finish_runs(self, ids: list[str], now: datetime) -> None:
+        for rid in ids:
+            self.uow.escalations.resolve(rid, now)
+        self.drop_leases(ids)
+
+    # the group's rows
+    def locked_request(self, request_id: str) -> Request | None:
+        return self.locked_requests([request_id]).get(request_id)
+
+    def locked_requests(self, ids: list[str]) -> dict[str, Request]:
+        return self.uow.repo.locked_requests(ids)
+
+    def steps_of_many(self, ids: list[str]) -> dict[str, dict[str, StepRecord]]:
+        out = {i: copy.deepcopy(self.uow.store.steps.get(i, {})) for i in ids}
+        for steps in out.values():
+            self.records += steps.values()
+        return out
+
+    def add_step(self, rec: StepRecord) -> None:
+        if rec.step in self.uow.store.steps.get(rec.request_id, {}):
+            raise StoreBusy("execution_steps: the step was recorded by another run")
+        self.records.append(rec)
+
+    def subscriptions_of_many(self, msisdns: set[str]) -> dict[str, list[tuple[Subscription, Product]]]:
+        return {m: self.uow.repo.subscriptions_with_products(m) for m in msisdns}
+
+    def receipt_codes(self, request_ids: list[str]) -> dict[str, str]:
+        return {i: r["verification_code"] for i in request_ids if (r := self.uow.repo.receipt(i)) is not None}
+
+    def payment_keys(self, request_ids: list[str]) -> set[str]:
+        keys = {f"{i}:refund" for i in request_ids}
+        return {k for k in keys if self.uow.repo.payment(k) is not None}
+
+    def hold_writes(self) -> None:
+        pass  # the in-memory repository holds its rows until commit anyway
+
+    def commit(self) -> None:
+        self.uow.commit()
+
+    def write(self) -> None:
+        """Called by the unit of work's commit: the step records reach the store."""
+        for rec in self.records:
+            self.uow.store.steps.setdefault(rec.request_id, {})[str(rec.step)] = copy.deepcopy(rec)
+        self.records = []
+
+
+class InMemoryEscalationStore:
+    """ports.EscalationStore over a Store: escalations added here reach `Store.escalations` on
+    commit; the leases are the unit of work's copy (shared with `uow.runs`)."""
+
+    def __init__(self, uow: "InMemoryUnitOfWork"):
+        self.uow = uow
+        self.added: list[dict] = []
+        self.resolved: dict[str, datetime] = {}
+
+    def _all(self) -> list[dict]:
+        return [{**e, "resolved_at": e["resolved_at"] or self.resolved.get(e["request_id"])}
+                for e in self.uow.store.escalations + self.added]
+
+    def add(self, *, request_id, reason, step, detail, expected_by, now) -> int:
+        level = 1 + sum(1 for e in self._all() if (e["request_id"], e["reason"]) == (request_id, reason))
+        self.added.append({"request_id": request_id, "reason": reason, "level": level, "step": step, "detail": detail,
+                           "expected_by": expected_by, "created_at": now, "resolved_at": None})
+        return level
+
+    def resolve(self, request_id: str, now: datetime) -> None:
+        if any(e["request_id"] == request_id and e["resolved_at"] is None for e in self._all()):
+            self.resolved[request_id] = now
+
+    def open(self, limit: int = 500) -> list[dict]:
+        latest: dict[str, dict] = {}
+        for e in self._all():
+            if e["resolved_at"] is None:
+                latest[e["request_id"]] = e
+        return list(latest.values())[:limit]
+
+    def overdue_request_ids(self, statuses, now, limit) -> list[str]:
+        return [r.id for r in self.uow.repo._all("request")
+                if r.status in statuses and r.deadline_at is not None and r.deadline_at < now][:limit]
+
+    def stalled_requests(self, now, queued_before, limit=1000) -> list[str]:
+        out = []
+        for r in self.uow.repo._all("request"):
+            lease = self.uow.leases.get(r.id)
+            if r.status == Status.EXECUTING and (lease["lease_until"] < now if lease else True):
+                out.append(r.id)
+        return out[:limit]
+
+    def lease(self, request_id: str) -> dict | None:
+        lease = self.uow.leases.get(request_id)
+        return dict(lease) if lease else None
+
+    def park_lease(self, request_id: str, until: datetime, now: datetime, resumed: bool = False) -> int:
+        held = self.uow.leases.setdefault(request_id, {"resumes": 0})
+        held.update(owner=None, lease_until=until, updated_at=now, resumes=held["resumes"] + int(resumed))
+        return held["resumes"]
+
+    def drop_lease(self, request_id: str) -> None:
+        self.uow.leases.pop(request_id, None)
+
+    def write(self) -> None:
+        for e in self.uow.store.escalations:
+            if e["resolved_at"] is None and e["request_id"] in self.resolved:
+                e["resolved_at"] = self.resolved[e["request_id"]]
+        self.uow.store.escalations += self.added
+        self.added, self.resolved = [], {}
+
+
 class InMemoryUnitOfWork:
     """ports.UnitOfWork over a Store. `session` is None: nothing here speaks SQL."""
 
@@ -330,11 +536,15 @@ class InMemoryUnitOfWork:
         self.batches = InMemoryBatchStore(self.store, self.repo)
         self.audit_log = InMemoryAuditLog(self.store)
         self.accounts = InMemoryAccountStore(self.store)
+        self.leases = copy.deepcopy(self.store.leases)
+        self.runs = InMemoryRunStore(self)
+        self.escalations = InMemoryEscalationStore(self)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.repo.seen.clear()  # what was not committed is forgotten
         self.repo.messages.clear()
+        self.repo.forget_held()
         self.audit_log.deferred.clear()
 
     def flush(self) -> None:
@@ -358,6 +568,13 @@ class InMemoryUnitOfWork:
             self.store.table(kind)[key] = stored
         self.store.outbox.extend(self.repo.messages)
         self.repo.messages = []
+        self.store.receipts.update(self.repo.receipts)
+        self.store.payments.update(self.repo.payments)
+        self.store.ledger += self.repo.ledger
+        self.repo.forget_held()
+        self.runs.write()
+        self.escalations.write()
+        self.store.leases = copy.deepcopy(self.leases)
         self.batches.commit()
         self.store.audit.extend(self.audit_log.take()[0])
         self.store.commits += 1
@@ -370,9 +587,86 @@ class InMemoryUnitOfWork:
         self.repo.messages.clear()
         self.batches = InMemoryBatchStore(self.store, self.repo)
         self.audit_log.deferred.clear()
+        self.repo.forget_held()
+        self.leases = copy.deepcopy(self.store.leases)
+        self.runs = InMemoryRunStore(self)
+        self.escalations = InMemoryEscalationStore(self)
 
     def no_autoflush(self):
         return contextlib.nullcontext()  # nothing here flushes before commit
+
+
+class FakeDownstream:
+    """An outside system (adapters/downstream.py's Protocols) in memory: it acts once per key — a
+    repeated key returns the first call's reference — and records every call made to it. `fail`
+    maps an action to the exception its next calls raise (before acting)."""
+
+    def __init__(self, system: str):
+        self.system = system
+        self.done: dict[str, dict] = {}   # key -> what the remote side did, once
+        self.calls: list[tuple[str, str]] = []  # (action, key) of every call, repeats included
+        self.fail: dict[str, Exception] = {}
+        self._lock = threading.Lock()
+
+    def _act(self, key: str, action: str, target: str, amount: int | None = None) -> str:
+        with self._lock:
+            self.calls.append((action, key))
+            if action in self.fail:
+                raise self.fail[action]
+            if key not in self.done:
+                self.done[key] = {"action": action, "target": target, "amount": amount,
+                                  "reference": f"{self.system[:3].upper()}-{len(self.done) + 1:04d}"}
+            return self.done[key]["reference"]
+
+    def acted(self, action: str) -> list[dict]:
+        return [d for d in self.done.values() if d["action"] == action]
+
+
+class FakeProvisioning(FakeDownstream):
+    def __init__(self):
+        super().__init__("provisioning")
+
+    def bar_line(self, msisdn: str, key: str) -> str:
+        return self._act(key, "bar", msisdn)
+
+    def restore_line(self, msisdn: str, key: str) -> str:
+        return self._act(key, "restore", msisdn)
+
+
+class FakePartners(FakeDownstream):
+    def __init__(self):
+        super().__init__("partners")
+
+    def stop_service(self, subscription_id: str, product_code: str, key: str) -> str:
+        return self._act(key, "stop", subscription_id)
+
+    def stop_renewal(self, subscription_id: str, product_code: str, key: str) -> str:
+        return self._act(key, "stop_renewal", subscription_id)
+
+
+class FakePayments(FakeDownstream):
+    def __init__(self):
+        super().__init__("payments")
+
+    def refund(self, *, key: str, msisdn: str, amount: int, currency: str, method: str) -> str:
+        if amount <= 0:
+            raise PermanentError("payments: refund amount must be positive")
+        return self._act(key, "refund", msisdn, amount)
+
+    def charge(self, *, key: str, msisdn: str, amount: int, currency: str, method: str) -> str:
+        if amount <= 0:
+            raise PermanentError("payments: charge amount must be positive")
+        return self._act(key, "charge", msisdn, amount)
+
+
+@dataclass
+class FakeSettings:
+    """The settings the saga reads (config.Settings' names)."""
+    lease_seconds: int = 30
+    retry_max_attempts: int = 3
+    retry_base_seconds: float = 1.0
+    queue_grace_seconds: int = 60
+    operator_name: str = ""
 
 
 @dataclass
@@ -383,6 +677,11 @@ class FakeContainer:
     store: Store = field(default_factory=Store)
     enqueued: list[str] = field(default_factory=list)
     keyring: object | None = None
+    settings: FakeSettings = field(default_factory=FakeSettings)
+    provisioning: FakeProvisioning = field(default_factory=FakeProvisioning)
+    partners: FakePartners = field(default_factory=FakePartners)
+    payments: FakePayments = field(default_factory=FakePayments)
+    deliveries_nudged: int = 0
 
     def uow(self, readonly: bool = False) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.store)
@@ -392,3 +691,6 @@ class FakeContainer:
 
     def enqueue_execution(self, request_id: str) -> None:
         self.enqueued.append(request_id)
+
+    def enqueue_delivery(self) -> None:
+        self.deliveries_nudged += 1
