@@ -118,7 +118,7 @@ def test_a_refund_the_payments_system_refuses_fails_the_request_and_escalates_it
     assert engine.drain(c) == 0  # nothing due: a person owns it now
 
 
-def test_a_resumed_run_after_the_refund_was_paid_does_not_refund_again(c):
+def test_a_resumed_run_after_the_refund_was_paid_does_not_refund_again(c, monkeypatch):
     req = unsubscribe_cloud(c)
     # The first run dies right after the payments system paid, before its reply was recorded.
     real = executor.call_downstream
@@ -129,12 +129,10 @@ def test_a_resumed_run_after_the_refund_was_paid_does_not_refund_again(c):
             raise SystemExit("worker killed")
         return out
 
-    executor.call_downstream = dies_after_refund
-    try:
-        with pytest.raises(SystemExit):
-            executor.execute(c, req.id)
-    finally:
-        executor.call_downstream = real
+    monkeypatch.setattr(executor, "call_downstream", dies_after_refund)
+    with pytest.raises(SystemExit):
+        executor.execute(c, req.id)
+    monkeypatch.setattr(executor, "call_downstream", real)
     assert c.store.requests[req.id].status == "executing"
     assert c.store.steps[req.id]["refund"].status == "started"
     assert len(c.payments.done) == 1 and c.store.payments == {}
