@@ -29,7 +29,7 @@ from sqlalchemy import func, select, text, update
 from canceldesk.adapters import orm
 from canceldesk.service_layer import partner_keys
 
-from common import PG_URL, Timer, fresh_container, seed_lines
+from common import PG_URL, Timer, fresh_container, seed_lines, stop_workers
 
 REDIS_URL = os.environ.get("CANCELDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "4"))
@@ -116,16 +116,6 @@ def _post(base: str, key: str, body: bytes) -> str:
             return r.headers["location"].rsplit("/", 1)[1]
 
 
-def _stop(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-
-
 def _peak_rss_mb(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -176,7 +166,7 @@ def run(out: list) -> None:
         rss = {f"worker_{i + 1}": _peak_rss_mb(p.pid) for i, p in enumerate(procs)}
         api_rss = _peak_rss_mb(api.pid)
     finally:
-        _stop(procs + [api])
+        stop_workers(procs + [api], timeout=30)
     finished = state in ("completed", "partial", "failed")
     rate = done / elapsed if elapsed else 0.0
     ceiling_rate = n / copy_seconds

@@ -29,7 +29,7 @@ from sqlalchemy import create_engine, func, insert, select
 
 from canceldesk.adapters import orm
 
-from common import fresh_container, seed_lines
+from common import fresh_container, seed_lines, stop_workers
 
 SECONDS = int(os.environ.get("BENCH_HTTP_SECONDS", "10"))
 CONCURRENCY = int(os.environ.get("BENCH_HTTP_CONCURRENCY", "32"))
@@ -148,13 +148,7 @@ def run(results: list) -> None:
                 done = _completed(url) - before
             total_seconds = time.perf_counter() - t0
         finally:
-            for p in (server, worker):
-                p.terminate()
-            for p in (server, worker):
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            stop_workers([server, worker], timeout=15)
     rate = done / total_seconds
     results.append({"name": "http_bare_endpoint", "unit": "requests/s", "value": round(bare[0], 1), "baseline": None,
                     "ratio": None, "p99_ms": round(bare[1], 1),

@@ -122,11 +122,12 @@ def start_workers(count: int, threads: int = 4, **env_extra: str) -> list[subpro
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
 
 
-def stop_workers(procs: list[subprocess.Popen]) -> None:
+def stop_workers(procs: list[subprocess.Popen], timeout: float = 20) -> None:
+    """Terminate the processes, then wait for each (killed after `timeout` seconds)."""
     for p in procs:
         p.terminate()
     for p in procs:
         try:
-            p.wait(timeout=20)
+            p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             p.kill()

@@ -18,7 +18,6 @@ from . import (audit_store, auth_store, complaint_store, duty_store, escalation_
                renewal_store, report_store, retention_store)
 from .batch_store import BatchStore
 from .db import READONLY
-from .fleetguard_store import FleetGuardStore
 from .import_store import ImportStore
 from .order_store import SqlOrderStore
 from .partner_store import SqlPartnerStore
@@ -127,8 +126,10 @@ class SqlUnitOfWork:
         return self._store("batches", BatchStore)
 
     @property
-    def fleetguard(self) -> FleetGuardStore:
-        return self._store("fleetguard", FleetGuardStore)
+    def fleetguard(self) -> auth_store.SqlAccountStore:
+        # the fleet second factor's codes and admin numbers are identity's rows: the account store serves
+        # ports.FleetGuardRepository as well (one home for those statements)
+        return self.accounts
 
     @property
     def imports(self) -> ImportStore:
