@@ -203,8 +203,8 @@ def run(out: list) -> None:
                                     "bench_process (seeding, not the API)": round(
                                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)},
                     "cpu_seconds": cpu,
-                    "worker_cpu_ms_per_settled_item": round(sum(v or 0 for k, v in cpu.items() if k != "api") * 1000 / done, 2)
-                    if done else None,
+                    "worker_cpu_ms_per_settled_item": round(
+                        sum(v or 0 for k, v in cpu.items() if k != "api") * 1000 / done, 2) if done else None,
                     "workers": WORKERS, "threads_per_worker": THREADS, "cap_seconds": CAP,
                     "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         "notes": (f"one TMF622 productOrder of {n} delete items (close_line: bar, partner, settle, refund, end, freeze, "
