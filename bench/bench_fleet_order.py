@@ -127,6 +127,22 @@ def _peak_rss_mb(pid: int) -> float | None:
     return None
 
 
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process so far (/proc/PID/stat): on a shared machine, the figure
+    that does not depend on what else runs (items/s does)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _state(c, order_id: str) -> str:
+    with c.engine.connect() as conn:
+        return conn.execute(select(orm.product_orders.c.state).where(orm.product_orders.c.id == order_id)).scalar()
+
+
 def _progress(c, order_id: str) -> tuple[str, int]:
     with c.engine.connect() as conn:
         state = conn.execute(select(orm.product_orders.c.state).where(orm.product_orders.c.id == order_id)).scalar()
@@ -157,7 +173,7 @@ def run(out: list) -> None:
         started = time.perf_counter() - post.seconds
         state, done = "acknowledged", 0
         while WORKERS and time.perf_counter() - started < CAP:
-            state, done = _progress(c, order_id)
+            state = _state(c, order_id)  # the state only: counting the settled items is a scan of the order
             if state in ("completed", "partial", "failed", "cancelled"):
                 break
             time.sleep(1.0)
@@ -165,6 +181,7 @@ def run(out: list) -> None:
         state, done = _progress(c, order_id)
         rss = {f"worker_{i + 1}": _peak_rss_mb(p.pid) for i, p in enumerate(procs)}
         api_rss = _peak_rss_mb(api.pid)
+        cpu = {"api": _cpu_seconds(api.pid), **{f"worker_{i + 1}": _cpu_seconds(p.pid) for i, p in enumerate(procs)}}
     finally:
         stop_workers(procs + [api], timeout=30)
     finished = state in ("completed", "partial", "failed")
@@ -185,6 +202,9 @@ def run(out: list) -> None:
                     "peak_rss_mb": {"api": api_rss, "api_idle": rss_api_idle, "api_after_post": rss_api_post, **rss,
                                     "bench_process (seeding, not the API)": round(
                                         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)},
+                    "cpu_seconds": cpu,
+                    "worker_cpu_ms_per_settled_item": round(
+                        sum(v or 0 for k, v in cpu.items() if k != "api") * 1000 / done, 2) if done else None,
                     "workers": WORKERS, "threads_per_worker": THREADS, "cap_seconds": CAP,
                     "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         "notes": (f"one TMF622 productOrder of {n} delete items (close_line: bar, partner, settle, refund, end, freeze, "

@@ -89,6 +89,9 @@ class InMemoryRepository:
     def lines_of(self, customer_id: str) -> list[Line]:
         return [l for l in self._all("line") if l.customer_id == customer_id]
 
+    def lines_many(self, msisdns: set[str]) -> dict[str, Line]:
+        return {m: line for m in msisdns if (line := self.line(m)) is not None}
+
     def lines_reclaimable_by(self, customer_id: str) -> list[Line]:
         return [l for l in self._all("line") if l.former_customer_id == customer_id and l.status == LineStatus.FROZEN]
 

@@ -184,3 +184,26 @@ def test_the_group_commit_engine_ends_the_admin_login_when_it_freezes_the_number
         ended = conn.execute(select(orm.ended_admin_logins.c.msisdn, orm.ended_admin_logins.c.reason)).all()
         status = conn.execute(select(orm.lines.c.status).where(orm.lines.c.msisdn == ADMIN_NUMBER)).scalar_one()
     assert (ended, status) == ([(ADMIN_NUMBER, "closed")], "frozen")
+
+
+def test_a_group_of_closings_ends_the_admin_login_of_its_admin_number_only(w):
+    """The engine asks once per group which of its numbers are admin logins: a group closing an admin's
+    number and a plain company line ends the one login, and freezes both."""
+    from canceldesk.service_layer import engine
+    _admin_number_as_company_line(w)
+    plain = "18659109999"
+    with w.c.uow() as uow:
+        uow.session.add(Line(msisdn=plain, customer_id="E001"))
+        uow.commit()
+    w.c.enqueue_execution = lambda request_id: None  # accepted requests wait for the engine
+    for number, ack in ((plain, []), (ADMIN_NUMBER, ["ADMIN_LOGIN"])):
+        r = w.client.post("/v1/requests", json={"kind": "close_line", "msisdn": number, "acknowledged_warnings": ack},
+                          headers=w.h("ea1"))
+        r = w.client.post(f"/v1/requests/{r.json()['tracking_no']}/confirm", json={}, headers=w.h("ea1"))
+        assert (r.status_code, r.json()["status"]) == (200, "executing"), r.text
+    assert engine.drain(w.c) == 2
+    with w.c.engine.connect() as conn:
+        ended = conn.execute(select(orm.ended_admin_logins.c.msisdn, orm.ended_admin_logins.c.reason)).all()
+        frozen = conn.execute(select(orm.lines.c.msisdn).where(orm.lines.c.status == "frozen")).scalars().all()
+    assert ended == [(ADMIN_NUMBER, "closed")]
+    assert sorted(frozen) == sorted([plain, ADMIN_NUMBER])

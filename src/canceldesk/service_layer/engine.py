@@ -94,6 +94,7 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
         group = executor.GroupCache(subs=runs.subscriptions_of_many({r.msisdn for r in live}),
                                     receipts=runs.receipt_codes([r.id for r in live]), finished=[],
                                     payments=runs.payment_keys([r.id for r in live]))
+        executor.load_lines(uow, group, live)
         park: dict = {}
         drop: list[str] = []
         for rid in ids:

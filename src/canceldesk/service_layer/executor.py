@@ -96,7 +96,10 @@ class _Run:
     @property
     def line(self):
         if self._line is None:
-            self._line = self.uow.repo.line(self.req.msisdn)
+            lines = self.group.lines if self.group is not None else None
+            self._line = lines.get(self.req.msisdn) if lines else None
+            if self._line is None:
+                self._line = self.uow.repo.line(self.req.msisdn)
         return self._line
 
     @property
@@ -131,6 +134,23 @@ class GroupCache:
     receipts: dict[str, str]
     finished: list[str]
     payments: set[str]
+    # the lines of the group's close_line / reclaim requests (one SELECT, `load_lines`), and which
+    # of them are an admin login (the freeze ends those): without them each request's line was a
+    # SELECT of its own, and each SELECT flushed the previous request's changes one row at a time
+    lines: dict | None = None
+    admin_logins: set[str] | None = None
+
+
+LINE_KINDS = (RequestKind.CLOSE_LINE, RequestKind.RECLAIM)
+
+
+def load_lines(uow, group: GroupCache, live: list[Request]) -> None:
+    """Load once, for a whole group, what its line-ending requests read of their lines."""
+    msisdns = {r.msisdn for r in live if r.kind in LINE_KINDS}
+    if not msisdns:
+        return
+    group.lines = uow.repo.lines_many(msisdns)
+    group.admin_logins = numbers.admin_login_numbers(uow, msisdns)
 
 
 def _advance(c, request_id: str, run_id: str, done: tuple[str, dict] | None) -> str | Call:
@@ -346,7 +366,9 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
     if step == Step.FREEZE_NUMBER:
         line = run.line
         line.close(now, c.pack.freeze_days, "system", "worker", req.id)
-        numbers.end_admin_logins(uow, line.msisdn, now, c.pack.locale)  # a closed number is no admin login any more
+        admins = run.group.admin_logins if run.group is not None else None
+        if admins is None or line.msisdn in admins:  # a closed number is no admin login any more
+            numbers.end_admin_logins(uow, line.msisdn, now, c.pack.locale)
         return {"frozen_until": line.frozen_until.isoformat()}
     if step == Step.RESTORE_NUMBER:
         run.line.reclaim(now, req.customer_id, "system", "worker", req.id)

@@ -78,6 +78,11 @@ def announce_ended_admin_logins(uow, ended: list[tuple[str, str]], now, reason: 
                    lang=lang)
 
 
+def admin_login_numbers(uow, msisdns: set[str]) -> set[str]:
+    """Which of these numbers are a live admin login (one statement for many: the engine's groups)."""
+    return {m for m, _ in accounts(uow).live_admin_logins(sorted(msisdns))}
+
+
 def end_admin_logins(uow, msisdn: str, now, lang: str, reason: str = "closed") -> int:
     """The executor's hook when it freezes a closed number."""
     ended = end_admin_logins_in(uow, [msisdn], now, reason)

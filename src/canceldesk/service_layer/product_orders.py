@@ -341,6 +341,10 @@ def refresh(c, order_id: str) -> str:
     if o["state"] in tmf_format.FINAL:
         return o["state"]
     with c.uow() as uow:
+        # a started order stays inProgress while any item is on its way (order_state): ask that first,
+        # cheaply, and count every item by status only when none is (the order is about to end)
+        if o["state"] == "inProgress" and uow.orders.any_waiting(order_id, tuple(sorted(tmf_format.MOVING))):
+            return o["state"]
         counts = uow.orders.state_counts(order_id)
     state = tmf_format.order_state(counts, o["size"], started=o["state"] != "acknowledged")
     if state == o["state"]:
