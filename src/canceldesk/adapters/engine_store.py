@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm.base import manager_of_class
 from sqlalchemy.orm.exc import StaleDataError
 
 from canceldesk.domain.errors import StoreBusy
@@ -99,12 +98,9 @@ class SqlRunStore:
         out: dict[str, dict[str, StepRecord]] = {i: {} for i in ids}
         if not ids:
             return out
-        new = manager_of_class(StepRecord).new_instance  # as the ORM loads a row: no attribute events
         for r in self.s.execute(select(T.c.request_id, T.c.step, *[T.c[f] for f in _FIELDS])
                                 .where(T.c.request_id.in_(ids))):
-            rec = new()
-            rec.__dict__.update(request_id=r.request_id, step=r.step, status=r.status, attempts=r.attempts,
-                                started_at=r.started_at, finished_at=r.finished_at, error=r.error, result=r.result)
+            rec = StepRecord(*r)
             self._loaded[(r.request_id, r.step)] = tuple(r[2:])
             self._steps.append(rec)
             out[r.request_id][r.step] = rec
