@@ -7,6 +7,11 @@ loads them with one SELECT, the executor moves them through their named transiti
 (domain/execution.py: StepRecord), and right before COMMIT the new ones are inserted with one
 executemany and the changed ones updated with another. The ledger, payment, receipt and outbox rows
 of a group are held by the repository and written the same way (Repository.write_buffered).
+The group's requests, subscriptions and products are read with Core too and never enter the
+session (`_Rows`): the domain's transitions change them as usual, and `commit` updates the
+columns they changed, inserts their new timeline entries and hands those to the audit chain — no
+identity map, no loading of whole timelines, no per-object flush on the engine's hot path.
+Everything still commits in the one transaction, so the step log's promise is unchanged.
 
 Every method turns the database's "not now" — a conflicting run (unique key, stale row) or a
 locked database — into `domain.errors.StoreBusy`: the transaction rolled back, nothing half-done,
