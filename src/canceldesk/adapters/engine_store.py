@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.base import instance_state, manager_of_class
@@ -34,6 +34,7 @@ from canceldesk.domain.lifecycle import Request
 from canceldesk.domain.model import Product, Subscription
 
 from . import audit_store, durable, line_history, orm
+from .bulk import insert_rows
 
 _TROUBLE = (IntegrityError, StaleDataError, OperationalError)
 T, RQ, SUB, PROD = orm.execution_steps, orm.requests, orm.subscriptions, orm.products
@@ -214,8 +215,7 @@ class SqlRunStore:
             else:
                 continue
             self._loaded[key] = values
-        if new:
-            self.s.execute(insert(T), new)
+        insert_rows(self.s, T, new)
         if changed:
             self.s.connection().execute(
                 update(T).where(and_(T.c.request_id == bindparam("rid"), T.c.step == bindparam("st")))
@@ -232,7 +232,7 @@ class SqlRunStore:
                 pairs.append((e, req))
             req.__dict__["timeline"] = []
         if entries:
-            self.s.execute(insert(orm.request_events), entries)
+            insert_rows(self.s, orm.request_events, entries)
             audit_store.note_transitions(self.s, pairs)
 
     @_busy

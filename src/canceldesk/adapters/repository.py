@@ -11,6 +11,7 @@ from canceldesk.domain.lifecycle import OPEN, Request
 from canceldesk.domain.model import LINES, Customer, Line, LineHistoryEntry, LineStatus, Product, Subscription
 
 from . import orm, securitystore
+from .bulk import insert_rows
 
 # execution_steps' columns in StepRecord's field order (the step log is not mapped by the ORM)
 STEP_FIELDS = ("request_id", "step", "status", "attempts", "started_at", "finished_at", "error", "result", "id")
@@ -45,8 +46,7 @@ class Repository:
             held["outbox"] = [m for m in messages if m["dedup_key"] not in seen]
             self.wrote_messages = self.wrote_messages or bool(held["outbox"])
         for name in ("ledger_entries", "payments", "receipts", "outbox"):
-            if held[name]:
-                self.s.execute(orm.metadata.tables[name].insert(), held[name])
+            insert_rows(self.s, orm.metadata.tables[name], held[name])
 
     # customers -----------------------------------------------------------------------------
     def customer(self, customer_id: str) -> Customer | None:
