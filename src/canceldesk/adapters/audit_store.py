@@ -29,7 +29,12 @@ def watch(session: Session) -> None:
 
 
 def _collect(session, _flush_context) -> None:
-    session.info.setdefault(_PENDING, []).extend(o for o in session.new if isinstance(o, TimelineEntry))
+    session.info.setdefault(_PENDING, []).extend((o, None) for o in session.new if isinstance(o, TimelineEntry))
+
+
+def note_transitions(session: Session, pairs: list[tuple[TimelineEntry, Request]]) -> None:
+    """Timeline entries written with Core in this transaction (the engine's store), each with its request."""
+    session.info.setdefault(_PENDING, []).extend(pairs)
 
 
 def _discard(session, _previous_transaction) -> None:
@@ -51,8 +56,8 @@ class SqlAuditLog:
         info = self.session.info
         events, pending = list(info.get(_DEFERRED) or []), list(info.get(_PENDING) or [])
         info[_PENDING], info[_DEFERRED] = [], []
-        # each request is in the identity map: no query
-        return events, [(e, self.session.get(Request, e.request_id)) for e in pending]
+        # each request flushed by the ORM is in the identity map: no query
+        return events, [(e, req if req is not None else self.session.get(Request, e.request_id)) for e, req in pending]
 
     # the chain ------------------------------------------------------------------------------------
     def lock(self) -> None:

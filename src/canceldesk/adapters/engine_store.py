@@ -7,6 +7,11 @@ loads them with one SELECT, the executor moves them through their named transiti
 (domain/execution.py: StepRecord), and right before COMMIT the new ones are inserted with one
 executemany and the changed ones updated with another. The ledger, payment, receipt and outbox rows
 of a group are held by the repository and written the same way (Repository.write_buffered).
+The group's requests, subscriptions and products are read with Core too and never enter the
+session (`_Rows`): the domain's transitions change them as usual, and `commit` updates the
+columns they changed, inserts their new timeline entries and hands those to the audit chain — no
+identity map, no loading of whole timelines, no per-object flush on the engine's hot path.
+Everything still commits in the one transaction, so the step log's promise is unchanged.
 
 Every method turns the database's "not now" — a conflicting run (unique key, stale row) or a
 locked database — into `domain.errors.StoreBusy`: the transaction rolled back, nothing half-done,
@@ -17,19 +22,22 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm.base import manager_of_class
+from sqlalchemy.orm import configure_mappers
+from sqlalchemy.orm.base import instance_state, manager_of_class
 from sqlalchemy.orm.exc import StaleDataError
 
 from canceldesk.domain.errors import StoreBusy
 from canceldesk.domain.execution import StepRecord
 from canceldesk.domain.lifecycle import Request
+from canceldesk.domain.model import Product, Subscription
 
-from . import durable, orm
+from . import audit_store, durable, line_history, orm
+from .bulk import insert_rows
 
 _TROUBLE = (IntegrityError, StaleDataError, OperationalError)
-T = orm.execution_steps
+T, RQ, SUB, PROD = orm.execution_steps, orm.requests, orm.subscriptions, orm.products
 _FIELDS = ("status", "attempts", "started_at", "finished_at", "error", "result")
 
 
@@ -43,6 +51,47 @@ def _busy(fn):
     return wrapped
 
 
+class _Rows:
+    """Domain objects of mapped classes read with Core and kept out of the session: no identity map,
+    no flush. Their attribute sets are noted by the ORM's instrumentation as usual (the value before the
+    first set of each attribute); `write` updates exactly those columns whose value changed, one
+    executemany per table and set of changed columns. Like the ORM's own flush, a JSON value changed
+    in place (not assigned) is not noticed: the domain's transitions assign."""
+
+    def __init__(self):
+        self.objects: list[tuple[object, object]] = []  # (object, table)
+        configure_mappers()  # no-op once the ORM has been used: the attributes are instrumented
+
+    def load(self, cls, table, result, track: bool = True) -> list:
+        new, keys, out = manager_of_class(cls).new_instance, list(result.keys()), []
+        for row in result:
+            obj = new()  # as the ORM makes a loaded object: no __init__, no attribute events
+            obj.__dict__.update(zip(keys, row))
+            out.append(obj)
+        if track:
+            self.objects += [(obj, table) for obj in out]
+        return out
+
+    def loaded(self, cls) -> list:
+        return [obj for obj, _ in self.objects if isinstance(obj, cls)]
+
+    def write(self, s) -> None:
+        batches: dict[tuple, list[dict]] = {}
+        for obj, table in self.objects:
+            state = instance_state(obj)
+            if not state.committed_state:
+                continue
+            d = obj.__dict__
+            changed = tuple(sorted(k for k, before in state.committed_state.items() if d.get(k) != before))
+            state.committed_state.clear()
+            if changed:
+                key = table.primary_key.columns.values()[0].name
+                batches.setdefault((table, key, changed), []).append({"row_key": d[key], **{k: d[k] for k in changed}})
+        for (table, key, changed), params in batches.items():
+            s.connection().execute(update(table).where(table.c[key] == bindparam("row_key"))
+                                   .values({k: bindparam(k) for k in changed}), params)
+
+
 class SqlRunStore:
     """Created lazily by SqlUnitOfWork (`uow.runs`); lives as long as its transaction."""
 
@@ -51,6 +100,8 @@ class SqlRunStore:
         self.s = uow.session
         self._loaded: dict[tuple[str, str], tuple] = {}   # (request, step) -> the values as read
         self._steps: list[StepRecord] = []                 # every record handed out or added
+        self._rows = _Rows()                               # requests and subscriptions read with Core
+        self._products: dict[str, Product] = {}
 
     # leases ---------------------------------------------------------------------------------
     @_busy
@@ -86,8 +137,17 @@ class SqlRunStore:
     @_busy
     def locked_requests(self, ids: list[str]) -> dict[str, Request]:
         """Row-locked (PostgreSQL FOR UPDATE; SQLite holds the write lock), in id order so two groups
-        never lock in opposite orders."""
-        return self.uow.repo.locked_requests(ids)
+        never lock in opposite orders. Read with Core, outside the session (`_Rows`): their changes
+        and new timeline entries are written by `commit`; `timeline` holds this transaction's entries only."""
+        if not ids:
+            return {}
+        q = select(RQ).where(RQ.c.id.in_(sorted(ids))).order_by(RQ.c.id).with_for_update()
+        out = {}
+        for req in self._rows.load(Request, RQ, self.s.execute(q)):
+            req.__dict__["timeline"] = []
+            out[req.id] = req
+        line_history.executing(self.s, out.values())
+        return out
 
     @_busy
     def locked_request(self, request_id: str) -> Request | None:
@@ -99,12 +159,9 @@ class SqlRunStore:
         out: dict[str, dict[str, StepRecord]] = {i: {} for i in ids}
         if not ids:
             return out
-        new = manager_of_class(StepRecord).new_instance  # as the ORM loads a row: no attribute events
         for r in self.s.execute(select(T.c.request_id, T.c.step, *[T.c[f] for f in _FIELDS])
                                 .where(T.c.request_id.in_(ids))):
-            rec = new()
-            rec.__dict__.update(request_id=r.request_id, step=r.step, status=r.status, attempts=r.attempts,
-                                started_at=r.started_at, finished_at=r.finished_at, error=r.error, result=r.result)
+            rec = StepRecord(*r)
             self._loaded[(r.request_id, r.step)] = tuple(r[2:])
             self._steps.append(rec)
             out[r.request_id][r.step] = rec
@@ -115,8 +172,22 @@ class SqlRunStore:
         self._steps.append(rec)
 
     @_busy
-    def subscriptions_of_many(self, msisdns: set[str]) -> dict[str, list]:
-        return self.uow.repo.subscriptions_with_products_of_many(msisdns)
+    def subscriptions_of_many(self, msisdns: set[str]) -> dict[str, list[tuple[Subscription, Product]]]:
+        """The lines' subscriptions with their products (two SELECTs, Core, outside the session like the
+        requests): a subscription's changes are written by `commit`."""
+        out: dict[str, list] = {m: [] for m in msisdns}
+        if not msisdns:
+            return out
+        subs = self._rows.load(Subscription, SUB, self.s.execute(
+            select(SUB).where(SUB.c.msisdn.in_(msisdns)).order_by(SUB.c.id)))
+        missing = {s.product_code for s in subs} - self._products.keys()
+        if missing:
+            for p in self._rows.load(Product, PROD, self.s.execute(select(PROD).where(PROD.c.code.in_(missing))),
+                                     track=False):
+                self._products[p.code] = p
+        for sub in subs:
+            out[sub.msisdn].append((sub, self._products[sub.product_code]))
+        return out
 
     @_busy
     def receipt_codes(self, request_ids: list[str]) -> dict[str, str]:
@@ -134,30 +205,48 @@ class SqlRunStore:
     def _write_steps(self) -> None:
         new, changed = [], []
         for rec in self._steps:
-            d = rec.__dict__  # the values as set (plain reads: no instrumented attribute access)
-            values = tuple(d.get(f) for f in _FIELDS)
-            before = self._loaded.get((rec.request_id, str(rec.step)))
-            row = dict(zip(_FIELDS, values))
+            values = (rec.status, rec.attempts, rec.started_at, rec.finished_at, rec.error, rec.result)
+            key = (rec.request_id, str(rec.step))
+            before = self._loaded.get(key)
             if before is None:
-                new.append({"request_id": rec.request_id, "step": str(rec.step), **row})
+                new.append({"request_id": key[0], "step": key[1], **dict(zip(_FIELDS, values))})
             elif values != before:
-                changed.append({"rid": rec.request_id, "st": str(rec.step), **row})
-            self._loaded[(rec.request_id, str(rec.step))] = values
-        if new:
-            self.s.execute(insert(T), new)
+                changed.append({"rid": key[0], "st": key[1], **dict(zip(_FIELDS, values))})
+            else:
+                continue
+            self._loaded[key] = values
+        insert_rows(self.s, T, new)
         if changed:
             self.s.connection().execute(
                 update(T).where(and_(T.c.request_id == bindparam("rid"), T.c.step == bindparam("st")))
                 .values({f: bindparam(f) for f in _FIELDS}), changed)
 
+    def _write_requests(self) -> None:
+        """The new timeline entries (one executemany), handed to the audit chain as the ORM's would be."""
+        entries, pairs = [], []
+        for req in self._rows.loaded(Request):
+            for e in req.__dict__.get("timeline", ()):
+                e.request_id = req.id
+                entries.append({"request_id": req.id, "at": e.at, "from_status": e.from_status,
+                                "to_status": e.to_status, "actor": e.actor, "channel": e.channel, "reason": e.reason})
+                pairs.append((e, req))
+            req.__dict__["timeline"] = []
+        if entries:
+            insert_rows(self.s, orm.request_events, entries)
+            audit_store.note_transitions(self.s, pairs)
+
     @_busy
     def commit(self) -> None:
-        """Write the held rows and the step records, then commit (the unit of work's hooks run)."""
+        """Write the step records, the changed requests, subscriptions and timeline entries, and the
+        held rows, then commit (the unit of work's hooks run)."""
         self._write_steps()
+        self._rows.write(self.s)
+        self._write_requests()
         self.uow.repo.write_buffered()
         self.uow.commit()
         self._steps = []
         self._loaded = {}
+        self._rows = _Rows()
 
 
 class SqlDeliveryStore:

@@ -57,8 +57,17 @@ def _before_flush(session: Session, _context, _instances) -> None:
             reason=REASON_OF_KIND.get(req.kind) if req is not None else None))
 
 
+_EXECUTING = "canceldesk.line_history.requests"
+
+
+def executing(session: Session, requests) -> None:
+    """Requests this transaction holds outside the session (the engine's store reads them with Core):
+    a line change flushed meanwhile names them as the ORM's own would be named."""
+    session.info.setdefault(_EXECUTING, []).extend(requests)
+
+
 def _executing_on(session: Session, msisdn: str) -> Request | None:
-    for obj in session.identity_map.values():
+    for obj in list(session.identity_map.values()) + session.info.get(_EXECUTING, []):
         if isinstance(obj, Request) and obj.msisdn == msisdn and obj.status == Status.EXECUTING:
             return obj
     return None

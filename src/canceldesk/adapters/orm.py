@@ -10,7 +10,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, Boolean, Column, Date, ForeignKey, Index, Integer, String, Table, Text
 from sqlalchemy.orm import relationship
 
-from canceldesk.domain import execution, lifecycle, model
+from canceldesk.domain import lifecycle, model
 
 from .orm_engagement import (assistant_conversations, channel_conversations, channel_inbound,  # noqa: F401
                              complaints, save_offers, subscription_usage)
@@ -135,6 +135,8 @@ request_events = Table(
     Column("reason", Text),
 )
 
+# The step log is read and written with Core only (adapters/engine_store.py, Repository.steps): StepRecord
+# is a plain dataclass, not mapped, so the engine's many records cost no ORM instrumentation.
 execution_steps = Table(
     "execution_steps", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
@@ -389,7 +391,6 @@ def start_mappers() -> None:
         "timeline": relationship(lifecycle.TimelineEntry, order_by=request_events.c.id,
                                  cascade="all, delete-orphan", lazy="selectin"),
     })
-    mapper_registry.map_imperatively(execution.StepRecord, execution_steps)
     _map_line_history()
 
 

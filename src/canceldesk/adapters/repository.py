@@ -11,6 +11,10 @@ from canceldesk.domain.lifecycle import OPEN, Request
 from canceldesk.domain.model import LINES, Customer, Line, LineHistoryEntry, LineStatus, Product, Subscription
 
 from . import orm, securitystore
+from .bulk import insert_rows
+
+# execution_steps' columns in StepRecord's field order (the step log is not mapped by the ORM)
+STEP_FIELDS = ("request_id", "step", "status", "attempts", "started_at", "finished_at", "error", "result", "id")
 
 
 class Repository:
@@ -42,8 +46,7 @@ class Repository:
             held["outbox"] = [m for m in messages if m["dedup_key"] not in seen]
             self.wrote_messages = self.wrote_messages or bool(held["outbox"])
         for name in ("ledger_entries", "payments", "receipts", "outbox"):
-            if held[name]:
-                self.s.execute(orm.metadata.tables[name].insert(), held[name])
+            insert_rows(self.s, orm.metadata.tables[name], held[name])
 
     # customers -----------------------------------------------------------------------------
     def customer(self, customer_id: str) -> Customer | None:
@@ -172,20 +175,16 @@ class Repository:
 
     # execution ---------------------------------------------------------------------------------
     def steps(self, request_id: str) -> dict[str, StepRecord]:
-        rows = self.s.scalars(select(StepRecord).where(orm.execution_steps.c.request_id == request_id))
-        return {r.step: r for r in rows}
+        """The step log of a request (read only here: the engine's store writes it, adapters/engine_store.py)."""
+        t = orm.execution_steps
+        rows = self.s.execute(select(*[t.c[f] for f in STEP_FIELDS]).where(t.c.request_id == request_id))
+        return {r.step: StepRecord(*r) for r in rows}
 
     def locked_requests(self, ids: list[str]) -> dict[str, Request]:
         """Many requests at once, row-locked (PostgreSQL FOR UPDATE; SQLite holds the write lock),
         in id order so two groups never lock in opposite orders."""
         q = select(Request).where(orm.requests.c.id.in_(sorted(ids))).order_by(orm.requests.c.id).with_for_update()
         return {r.id: r for r in self.s.scalars(q)}
-
-    def steps_of_many(self, ids: list[str]) -> dict[str, dict[str, StepRecord]]:
-        out: dict[str, dict[str, StepRecord]] = {i: {} for i in ids}
-        for r in self.s.scalars(select(StepRecord).where(orm.execution_steps.c.request_id.in_(ids))):
-            out[r.request_id][r.step] = r
-        return out
 
     def subscriptions_with_products_of_many(self, msisdns: set[str]) -> dict[str, list[tuple[Subscription, Product]]]:
         out: dict[str, list] = {m: [] for m in msisdns}

@@ -22,6 +22,7 @@ The queue only wakes lanes up: the database is the record of what is due.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import uuid
@@ -183,6 +184,20 @@ def drain(c, pool: ThreadPoolExecutor | None = None, limit: int = GROUP) -> int:
             pool.shutdown(wait=True)
 
 
+GC_YOUNG = 10_000  # container allocations between collections of the youngest generation (Python's default: 700)
+
+
+def _young_collections_less_often() -> None:
+    """A group holds the rows, records and statement parameters of ~200 requests for one round, then
+    drops them. With the default threshold they outlive a few young collections, are promoted, and
+    full collections re-scan the whole heap for them (~15% of an engine process's CPU, measured);
+    collecting the young generation every 10,000 allocations lets a round's objects die young.
+    Reference counting frees almost all of them anyway: only cyclic garbage waits longer."""
+    threshold = gc.get_threshold()
+    if threshold[0] < GC_YOUNG:
+        gc.set_threshold(GC_YOUNG, *threshold[1:])
+
+
 class Engine:
     """The lanes of one worker process (threads), woken by the queue, polling when idle."""
 
@@ -195,6 +210,7 @@ class Engine:
         self.inflight: dict[str, list[str]] = {}  # lane owner -> the group it is advancing
 
     def start(self) -> None:
+        _young_collections_less_often()
         for n in range(self.lanes):
             t = threading.Thread(target=self._lane, name=f"engine-lane-{n}", daemon=True)
             t.start()

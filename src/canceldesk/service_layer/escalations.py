@@ -175,14 +175,14 @@ def retry(c, principal, tracking_no: str) -> Request:
         req = owned_request(uow, principal, tracking_no)
         if req.status != Status.FAILED:
             raise Conflict(f"request {req.tracking_no} is '{req.status}', not failed", code="INVALID_STATE")
-        for rec in uow.repo.steps(req.id).values():
+        for rec in uow.runs.steps_of_many([req.id])[req.id].values():
             if rec.status != StepStatus.DONE:
-                rec.status, rec.attempts = StepStatus.STARTED, 0
+                rec.reset()  # fresh attempts; the step log's records are written by the run store
         req.failure = None
         req.deadline_at = now + timedelta(minutes=c.pack.deadline_minutes(req.kind))
         req.transition(Status.EXECUTING, now, principal.actor, "staff", "retried after escalation")
         uow.escalations.resolve(req.id, now)
-        uow.commit()
+        uow.runs.commit()
     c.enqueue_execution(req.id)
     return req
 

@@ -7,6 +7,7 @@ database, so each runs once per interval whatever the number of processes.
 """
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -21,6 +22,7 @@ def run_worker(c, workers: int = 2) -> None:
                                        initial_delay=0.05, backoff=1.15, max_delay=1.0, scheduler_interval=1,
                                        check_worker_health=True)
     from canceldesk.service_layer.engine import Engine
+    gc.freeze()  # what start-up loaded (modules, the container) lives as long as the process: out of full collections
     c.engine_lanes = Engine(c)  # group commit, many downstream calls in flight (service_layer/engine.py)
     c.engine_lanes.start()
     from canceldesk.service_layer.delivery import PriorityLane
