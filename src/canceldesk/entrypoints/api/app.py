@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -49,8 +50,14 @@ def _field_errors(exc: RequestValidationError) -> list[dict]:
 
 def create_app(container: Container | None = None) -> FastAPI:
     c = container or bootstrap()
+    @asynccontextmanager
+    async def lifespan(_app):
+        import anyio.to_thread
+        anyio.to_thread.current_default_thread_limiter().total_tokens = c.settings.api_threads
+        yield
+
     app = FastAPI(title="canceldesk", version=__version__, default_response_class=SafeJSONResponse,
-                  docs_url=None, redoc_url=None,
+                  docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="End what you pay for — line closure, unsubscribe, renewal cancellation — "
                               "checked, settled and proven, from any channel.")
     app.state.container = c
