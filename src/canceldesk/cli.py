@@ -62,13 +62,16 @@ def cmd_serve(args) -> int:
         # Each process builds its own app and container (pools are per process); the socket is shared.
         uvicorn.run("canceldesk.entrypoints.api.app:app_from_env", factory=True, workers=workers, **options)
         return 0
+    from canceldesk.bootstrap import serving_process
+    serving_process()
     uvicorn.run(create_app(bootstrap(s)), workers=1, **options)
     return 0
 
 
 def cmd_worker(args) -> int:
-    from canceldesk.bootstrap import bootstrap
+    from canceldesk.bootstrap import bootstrap, serving_process
     from canceldesk.entrypoints.worker.run import run_worker
+    serving_process()
     c = bootstrap(_settings())
     run_worker(c, workers=args.workers)
     return 0

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     forwarded_allow_ips: str = ""
     # SQLite: how long a writer waits for the lock before the call answers 503 with Retry-After.
     db_busy_timeout_seconds: float = Field(30, gt=0, le=600)
+    # Threads of one API process running the (synchronous) endpoints at once. Past a few, more threads add
+    # no throughput — writes queue for the database's write lock anyway — and the one holding it waits
+    # longer for the GIL among them (bench_http: 6 threads did ~20-60% more than anyio's default 40).
+    api_threads: int = Field(12, ge=1, le=200)
     # Session cookie for the pages: Secure unless explicitly turned off (plain-http demo on 127.0.0.1).
     cookie_secure: bool | None = None
     max_body_bytes: int = Field(1_000_000, ge=1024)

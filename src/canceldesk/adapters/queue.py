@@ -127,6 +127,11 @@ def attach(c, jobs: Jobs) -> None:
 
     @huey.task(name="execute_request")
     def execute_request(request_id: str):
+        # In a worker the task only wakes the engine's lanes (bootstrap.queue_jobs): they write the
+        # messages and trigger their delivery after each group, so the task has nothing to deliver —
+        # and the two claim transactions it ran per wake-up (up to ~100 a second under load) queued
+        # for the database's write lock with everybody else for nothing.
+        wake_only = getattr(c, "engine_lanes", None) is not None
         if trigger is not None:
             trigger.local.in_task = True
         try:
@@ -136,7 +141,8 @@ def attach(c, jobs: Jobs) -> None:
         finally:
             if trigger is not None:
                 trigger.local.in_task = False
-            deliver_quietly()
+            if not wake_only:
+                deliver_quietly()
 
     @huey.task(name="run_duty")
     def run_duty(name: str):

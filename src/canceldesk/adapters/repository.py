@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from canceldesk.domain.execution import StepRecord
 from canceldesk.domain.lifecycle import OPEN, Request
@@ -162,8 +162,11 @@ class Repository:
         return self.s.scalars(select(Request).where(orm.requests.c.open_target == target)).first()
 
     def open_requests_on_line(self, msisdn: str) -> list[Request]:
+        # Read for their target (every pre-check, create and confirm asks "does an open request cover
+        # this?"): their timelines load only if a caller reads them (lazyload), not with every check.
         return list(self.s.scalars(select(Request).where(orm.requests.c.msisdn == msisdn,
-                                                         orm.requests.c.status.in_([str(s) for s in OPEN]))))
+                                                         orm.requests.c.status.in_([str(s) for s in OPEN]))
+                                   .options(lazyload(Request.timeline))))
 
     def requests_of(self, customer_id: str, limit: int = 100) -> list[Request]:
         return list(self.s.scalars(select(Request).where(orm.requests.c.customer_id == customer_id)

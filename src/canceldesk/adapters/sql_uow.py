@@ -54,7 +54,8 @@ class SqlUnitOfWork:
             self.session = self._factory()
         self.repo = Repository(self.session)
         self._stores: dict[str, object] = {}
-        audit_store.watch(self.session)  # from the start: the request transitions this transaction flushes
+        if not self.readonly:  # a read-only one never writes the audit rows (commit() refuses writes)
+            audit_store.watch(self.session)  # from the start: the request transitions this transaction flushes
         if self._on_begin is not None:
             self._on_begin(self)
         return self
