@@ -41,7 +41,7 @@ def _copy(s, table, rows: list[dict]) -> bool:
     conn = s.connection()
     dialect = conn.dialect
     names = keys + list(defaults)
-    procs = [table.c[n].type._cached_bind_processor(dialect) for n in names]
+    procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
     extra = list(defaults.values())
     quote = dialect.identifier_preparer
     sql = f"COPY {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) FROM STDIN"
