@@ -172,3 +172,15 @@ def test_the_readme_prints_the_transition_table_as_it_is():
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     block = readme.split("```mermaid\n", 1)[1].split("```", 1)[0].strip()
     assert block == mermaid_diagram().strip()
+
+
+def test_an_open_request_covers_a_new_one_on_the_same_subscription_and_a_closure_covers_everything():
+    from types import SimpleNamespace as Open
+    from canceldesk.domain.lifecycle import covering_request
+    unsub = Open(id="r1", kind="unsubscribe", subscription_id="S1", tracking_no="CD1")
+    closure = Open(id="r2", kind="close_line", subscription_id=None, tracking_no="CD2")
+    assert covering_request("unsubscribe", "S1", [unsub]) == "CD1"
+    assert covering_request("unsubscribe", "S2", [unsub]) is None
+    assert covering_request("close_line", None, [unsub]) == "CD1"       # a closure waits for what is open
+    assert covering_request("cancel_renewal", "S9", [closure]) == "CD2"  # and covers everything on the line
+    assert covering_request("unsubscribe", "S1", [unsub], ignore_request="r1") is None

@@ -146,3 +146,16 @@ def mermaid_diagram() -> str:
     for t in sorted(TERMINAL):
         lines.append(f"    {t} --> [*]")
     return "\n".join(lines)
+
+
+def covering_request(kind: str, subscription_id: str | None, open_on_line, ignore_request: str | None = None) -> str | None:
+    """The tracking number of an open request on the line that already covers this one: a closure (or
+    reclaim) covers everything on its line and is covered by anything open there; otherwise the same
+    subscription."""
+    for other in open_on_line:
+        if other.id == ignore_request:
+            continue
+        if (kind in ("close_line", "reclaim") or other.kind in ("close_line", "reclaim")
+                or other.subscription_id == subscription_id):
+            return other.tracking_no
+    return None

@@ -12,7 +12,7 @@ raced for a target) falls back to the one-by-one path for that chunk, which name
 from __future__ import annotations
 
 from canceldesk.domain.errors import IntegrityConflict
-from canceldesk.domain.lifecycle import RequestKind, Status
+from canceldesk.domain.lifecycle import RequestKind, Status, covering_request
 from canceldesk.domain.prechecks import PrecheckContext, evaluate
 
 from . import requests
@@ -35,7 +35,7 @@ def _one(c, uow, principal: Principal, cmd: requests.NewRequest, facts: dict, no
         if not any(s.id == cmd.subscription_id for s, _ in subs):
             raise NotFound("no such subscription on this line")
     open_on_line = facts["open"].setdefault(cmd.msisdn, [])
-    open_no = requests.covering_request(cmd.kind, cmd.subscription_id, open_on_line)
+    open_no = covering_request(cmd.kind, cmd.subscription_id, open_on_line)
     ctx = PrecheckContext(
         kind=cmd.kind, line=line, subscriptions=subs, pack=c.pack, now=now, subscription_id=cmd.subscription_id,
         actor_may_end=line.customer_id == principal.enterprise_id, open_request_tracking_no=open_no,

@@ -4,57 +4,23 @@ Every channel (REST, portal, SMS, counter) ends here, so a rule lives in one pla
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 
 from canceldesk.domain import localtime
 from canceldesk.domain.errors import IntegrityConflict
-from canceldesk.domain.identifiers import InvalidIdentifier, mask_msisdn, normalize_msisdn, validate_document
-from canceldesk.domain.lifecycle import Request, RequestKind, Status
+from canceldesk.domain.identifiers import InvalidIdentifier, mask_msisdn, validate_document
+from canceldesk.domain.lifecycle import Request, RequestKind, Status, covering_request
 from canceldesk.domain.model import Line
 from canceldesk.domain.prechecks import PrecheckContext, PrecheckResult, evaluate
-from canceldesk.domain.present import localize
 
 from . import alerts, audit, auth, numbers, staffscope, stepup
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
 from .notifications import notify
 from .ports import UnitOfWork
 from .principal import STAFF_ROLES, Principal, may
-
-
-@dataclass
-class NewRequest:
-    kind: str
-    msisdn: str
-    subscription_id: str | None = None
-    reason: str | None = None
-    acknowledged_warnings: tuple[str, ...] = ()
-    idempotency_key: str | None = None
-    in_person_document: dict | None = None  # counter: {"type", "number"} checked against the owner
-    batch_id: str | None = None
-    channel: str | None = None  # sms / ivr / assistant override the principal's default channel
-    lang: str = "zh"
-    one_step: bool = False  # the caller showed the effect and confirms now: create and accept together
-    confirm_follows: bool = False  # the caller confirms at once (SMS "Y"): no "needs your action" notice
-
-
-def parse_kind(kind: object) -> str:
-    try:
-        return str(RequestKind(kind))
-    except ValueError:
-        raise InvalidInput(f"unknown kind {str(kind)[:40]!r}; use one of {', '.join(k.value for k in RequestKind)}",
-                           {"field": "kind"}) from None
-
-
-def parse_msisdn(raw: object) -> str:
-    try:
-        return normalize_msisdn(raw)
-    except InvalidIdentifier as exc:
-        raise InvalidInput(exc.message, {"field": exc.field}) from None
+from .request_forms import (  # noqa: F401  (re-exported: callers use requests.<name>)
+    NewRequest, new_tracking_no, parse_kind, parse_msisdn, request_body_hash, request_public)
 
 
 def visible_line(uow: UnitOfWork, principal: Principal, msisdn: str) -> Line:
@@ -111,17 +77,6 @@ def _context(c, uow, principal: Principal, kind: str, line: Line, subscription_i
         admin_login_of=numbers.admin_login_enterprises(uow, line.msisdn) if kind == "close_line" else [])
 
 
-def covering_request(kind: str, subscription_id: str | None, open_on_line, ignore_request: str | None = None) -> str | None:
-    """The tracking number of an open request on the line that already covers this one."""
-    for other in open_on_line:
-        if other.id == ignore_request:
-            continue
-        if (kind in ("close_line", "reclaim") or other.kind in ("close_line", "reclaim")
-                or other.subscription_id == subscription_id):
-            return other.tracking_no
-    return None
-
-
 def precheck(c, principal: Principal, kind: object, msisdn: object, subscription_id: str | None = None,
              lang: str = "zh", in_person_document: dict | None = None) -> PrecheckResult:
     kind, msisdn = parse_kind(kind), parse_msisdn(msisdn)
@@ -153,16 +108,6 @@ def _staff_view(c, uow, principal: Principal, ctx: PrecheckContext, result: Prec
     if doc:
         staffscope.remember_verified(uow, principal, ctx.line.customer_id, c.now())
     return result
-
-
-def request_body_hash(cmd: NewRequest) -> str:
-    body = {"kind": cmd.kind, "msisdn": cmd.msisdn, "subscription_id": cmd.subscription_id, "reason": cmd.reason,
-            "acknowledged_warnings": sorted(cmd.acknowledged_warnings)}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-def new_tracking_no(now) -> str:
-    return f"CD{now:%Y%m%d}{secrets.token_hex(4).upper()}"
 
 
 def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, bool]:
@@ -413,23 +358,3 @@ def withdraw(c, principal: Principal, tracking_no: str) -> Request:
         notify_state(c, uow, req, now)
         uow.commit()
         return req
-
-
-def request_public(req: Request, steps: dict | None = None, *, tz: str = "Asia/Shanghai", lang: str = "zh") -> dict:
-    """The API's view: times in ISO 8601 with the pack's local offset, words in the reader's language."""
-    def at(value):
-        return localtime.iso(value, tz)
-
-    out = {"id": req.id, "tracking_no": req.tracking_no, "kind": req.kind, "msisdn": req.msisdn,
-           "subscription_id": req.subscription_id, "status": req.status, "channel": req.channel,
-           "created_at": at(req.created_at), "deadline_at": at(req.deadline_at), "completed_at": at(req.completed_at),
-           "reject_codes": req.reject_codes, "impact": localize(req.impact, lang), "failure": req.failure,
-           "timeline": [{**t.as_dict(), "at": at(t.at)} for t in req.timeline]}
-    if steps is not None:
-        # In the kind's plan order, with the steps not reached yet shown as pending: the subscriber
-        # sees the whole road and how far along it the request is.
-        from canceldesk.domain.execution import plan_for
-        out["steps"] = [{"step": str(name), "status": steps[name].status if name in steps else "pending",
-                         "attempts": steps[name].attempts if name in steps else 0,
-                         "error": steps[name].error if name in steps else None} for name in plan_for(req.kind)]
-    return out
