@@ -22,7 +22,7 @@ from canceldesk.domain.batch import BatchPhase
 from canceldesk.domain.identifiers import mask_msisdn
 
 from . import batches, requests, tmf_format, tmf_hubs
-from .errors import Conflict, InvalidInput, NotFound, ServiceError
+from .errors import InvalidInput, NotFound, ServiceError
 from .notifications import notify
 from .ports import OrderStore
 from .principal import Principal
@@ -407,55 +407,3 @@ def list_orders(c, principal: Principal, *, fields: list[str] | None, filters: d
         total, orders = uow.orders.orders(ent, where, offset, limit)
         out = [tmf_format.pick(tmf_format.order(o, uow.orders.items(o["id"])), fields) for o in orders]
     return total, out
-
-
-# ---- cancelling -------------------------------------------------------------------------------------
-def cancel(c, principal: Principal, body: object) -> dict:
-    """Withdraw the items not yet executing; those already executing run to their end."""
-    if not isinstance(body, dict) or not isinstance(body.get("productOrder"), dict) or \
-            not isinstance(body["productOrder"].get("id"), str):
-        raise InvalidInput("productOrder.id names the order to cancel", {"field": "productOrder.id"})
-    reason = text_field(body, "cancellationReason", 500)
-    requested = body.get("requestedCancellationDate")
-    requested_at = parse_time(requested, "requestedCancellationDate") if requested is not None else None
-    now = c.now()
-    with c.uow() as uow:
-        try:
-            o = _owned(uow, principal, body["productOrder"]["id"])
-        except NotFound as exc:  # the specification lists 400, not 404, for this POST
-            raise InvalidInput(exc.message, {"field": "productOrder.id"}, code="ORDER_NOT_FOUND") from None
-        if o["state"] in tmf_format.FINAL:
-            raise Conflict(f"the order is already {o['state']}", {"state": o["state"]}, code="ORDER_FINISHED")
-        uow.orders.cancel_unsubmitted(o["id"])
-        uow.orders.touch(o["id"], now, cancellation_date=now, cancellation_reason=reason)
-        withdraw = uow.orders.withdrawable(o["id"])
-        cancel_id = str(uuid.uuid4())
-        uow.orders.add_cancel(id=cancel_id, order_id=o["id"], enterprise_id=o["enterprise_id"],
-                               state="done", cancellation_reason=reason, requested_cancellation_date=requested_at,
-                               effective_cancellation_date=now, created_at=now)
-        uow.commit()
-    actor = principal_of(o)
-    for tracking_no in withdraw:
-        try:
-            requests.withdraw(c, actor, tracking_no)
-        except ServiceError as exc:  # it moved on in the meantime: it runs to its end
-            log.info("order %s: request not withdrawn (%s)", o["id"], exc.code)
-    refresh(c, o["id"])
-    with c.uow() as uow:
-        return tmf_format.cancellation(uow.orders.cancel(cancel_id))
-
-
-def get_cancel(c, principal: Principal, cancel_id: str) -> dict:
-    ent = _enterprise(principal)
-    with c.uow() as uow:
-        row = uow.orders.cancel(str(cancel_id)[:36])
-    if row is None or row["enterprise_id"] != ent:
-        raise NotFound(f"no cancelProductOrder with id {str(cancel_id)[:36]}")
-    return tmf_format.cancellation(row)
-
-
-def list_cancels(c, principal: Principal, offset: int, limit: int) -> tuple[int, list[dict]]:
-    ent = _enterprise(principal)
-    with c.uow() as uow:
-        total, rows = uow.orders.cancels(ent, offset, limit)
-    return total, [tmf_format.cancellation(r) for r in rows]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from canceldesk.service_layer import product_orders, tmf_format, tmf_hubs
+from canceldesk.service_layer import order_cancels, product_orders, tmf_format, tmf_hubs
 
 from ..deps import ContainerDep, CurrentPartner
 from ..hardening import SafeJSONResponse
@@ -76,20 +76,20 @@ def get_order(id: str, p: CurrentPartner, c: ContainerDep, fields: str | None = 
 
 @router.post("/cancelProductOrder", status_code=201, summary="Withdraw the items not yet executing")
 def cancel_order(p: CurrentPartner, c: ContainerDep, body: Any = Body(...)):
-    out = product_orders.cancel(c, p, body)
+    out = order_cancels.cancel(c, p, body)
     return SafeJSONResponse(out, status_code=201, headers={"Location": out["href"]})
 
 
 @router.get("/cancelProductOrder", summary="The enterprise's cancellations")
 def list_cancels(p: CurrentPartner, c: ContainerDep, fields: str | None = Query(None, max_length=500),
                  offset: int = Query(0, ge=0, le=10_000_000), limit: int = Query(100, ge=1, le=MAX_LIMIT)):
-    total, rows = product_orders.list_cancels(c, p, offset, limit)
+    total, rows = order_cancels.list_cancels(c, p, offset, limit)
     return _listing(total, [tmf_format.pick(r, _fields(fields)) for r in rows])
 
 
 @router.get("/cancelProductOrder/{id}", summary="One cancellation")
 def get_cancel(id: str, p: CurrentPartner, c: ContainerDep, fields: str | None = Query(None, max_length=500)):
-    return SafeJSONResponse(tmf_format.pick(product_orders.get_cancel(c, p, id), _fields(fields)))
+    return SafeJSONResponse(tmf_format.pick(order_cancels.get_cancel(c, p, id), _fields(fields)))
 
 
 @router.post("/hub", status_code=201, summary="Register a callback for ProductOrderStateChangeEvent (signed)")
