@@ -11,7 +11,7 @@ import pytest
 
 from canceldesk.demo.data import build_demo_document
 from canceldesk.demo.load import STAFF
-from canceldesk.service_layer import auth, batches, complaints, importer, reports, requests, selfservice
+from canceldesk.service_layer import auth, batch_export, batches, complaints, importer, reports, requests, selfservice
 from canceldesk.service_layer.principal import Principal
 from support import PG_URL, Clock, make_container, noon
 
@@ -45,7 +45,7 @@ def test_batch_outcome_and_csv(c):
     batches.run_submit(c, ENTERPRISE, b["id"])
     st = batches.status(c, ENTERPRISE, b["id"])
     assert (st["outcome"], st["completed"], st["not_completed"]) == ("partial", 47, 3)
-    rows = list(csv.DictReader(io.StringIO(batches.results_csv(c, ENTERPRISE, b["id"]))))
+    rows = list(csv.DictReader(io.StringIO(batch_export.results_csv(c, ENTERPRISE, b["id"]))))
     assert [r["reason_codes"] for r in rows if r["result"] == "rejected"] == ["ARREARS", "PORT_OUT_PENDING", "CONTRACT_LOCK"]
     with c.uow() as uow:
         assert {r.batch_id for r in uow.repo.requests_of("E001", limit=100)} == {b["id"]}

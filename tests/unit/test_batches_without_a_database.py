@@ -9,7 +9,7 @@ import pytest
 
 from canceldesk.bootstrap import load_policy
 from canceldesk.domain.model import Customer, Line
-from canceldesk.service_layer import batches
+from canceldesk.service_layer import batch_export, batches
 from canceldesk.service_layer.errors import Conflict, InvalidInput, NotFound
 from canceldesk.service_layer.principal import Principal
 from fakes import FakeContainer, Store
@@ -64,7 +64,7 @@ def test_prechecks_mark_each_line_and_the_batch_waits_for_the_admin(c):
     rows = batches.results(c, ADMIN, created["id"], show="blocked")["rows"]
     assert [(r["msisdn"], r["reason_codes"], r["result"]) for r in rows] == [(IN_ARREARS, ["ARREARS"], "not_submitted")]
     assert [r["position"] for r in batches.results(c, ADMIN, created["id"])["rows"]] == [1, 2]
-    assert batches.results_csv(c, ADMIN, created["id"]).splitlines()[2].split(",")[:4] == [
+    assert batch_export.results_csv(c, ADMIN, created["id"]).splitlines()[2].split(",")[:4] == [
         "2", IN_ARREARS, "blocked", "ARREARS"]
     assert [b["id"] for b in batches.recent(c, ADMIN)] == [created["id"]]
 

@@ -14,8 +14,6 @@ so a batch whose runner stopped (see `stalled`) is resumed by calling them again
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import uuid
 from datetime import timedelta
@@ -348,26 +346,6 @@ def results(c, principal: Principal, batch_id: str, *, show: str = "", page: int
         page = max(1, min(int(page), pages))
         rows = uow.batches.results(b["id"], show, limit=size, offset=(page - 1) * size)
     return {"total": total, "page": page, "pages": pages, "size": size, "rows": [_result_row(r, c.pack.timezone) for r in rows]}
-
-
-CSV_COLUMNS = ["position", "msisdn", "precheck", "blockers", "tracking_no", "result", "reason_codes",
-               "refund_fen", "completed_at"]
-
-
-def results_csv(c, principal: Principal, batch_id: str) -> str:
-    """One row per line, in the order the lines were chosen."""
-    with c.uow() as uow:
-        b = _batch(uow, principal, batch_id)
-        rows = [_result_row(r, c.pack.timezone) for r in uow.batches.results(b["id"], "")]
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(CSV_COLUMNS)
-    for r in rows:
-        pre = "pending" if r["eligible"] is None else ("eligible" if r["eligible"] else "blocked")
-        w.writerow([r["position"], r["msisdn"], pre, " ".join(x["code"] for x in r["blockers"]), r["tracking_no"] or "",
-                    r["result"], " ".join(r["reason_codes"]), "" if r["refund"] is None else r["refund"],
-                    r["completed_at"] or ""])
-    return out.getvalue()
 
 
 def recent(c, principal: Principal, limit: int = 10) -> list[dict]:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, BackgroundTasks, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field
 
-from canceldesk.service_layer import batches
+from canceldesk.service_layer import batch_export, batches
 from canceldesk.service_layer.errors import Forbidden
 
 from ..deps import ContainerDep, CurrentEnterpriseAdmin, Lang
@@ -87,6 +87,6 @@ def batch_results(batch_id: str, p: CurrentEnterpriseAdmin, c: ContainerDep, sho
 @router.get("/batches/{batch_id}/results.csv", summary="Per-line results as CSV",
             responses={200: {"content": {"text/csv": {}}}})
 def batch_results_csv(batch_id: str, p: CurrentEnterpriseAdmin, c: ContainerDep):
-    text = batches.results_csv(c, p, batch_id)
+    text = batch_export.results_csv(c, p, batch_id)
     return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="batch-{batch_id[:8]}-results.csv"'})
