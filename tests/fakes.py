@@ -92,6 +92,9 @@ class InMemoryRepository:
     def lines_many(self, msisdns: set[str]) -> dict[str, Line]:
         return {m: line for m in msisdns if (line := self.line(m)) is not None}
 
+    def lines_to_read(self, msisdns: set[str]) -> dict[str, Line]:
+        return self.lines_many(msisdns)
+
     def lines_reclaimable_by(self, customer_id: str) -> list[Line]:
         return [l for l in self._all("line") if l.former_customer_id == customer_id and l.status == LineStatus.FROZEN]
 
@@ -441,6 +444,9 @@ class InMemoryRunStore:
 
     def subscriptions_of_many(self, msisdns: set[str]) -> dict[str, list[tuple[Subscription, Product]]]:
         return {m: self.uow.repo.subscriptions_with_products(m) for m in msisdns}
+
+    def lines_of_many(self, msisdns: set[str]) -> dict[str, Line]:
+        return self.uow.repo.lines_many(msisdns)
 
     def receipt_codes(self, request_ids: list[str]) -> dict[str, str]:
         return {i: r["verification_code"] for i in request_ids if (r := self.uow.repo.receipt(i)) is not None}

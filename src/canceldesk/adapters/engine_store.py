@@ -35,6 +35,7 @@ from canceldesk.domain.model import Product, Subscription
 
 from . import audit_store, durable, line_history, orm
 from .bulk import insert_rows
+from .request_rows import LineRows
 
 _TROUBLE = (IntegrityError, StaleDataError, OperationalError)
 T, RQ, SUB, PROD = orm.execution_steps, orm.requests, orm.subscriptions, orm.products
@@ -101,6 +102,7 @@ class SqlRunStore:
         self._loaded: dict[tuple[str, str], tuple] = {}   # (request, step) -> the values as read
         self._steps: list[StepRecord] = []                 # every record handed out or added
         self._rows = _Rows()                               # requests and subscriptions read with Core
+        self._lines = LineRows()                           # the lines of line-closing requests, Core too
         self._products: dict[str, Product] = {}
 
     # leases ---------------------------------------------------------------------------------
@@ -190,6 +192,12 @@ class SqlRunStore:
         return out
 
     @_busy
+    def lines_of_many(self, msisdns: set[str]) -> dict:
+        """The group's lines (one SELECT, Core, outside the session): their changed columns and new
+        history entries are written by `commit`, with the lines' version check (adapters/request_rows.py)."""
+        return self._lines.load(self.s, msisdns)
+
+    @_busy
     def receipt_codes(self, request_ids: list[str]) -> dict[str, str]:
         return self.uow.repo.receipt_codes(request_ids)
 
@@ -241,12 +249,14 @@ class SqlRunStore:
         held rows, then commit (the unit of work's hooks run)."""
         self._write_steps()
         self._rows.write(self.s)
+        self._lines.write(self.s)
         self._write_requests()
         self.uow.repo.write_buffered()
         self.uow.commit()
         self._steps = []
         self._loaded = {}
         self._rows = _Rows()
+        self._lines = LineRows()
 
 
 class SqlDeliveryStore:

@@ -4,13 +4,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
+from canceldesk.domain.errors import IntegrityConflict
 from canceldesk.domain.execution import StepRecord
 from canceldesk.domain.lifecycle import OPEN, Request
 from canceldesk.domain.model import LINES, Customer, Line, LineHistoryEntry, LineStatus, Product, Subscription
 
-from . import orm, securitystore
+from . import orm, request_rows, securitystore
 from .bulk import insert_rows
 
 # execution_steps' columns in StepRecord's field order (the step log is not mapped by the ORM)
@@ -203,6 +205,18 @@ class Repository:
     # many lines at once (set-based intake of a large order) ----------------------------------------
     def lines_many(self, msisdns: set[str]) -> dict[str, Line]:
         return {ln.msisdn: ln for ln in self.s.scalars(select(Line).where(orm.lines.c.msisdn.in_(msisdns)))}
+
+    def lines_to_read(self, msisdns: set[str]) -> dict[str, Line]:
+        """Many lines for reading only (the intake's pre-checks): Core, outside the session."""
+        return request_rows.read_lines(self.s, msisdns)
+
+    def insert_requests(self, reqs: list[Request]) -> None:
+        """New requests with their timelines, written at once (COPY on PostgreSQL), never in the session:
+        a unique key hit (a race for a target) is an IntegrityConflict, as at flush."""
+        try:
+            request_rows.insert_requests(self.s, reqs)
+        except IntegrityError as exc:
+            raise IntegrityConflict(type(exc.orig).__name__) from None
 
     def open_requests_on_lines(self, msisdns: set[str]) -> dict[str, list[Request]]:
         out: dict[str, list[Request]] = {m: [] for m in msisdns}

@@ -149,7 +149,7 @@ def load_lines(uow, group: GroupCache, live: list[Request]) -> None:
     msisdns = {r.msisdn for r in live if r.kind in LINE_KINDS}
     if not msisdns:
         return
-    group.lines = uow.repo.lines_many(msisdns)
+    group.lines = uow.runs.lines_of_many(msisdns)  # outside the session: written by the store's commit
     group.admin_logins = numbers.admin_login_numbers(uow, msisdns)
 
 

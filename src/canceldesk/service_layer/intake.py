@@ -57,7 +57,7 @@ def _one(c, uow, principal: Principal, cmd: requests.NewRequest, facts: dict, no
         requests.notify_state(c, uow, req, now)
     else:
         requests.notify_state(c, uow, req, now, result)
-    uow.repo.add(req)
+    facts["new"].append(req)  # written at once, outside the session (Repository.insert_requests)
     open_on_line.append(req)
     return req
 
@@ -78,12 +78,14 @@ def submit_many(c, principal: Principal, items: list[tuple[int, requests.NewRequ
         repo = uow.repo
         existing = repo.requests_by_idempotency_many(principal.actor, [cmd.idempotency_key for _, cmd in items
                                                                        if cmd.idempotency_key])
-        facts = {"lines": repo.lines_many(msisdns), "subs": repo.subscriptions_with_products_of_many(msisdns),
-                 "open": repo.open_requests_on_lines(msisdns), "secondaries": repo.active_secondaries_of_many(msisdns)}
+        facts = {"lines": repo.lines_to_read(msisdns), "subs": repo.subscriptions_with_products_of_many(msisdns),
+                 "open": repo.open_requests_on_lines(msisdns), "secondaries": repo.active_secondaries_of_many(msisdns),
+                 "new": []}
         repo.buffer_writes()  # the notices: one executemany at the end (the engine's group commit)
-        with uow.no_autoflush():  # requests and timelines: written together at the flush
+        with uow.no_autoflush():
             _all(c, uow, principal, items, existing, facts, now, outcomes, executing)
         try:
+            repo.insert_requests(facts["new"])  # the requests and their timelines: one COPY each
             repo.write_buffered()
             uow.flush()
         except IntegrityConflict:

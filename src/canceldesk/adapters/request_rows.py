@@ -1,0 +1,110 @@
+"""Requests and lines of a large batch or order, read and written with Core instead of the ORM's unit of work.
+
+The set-based intake (service_layer/intake.py) makes hundreds of requests per transaction and the
+engine closes hundreds of lines per group. Through the session each request, timeline entry and line
+cost an identity-map entry, a per-object flush and — for one multi-row INSERT — psycopg re-parsing a
+statement of thousands of placeholders; a line (mapped with a version column) was one UPDATE each.
+Here the same domain objects (made and moved by the domain's own constructors and transitions) are:
+
+- `insert_requests`: new requests and their timeline entries, written with COPY on PostgreSQL
+  (adapters/bulk.py), and handed to the audit chain as the ORM's flush would hand them;
+- `read_lines`: lines read for the pre-checks only (never written: not tracked, not in the session);
+- `LineRows`: lines read for the engine's group, whose changed columns are written by one
+  executemany per set of changed columns, with the same optimistic version check as the ORM's
+  (`version = version + 1 WHERE version = :seen`; a row changed meanwhile is a StaleDataError, which
+  the engine's store turns into "not now"), and whose new history entries are inserted with them.
+
+A unique key hit (two requests racing for one target) raises SQLAlchemy's IntegrityError, as a flush would.
+"""
+from __future__ import annotations
+
+from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.orm import configure_mappers
+from sqlalchemy.orm.base import instance_state, manager_of_class
+from sqlalchemy.orm.exc import StaleDataError
+
+from canceldesk.domain.lifecycle import Request
+from canceldesk.domain.model import Line
+
+from . import audit_store, orm
+from .bulk import insert_rows
+
+RQ, EV, LN, LH = orm.requests, orm.request_events, orm.lines, orm.line_history
+_REQUEST_COLUMNS = [c.name for c in RQ.columns]
+_EVENT_COLUMNS = ("at", "from_status", "to_status", "actor", "channel", "reason")
+_HISTORY_COLUMNS = ("msisdn", "at", "from_status", "to_status", "actor", "channel", "request_id", "reason")
+
+
+def insert_requests(s, reqs: list[Request]) -> None:
+    """New requests (never added to the session) with their timeline entries, in the caller's transaction."""
+    if not reqs:
+        return
+    rows, entries, pairs = [], [], []
+    for req in reqs:
+        d = req.__dict__
+        rows.append({k: d.get(k) for k in _REQUEST_COLUMNS})
+        for e in d.get("timeline", ()):
+            e.request_id = req.id
+            entries.append({"request_id": req.id, **{k: getattr(e, k) for k in _EVENT_COLUMNS}})
+            pairs.append((e, req))
+    insert_rows(s, RQ, rows)
+    insert_rows(s, EV, entries)
+    audit_store.note_transitions(s, pairs)
+
+
+def _lines(s, msisdns) -> list[Line]:
+    configure_mappers()
+    new, out = manager_of_class(Line).new_instance, []
+    result = s.execute(select(LN).where(LN.c.msisdn.in_(sorted(msisdns))))
+    keys = list(result.keys())
+    for row in result:
+        line = new()  # as the ORM makes a loaded object: no __init__, no attribute events
+        line.__dict__.update(zip(keys, row))
+        line.__dict__["history"] = []
+        out.append(line)
+    return out
+
+
+def read_lines(s, msisdns) -> dict[str, Line]:
+    """The lines, for reading only (the pre-checks): their changes are never written."""
+    return {ln.msisdn: ln for ln in _lines(s, msisdns)} if msisdns else {}
+
+
+class LineRows:
+    """The lines of one engine group, outside the session; `write` (before COMMIT) stores their changes."""
+
+    def __init__(self):
+        self.lines: list[Line] = []
+
+    def load(self, s, msisdns) -> dict[str, Line]:
+        lines = _lines(s, msisdns) if msisdns else []
+        self.lines += lines
+        return {ln.msisdn: ln for ln in lines}
+
+    def write(self, s) -> None:
+        batches: dict[tuple, list[dict]] = {}
+        history = []
+        for line in self.lines:
+            d = line.__dict__
+            for e in d.get("history", ()):
+                history.append({k: getattr(e, k) for k in _HISTORY_COLUMNS})
+            d["history"] = []
+            state = instance_state(line)
+            if not state.committed_state:
+                continue
+            changed = tuple(sorted(k for k, before in state.committed_state.items()
+                                   if k != "history" and d.get(k) != before))
+            state.committed_state.clear()
+            if changed:
+                seen = d["version"]
+                d["version"] = seen + 1
+                batches.setdefault(changed, []).append({"row_key": d["msisdn"], "seen": seen, "next": seen + 1,
+                                                        **{k: d[k] for k in changed}})
+        for changed, params in batches.items():
+            stmt = (update(LN).where(and_(LN.c.msisdn == bindparam("row_key"), LN.c.version == bindparam("seen")))
+                    .values({"version": bindparam("next"), **{k: bindparam(k) for k in changed}}))
+            result = s.connection().execute(stmt, params)
+            if result.rowcount != len(params):
+                raise StaleDataError(f"lines: {len(params) - max(result.rowcount, 0)} of {len(params)} changed meanwhile")
+        insert_rows(s, LH, history)
+        self.lines = []
