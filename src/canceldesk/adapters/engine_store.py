@@ -34,7 +34,7 @@ from canceldesk.domain.lifecycle import Request
 from canceldesk.domain.model import Product, Subscription
 
 from . import audit_store, durable, line_history, orm
-from .bulk import insert_rows
+from .bulk import any_of, insert_rows
 from .request_rows import LineRows
 
 _TROUBLE = (IntegrityError, StaleDataError, OperationalError)
@@ -143,7 +143,7 @@ class SqlRunStore:
         and new timeline entries are written by `commit`; `timeline` holds this transaction's entries only."""
         if not ids:
             return {}
-        q = select(RQ).where(RQ.c.id.in_(sorted(ids))).order_by(RQ.c.id).with_for_update()
+        q = select(RQ).where(any_of(self.s, RQ.c.id, sorted(ids))).order_by(RQ.c.id).with_for_update()
         out = {}
         for req in self._rows.load(Request, RQ, self.s.execute(q)):
             req.__dict__["timeline"] = []
@@ -162,7 +162,7 @@ class SqlRunStore:
         if not ids:
             return out
         for r in self.s.execute(select(T.c.request_id, T.c.step, *[T.c[f] for f in _FIELDS])
-                                .where(T.c.request_id.in_(ids))):
+                                .where(any_of(self.s, T.c.request_id, ids))):
             rec = StepRecord(*r)
             self._loaded[(r.request_id, r.step)] = tuple(r[2:])
             self._steps.append(rec)
@@ -181,7 +181,7 @@ class SqlRunStore:
         if not msisdns:
             return out
         subs = self._rows.load(Subscription, SUB, self.s.execute(
-            select(SUB).where(SUB.c.msisdn.in_(msisdns)).order_by(SUB.c.id)))
+            select(SUB).where(any_of(self.s, SUB.c.msisdn, msisdns)).order_by(SUB.c.id)))
         missing = {s.product_code for s in subs} - self._products.keys()
         if missing:
             for p in self._rows.load(Product, PROD, self.s.execute(select(PROD).where(PROD.c.code.in_(missing))),
