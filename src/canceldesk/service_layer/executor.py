@@ -96,8 +96,7 @@ class _Run:
     @property
     def line(self):
         if self._line is None:
-            lines = self.group.lines if self.group is not None else None
-            self._line = lines.get(self.req.msisdn) if lines else None
+            self._line = self.group.line_of(self.req.msisdn) if self.group is not None else None
             if self._line is None:
                 self._line = self.uow.repo.line(self.req.msisdn)
         return self._line
@@ -134,23 +133,36 @@ class GroupCache:
     receipts: dict[str, str]
     finished: list[str]
     payments: set[str]
-    # the lines of the group's close_line / reclaim requests (one SELECT, `load_lines`), and which
-    # of them are an admin login (the freeze ends those): without them each request's line was a
-    # SELECT of its own, and each SELECT flushed the previous request's changes one row at a time
+    # the lines of the group's close_line / reclaim requests and which are admin logins (the freeze
+    # ends those): one SELECT each for the group, when a request of the round first needs them
+    # (`line_of`, `is_admin_login`) — a round that only starts or records a call reads neither.
     lines: dict | None = None
     admin_logins: set[str] | None = None
+    uow: object = None
+    line_numbers: set[str] | None = None
+
+    def line_of(self, msisdn: str):
+        if self.lines is None and self.line_numbers:
+            self.lines = self.uow.runs.lines_of_many(self.line_numbers)  # Core: the store's commit writes them
+        return self.lines.get(msisdn) if self.lines else None
+
+    def is_admin_login(self, msisdn: str) -> bool:
+        if self.admin_logins is None:
+            if self.uow is None:  # no line noted for this group: the freeze asks for itself
+                return True
+            self.admin_logins = numbers.admin_login_numbers(self.uow, self.line_numbers or {msisdn})
+        return msisdn in self.admin_logins
 
 
 LINE_KINDS = (RequestKind.CLOSE_LINE, RequestKind.RECLAIM)
 
 
 def load_lines(uow, group: GroupCache, live: list[Request]) -> None:
-    """Load once, for a whole group, what its line-ending requests read of their lines."""
+    """Note, for a whole group, the lines its line-ending requests may read: read at once when one
+    of them first needs its line (GroupCache.line_of), not before."""
     msisdns = {r.msisdn for r in live if r.kind in LINE_KINDS}
-    if not msisdns:
-        return
-    group.lines = uow.runs.lines_of_many(msisdns)  # outside the session: written by the store's commit
-    group.admin_logins = numbers.admin_login_numbers(uow, msisdns)
+    if msisdns:
+        group.uow, group.line_numbers = uow, msisdns
 
 
 def _advance(c, request_id: str, run_id: str, done: tuple[str, dict] | None) -> str | Call:
@@ -366,8 +378,7 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
     if step == Step.FREEZE_NUMBER:
         line = run.line
         line.close(now, c.pack.freeze_days, "system", "worker", req.id)
-        admins = run.group.admin_logins if run.group is not None else None
-        if admins is None or line.msisdn in admins:  # a closed number is no admin login any more
+        if run.group is None or run.group.is_admin_login(line.msisdn):  # a closed number is no admin login any more
             numbers.end_admin_logins(uow, line.msisdn, now, c.pack.locale)
         return {"frozen_until": line.frozen_until.isoformat()}
     if step == Step.RESTORE_NUMBER:
