@@ -8,8 +8,9 @@ Peak RSS of each process is read from the kernel (/proc/PID/status VmHWM) just b
     python bench/bench_fleet_order.py [--large]          # or: canceldesk bench --only fleet_order [--large]
 
 Environment: CANCELDESK_BENCH_PG_URL, CANCELDESK_BENCH_REDIS_URL (default redis db 14 — flushed),
-BENCH_FLEET_N (default 100000; `--large` sets 1000000), BENCH_FLEET_SECONDS (time cap for the order
-to reach its final state, default 240: past it the figure is the throughput reached and the
+BENCH_FLEET_N (default 100000), BENCH_FLEET_LARGE_N (the items of `--large`, default 1000000: a
+smaller one dry-runs the large path), BENCH_FLEET_SECONDS (time cap for the order to reach its final
+state, default 240 per 100,000 items: past it the figure is the throughput reached and the
 projected time), BENCH_WORKER_THREADS (per process, default 4), BENCH_FLEET_WORKERS (worker
 processes, default 2; 0 measures the POST alone: the API's time and peak RSS).
 """
@@ -34,13 +35,25 @@ from common import PG_URL, Timer, fresh_container, seed_lines, stop_workers
 REDIS_URL = os.environ.get("CANCELDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 THREADS = int(os.environ.get("BENCH_WORKER_THREADS", "4"))
 WORKERS = int(os.environ.get("BENCH_FLEET_WORKERS", "2"))
-CAP = float(os.environ.get("BENCH_FLEET_SECONDS", "240"))
 TARGET_SECONDS, TARGET_RSS_MB = 120, 300
 ENTERPRISE = "EBENCH"
 
 
 def _n() -> int:
+    if os.environ.get("BENCH_FLEET_LARGE") == "1":  # `--large` (here or `canceldesk bench --large`)
+        return int(os.environ.get("BENCH_FLEET_LARGE_N", "1000000"))
     return int(os.environ.get("BENCH_FLEET_N", "100000"))
+
+
+def _cap(n: int) -> float:
+    return float(os.environ.get("BENCH_FLEET_SECONDS") or max(240.0, 240.0 * n / 100_000))
+
+
+def _body(numbers: list[str]) -> bytes:
+    """The order's JSON, item by item (a million items are never a list of a million dicts)."""
+    items = ",".join(json.dumps({"id": str(i), "action": "delete", "product": {"id": m}})
+                     for i, m in enumerate(numbers, start=1))
+    return ('{"productOrderItem":[' + items + "]}").encode()
 
 
 def _seed(c, n: int) -> list[str]:
@@ -159,8 +172,8 @@ def run(out: list) -> None:
     numbers = _seed(c, n)
     copy_seconds = _copy_ceiling(c, numbers)
     key = partner_keys.issue(c, ENTERPRISE, "bench", "bench")["key"]
-    body = json.dumps({"productOrderItem": [{"id": str(i), "action": "delete", "product": {"id": m}}
-                                            for i, m in enumerate(numbers, start=1)]}).encode()
+    body = _body(numbers)
+    cap = _cap(n)
     del numbers
     api, base = _start_api()
     procs = _start_workers(WORKERS)
@@ -172,7 +185,7 @@ def run(out: list) -> None:
         rss_api_post = _peak_rss_mb(api.pid)
         started = time.perf_counter() - post.seconds
         state, done = "acknowledged", 0
-        while WORKERS and time.perf_counter() - started < CAP:
+        while WORKERS and time.perf_counter() - started < cap:
             state = _state(c, order_id)  # the state only: counting the settled items is a scan of the order
             if state in ("completed", "partial", "failed", "cancelled"):
                 break
@@ -205,7 +218,7 @@ def run(out: list) -> None:
                     "cpu_seconds": cpu,
                     "worker_cpu_ms_per_settled_item": round(
                         sum(v or 0 for k, v in cpu.items() if k != "api") * 1000 / done, 2) if done else None,
-                    "workers": WORKERS, "threads_per_worker": THREADS, "cap_seconds": CAP,
+                    "workers": WORKERS, "threads_per_worker": THREADS, "cap_seconds": cap,
                     "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
         "notes": (f"one TMF622 productOrder of {n} delete items (close_line: bar, partner, settle, refund, end, freeze, "
                   f"receipt) POSTed over HTTP to one `canceldesk serve` process, processed by {WORKERS} `canceldesk worker "
@@ -221,9 +234,10 @@ def run(out: list) -> None:
 if __name__ == "__main__":
     import argparse
     parser = argparse.ArgumentParser(description="one large TMF622 order, POST to final state")
-    parser.add_argument("--large", action="store_true", help="1,000,000 items instead of BENCH_FLEET_N (100,000)")
+    parser.add_argument("--large", action="store_true",
+                        help="1,000,000 items (BENCH_FLEET_LARGE_N) instead of BENCH_FLEET_N (100,000)")
     if parser.parse_args().large:
-        os.environ["BENCH_FLEET_N"] = "1000000"
+        os.environ["BENCH_FLEET_LARGE"] = "1"
     results: list = []
     run(results)
     print(json.dumps(results, indent=2, ensure_ascii=False))

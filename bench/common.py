@@ -39,32 +39,37 @@ def fresh_container(url: str, queue_url: str = "immediate", **kw):
 
 
 def seed_lines(c, n: int, today: date, prefix: int = 1380000) -> list[tuple[str, str]]:
-    """n people, each with one line and one VAS subscription. Returns (customer_id, msisdn) pairs."""
+    """n people, each with one line and one VAS subscription. Returns (customer_id, msisdn) pairs.
+    Written 5,000 at a time, each chunk's rows made just before: a million lines (`bench_fleet_order.py
+    --large`) never sit in memory as three million dicts."""
     from stdnum.cn import ric
     month_start = today.replace(day=1)
     next_month = (month_start + timedelta(days=32)).replace(day=1)
-    customers, lines, subs, pairs = [], [], [], []
-    for i in range(n):
-        base = f"110105199001{(i % 28) + 1:02d}{i % 1000:03d}0"
-        idn = base[:17] + ric.calc_check_digit(base)
-        cid = f"B{i:07d}"
-        msisdn = f"{prefix + i // 10000}{i % 10000:04d}"
-        customers.append({"id": cid, "kind": "person", "name": f"测试{i}", "id_doc_type": "cn_ric", "id_doc_number": idn,
-                          "id_doc_digest": c.keyring.digest(idn)})
-        lines.append({"msisdn": msisdn, "customer_id": cid, "status": "active", "cash_balance": 1000, "gift_balance": 0,
-                      "deposit": 0, "unbilled_usage": 0, "arrears": 0, "installment_due": 0, "port_out_pending": False,
-                      "contract_fee": 0, "bindings": [], "currency": "CNY", "version": 1})
-        subs.append({"id": f"S{i:07d}", "msisdn": msisdn, "product_code": "VAS-BENCH", "period_start": month_start,
-                     "period_end": next_month, "auto_renew": True, "status": "active", "renewal_postponed": False})
-        pairs.append((cid, msisdn))
+    pairs = []
     with c.engine.begin() as conn:
         conn.execute(insert(orm.products), [{"code": "VAS-BENCH", "kind": "vas", "name_zh": "彩铃", "name_en": "Ringback",
                                              "price": 500, "currency": "CNY", "period": "month",
                                              "unsubscribe_effect": "immediate", "refund": "prorated", "partner": None}])
         for chunk in range(0, n, 5000):
-            conn.execute(insert(orm.customers), customers[chunk:chunk + 5000])
-            conn.execute(insert(orm.lines), lines[chunk:chunk + 5000])
-            conn.execute(insert(orm.subscriptions), subs[chunk:chunk + 5000])
+            customers, lines, subs = [], [], []
+            for i in range(chunk, min(chunk + 5000, n)):
+                base = f"110105199001{(i % 28) + 1:02d}{i % 1000:03d}0"
+                idn = base[:17] + ric.calc_check_digit(base)
+                cid = f"B{i:07d}"
+                msisdn = f"{prefix + i // 10000}{i % 10000:04d}"
+                customers.append({"id": cid, "kind": "person", "name": f"测试{i}", "id_doc_type": "cn_ric",
+                                  "id_doc_number": idn, "id_doc_digest": c.keyring.digest(idn)})
+                lines.append({"msisdn": msisdn, "customer_id": cid, "status": "active", "cash_balance": 1000,
+                              "gift_balance": 0, "deposit": 0, "unbilled_usage": 0, "arrears": 0, "installment_due": 0,
+                              "port_out_pending": False, "contract_fee": 0, "bindings": [], "currency": "CNY",
+                              "version": 1})
+                subs.append({"id": f"S{i:07d}", "msisdn": msisdn, "product_code": "VAS-BENCH",
+                             "period_start": month_start, "period_end": next_month, "auto_renew": True,
+                             "status": "active", "renewal_postponed": False})
+                pairs.append((cid, msisdn))
+            conn.execute(insert(orm.customers), customers)
+            conn.execute(insert(orm.lines), lines)
+            conn.execute(insert(orm.subscriptions), subs)
     return pairs
 
 

@@ -151,8 +151,8 @@ def cmd_demo(args) -> int:
 
 def cmd_bench(args) -> int:
     from canceldesk.bench_runner import main as bench_main
-    if getattr(args, "large", False):
-        os.environ["BENCH_FLEET_N"] = "1000000"
+    if getattr(args, "large", False):  # bench_fleet_order.py: BENCH_FLEET_LARGE_N items (1,000,000)
+        os.environ["BENCH_FLEET_LARGE"] = "1"
     return bench_main(args.only)
 
 
@@ -244,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_demo)
     b = sub.add_parser("bench", help="run the benchmarks, write bench/results/latest.json")
     b.add_argument("--only", action="append", help="run only this benchmark (http, engine, import, ...)")
-    b.add_argument("--large", action="store_true", help="the fleet benchmark closes 1,000,000 lines instead of 100,000")
+    b.add_argument("--large", action="store_true", help="the fleet_order benchmark's order closes 1,000,000 lines instead of 100,000")
     b.set_defaults(func=cmd_bench)
     st = sub.add_parser("staff", help="create or update a staff user")
     st.add_argument("username")
