@@ -10,7 +10,7 @@ import time
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert
 
 from canceldesk.adapters import orm
 from canceldesk.adapters.db import recreate_schema

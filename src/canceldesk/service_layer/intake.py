@@ -4,10 +4,12 @@ Each item becomes exactly the request `selfservice.end_in_one_step` would make â
 visibility rule (`requests.visible_line`'s), the same pre-check (`domain.prechecks.evaluate` on the
 same context), the same open-request and warning rules, the same Request and transitions
 (`requests.new_request`, `requests.accept`) â€” but the facts of a chunk of lines are read in a few
-statements, and the requests, their timelines, their notices and the items' outcomes are written
-in one flush. The confirmation follows at once (no "needs your action" notice, as when the caller
-confirms in the same breath: `NewRequest.confirm_follows`). A conflict at flush (another request
-raced for a target) falls back to the one-by-one path for that chunk, which names the conflict per item.
+statements, and the requests and their timelines (never in the session: `Repository.insert_requests`,
+one COPY each on PostgreSQL, handed to the audit chain as a flush would), their notices and the
+items' outcomes are written at the end of the transaction. The confirmation follows at once (no "needs
+your action" notice, as when the caller confirms in the same breath: `NewRequest.confirm_follows`). A
+unique-key conflict on writing (another request raced for a target) falls back to the one-by-one
+path for that chunk, which names the conflict per item.
 """
 from __future__ import annotations
 
