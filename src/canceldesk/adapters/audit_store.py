@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from canceldesk.domain.lifecycle import Request, TimelineEntry
 
 from . import orm
+from .bulk import executemany
 
 HEAD_ID = 1
 _PENDING = "canceldesk.audit.pending_transitions"
@@ -82,7 +83,7 @@ class SqlAuditLog:
 
     def write(self, rows: list[dict], head: dict, head_exists: bool) -> None:
         conn = self.session.connection()
-        conn.execute(orm.audit_log.insert(), rows)
+        executemany(conn, "audit_log", orm.audit_log.insert, rows)
         if head_exists:
             conn.execute(update(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID).values(**head))
         else:

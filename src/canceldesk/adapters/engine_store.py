@@ -34,7 +34,7 @@ from canceldesk.domain.lifecycle import Request
 from canceldesk.domain.model import Product, Subscription
 
 from . import audit_store, durable, line_history, orm
-from .bulk import insert_rows
+from .bulk import executemany, insert_rows
 
 _TROUBLE = (IntegrityError, StaleDataError, OperationalError)
 T, RQ, SUB, PROD = orm.execution_steps, orm.requests, orm.subscriptions, orm.products
@@ -88,8 +88,8 @@ class _Rows:
                 key = table.primary_key.columns.values()[0].name
                 batches.setdefault((table, key, changed), []).append({"row_key": d[key], **{k: d[k] for k in changed}})
         for (table, key, changed), params in batches.items():
-            s.connection().execute(update(table).where(table.c[key] == bindparam("row_key"))
-                                   .values({k: bindparam(k) for k in changed}), params)
+            executemany(s.connection(), ("rows", table, key, changed), lambda: update(table).where(
+                table.c[key] == bindparam("row_key")).values({k: bindparam(k) for k in changed}), params)
 
 
 class SqlRunStore:
@@ -216,10 +216,9 @@ class SqlRunStore:
                 continue
             self._loaded[key] = values
         insert_rows(self.s, T, new)
-        if changed:
-            self.s.connection().execute(
-                update(T).where(and_(T.c.request_id == bindparam("rid"), T.c.step == bindparam("st")))
-                .values({f: bindparam(f) for f in _FIELDS}), changed)
+        executemany(self.s.connection(), "steps", lambda: update(T).where(
+            and_(T.c.request_id == bindparam("rid"), T.c.step == bindparam("st"))).values(
+            {f: bindparam(f) for f in _FIELDS}), changed)
 
     def _write_requests(self) -> None:
         """The new timeline entries (one executemany), handed to the audit chain as the ORM's would be."""
