@@ -167,6 +167,15 @@ class SqlRunStore:
             out[r.request_id][r.step] = rec
         return out
 
+    def adopt_steps(self, records: list[StepRecord]) -> None:
+        """Records this process committed in an earlier transaction and that no other run can have
+        written since (the engine holds their leases): tracked as if read now, written back by `commit`
+        only where they change."""
+        for rec in records:
+            self._loaded[(rec.request_id, str(rec.step))] = (rec.status, rec.attempts, rec.started_at,
+                                                               rec.finished_at, rec.error, rec.result)
+            self._steps.append(rec)
+
     def add_step(self, rec: StepRecord) -> None:
         """A new step record: inserted at commit."""
         self._steps.append(rec)
