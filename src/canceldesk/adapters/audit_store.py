@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from canceldesk.domain.lifecycle import Request, TimelineEntry
 
 from . import orm
-from .bulk import executemany
+from .bulk import insert_rows
 
 HEAD_ID = 1
 _PENDING = "canceldesk.audit.pending_transitions"
@@ -83,7 +83,7 @@ class SqlAuditLog:
 
     def write(self, rows: list[dict], head: dict, head_exists: bool) -> None:
         conn = self.session.connection()
-        executemany(conn, "audit_log", orm.audit_log.insert, rows)
+        insert_rows(None, orm.audit_log, rows, conn)
         if head_exists:
             conn.execute(update(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID).values(**head))
         else:

@@ -16,21 +16,93 @@ clock reading), and the driver gets the rows as the same tuples or dicts (the en
 """
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, insert
+from sqlalchemy import JSON, Date, DateTime, String, and_, any_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
 COPY_FROM = 20  # fewer rows: one executemany costs less than opening a COPY
 _PLANS: dict = {}
 
 
-def insert_rows(s, table, rows: list[dict]) -> None:
-    """INSERT `rows` (dicts with the same keys) into `table` through the session `s`."""
+def insert_rows(s, table, rows: list[dict], conn=None) -> None:
+    """INSERT `rows` (dicts with the same keys) into `table` through the session `s` (or, `s` None, the
+    connection `conn`)."""
     if not rows:
         return
-    if len(rows) < COPY_FROM or s.get_bind().dialect.name != "postgresql" or not _copy(s, table, rows):
-        executemany(s.connection(), ("insert", table), lambda: insert(table), rows)
+    conn = conn if s is None else s.connection()
+    if len(rows) < COPY_FROM or conn.dialect.name != "postgresql" or not _copy(s, table, rows, conn):
+        executemany(conn, ("insert", table), lambda: insert(table), rows)
+
+
+def update_rows(conn, table, keys: tuple[str, ...], rows: list[dict]) -> None:
+    """UPDATE the rows of `table` whose `keys` columns equal each row's values, setting the row's other
+    columns (dicts with the same keys). PostgreSQL: one UPDATE … FROM (VALUES …) per 1,000 rows (psycopg
+    would pipeline one statement per row); elsewhere one executemany."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    sets = tuple(n for n in names if n not in keys)
+    if conn.dialect.name != "postgresql" or len(rows) == 1 or any(len(r) != len(names) for r in rows):
+        executemany(conn, ("update", table, keys, sets), lambda: update(table).where(
+            and_(*[table.c[k] == bindparam(f"k_{k}") for k in keys])).values({n: bindparam(n) for n in sets}),
+            [{(f"k_{k}" if k in keys else k): v for k, v in r.items()} for r in rows])
+        return
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    table_name = dialect.identifier_preparer.format_table(table)
+    procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    # each column's values as one array: text as TEXT[] (a VARCHAR(n)[] cast would truncate silently;
+    # assigning TEXT to the column checks its length as a plain UPDATE does), JSON as its text
+    casts = []
+    for n in names:
+        affinity = getattr(table.c[n].type, "_type_affinity", None)
+        casts.append("TEXT" if affinity in (String, JSON) else table.c[n].type.compile(dialect=dialect))
+    sql = (f"UPDATE {table_name} SET "
+           + ", ".join(f"{quote(n)} = v.{quote(n)}" + ("::JSON" if c == "TEXT" and _is_json(table.c[n]) else "")
+                       for n, c in zip(names, casts) if n in sets)
+           + " FROM unnest(" + ", ".join(f"%b::{c}[]" for c in casts) + ") AS v ("
+           + ", ".join(quote(n) for n in names) + ") WHERE "
+           + " AND ".join(f"{table_name}.{quote(k)} = v.{quote(k)}" for k in keys))
+    columns = []
+    for n, p in zip(names, procs):
+        values = [r[n] for r in rows]
+        if p is not None:
+            values = [p(v) for v in values]
+        if _is_json(table.c[n]):  # the driver's JSON wrapper, serialised as the driver would
+            values = [_json_text(w) for w in values]
+        columns.append(values)
+    conn.exec_driver_sql(sql, tuple(columns))
+
+
+def _json_text(w):
+    if w is None or isinstance(w, str):
+        return w
+    obj, dumps = (w.obj, w.dumps) if hasattr(w, "obj") else (w, None)
+    return (dumps or _json_dumps())(obj)
+
+
+def _json_dumps():
+    from psycopg.types.json import JsonDumper
+    return JsonDumper._dumps
+
+
+def _is_json(col) -> bool:
+    return getattr(col.type, "_type_affinity", None) is JSON
+
+
+def among(s, col, values):
+    """`col IN (values)` for a group's many keys, with the values as one parameter: PostgreSQL
+    `col = ANY(:array)`, SQLite `col IN (SELECT value FROM json_each(:json))` (both search the column's
+    index). An expanded IN renders, casts and processes one parameter per value on every execution."""
+    values = list(values)
+    if s.get_bind().dialect.name == "postgresql":
+        return col == any_(bindparam(None, values, type_=ARRAY(col.type)))
+    if s.get_bind().dialect.name == "sqlite" and all(type(v) is str for v in values):
+        return col.in_(select(func.json_each(bindparam(None, json.dumps(values))).table_valued("value").c.value))
+    return col.in_(values)
 
 
 class _Plan:
@@ -110,7 +182,7 @@ def executemany(conn, key, make, rows: list[dict]) -> None:
     conn.exec_driver_sql(plan.sql, params)
 
 
-def _copy(s, table, rows: list[dict]) -> bool:
+def _copy(s, table, rows: list[dict], conn) -> bool:
     first = rows[0].keys()
     keys = list(first)
     if any(r.keys() != first for r in rows) or any(k not in table.c for k in keys):
@@ -122,8 +194,8 @@ def _copy(s, table, rows: list[dict]) -> bool:
         if not col.default.is_scalar:
             return False
         defaults[col.name] = col.default.arg
-    s.flush()  # what the ORM holds goes first, as an executed INSERT would autoflush it
-    conn = s.connection()
+    if s is not None:
+        s.flush()  # what the ORM holds goes first, as an executed INSERT would autoflush it
     dialect = conn.dialect
     names = keys + list(defaults)
     procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.base import instance_state, manager_of_class
@@ -34,7 +34,7 @@ from canceldesk.domain.lifecycle import Request
 from canceldesk.domain.model import Product, Subscription
 
 from . import audit_store, durable, line_history, orm
-from .bulk import executemany, insert_rows
+from .bulk import among, insert_rows, update_rows
 
 _TROUBLE = (IntegrityError, StaleDataError, OperationalError)
 T, RQ, SUB, PROD = orm.execution_steps, orm.requests, orm.subscriptions, orm.products
@@ -86,10 +86,9 @@ class _Rows:
             state.committed_state.clear()
             if changed:
                 key = table.primary_key.columns.values()[0].name
-                batches.setdefault((table, key, changed), []).append({"row_key": d[key], **{k: d[k] for k in changed}})
+                batches.setdefault((table, key, changed), []).append({key: d[key], **{k: d[k] for k in changed}})
         for (table, key, changed), params in batches.items():
-            executemany(s.connection(), ("rows", table, key, changed), lambda: update(table).where(
-                table.c[key] == bindparam("row_key")).values({k: bindparam(k) for k in changed}), params)
+            update_rows(s.connection(), table, (key,), params)
 
 
 class SqlRunStore:
@@ -141,7 +140,7 @@ class SqlRunStore:
         and new timeline entries are written by `commit`; `timeline` holds this transaction's entries only."""
         if not ids:
             return {}
-        q = select(RQ).where(RQ.c.id.in_(sorted(ids))).order_by(RQ.c.id).with_for_update()
+        q = select(RQ).where(among(self.s, RQ.c.id, sorted(ids))).order_by(RQ.c.id).with_for_update()
         out = {}
         for req in self._rows.load(Request, RQ, self.s.execute(q)):
             req.__dict__["timeline"] = []
@@ -160,7 +159,7 @@ class SqlRunStore:
         if not ids:
             return out
         for r in self.s.execute(select(T.c.request_id, T.c.step, *[T.c[f] for f in _FIELDS])
-                                .where(T.c.request_id.in_(ids))):
+                                .where(among(self.s, T.c.request_id, ids))):
             rec = StepRecord(*r)
             self._loaded[(r.request_id, r.step)] = tuple(r[2:])
             self._steps.append(rec)
@@ -188,7 +187,7 @@ class SqlRunStore:
         if not msisdns:
             return out
         subs = self._rows.load(Subscription, SUB, self.s.execute(
-            select(SUB).where(SUB.c.msisdn.in_(msisdns)).order_by(SUB.c.id)))
+            select(SUB).where(among(self.s, SUB.c.msisdn, msisdns)).order_by(SUB.c.id)))
         missing = {s.product_code for s in subs} - self._products.keys()
         if missing:
             for p in self._rows.load(Product, PROD, self.s.execute(select(PROD).where(PROD.c.code.in_(missing))),
@@ -220,14 +219,12 @@ class SqlRunStore:
             if before is None:
                 new.append({"request_id": key[0], "step": key[1], **dict(zip(_FIELDS, values))})
             elif values != before:
-                changed.append({"rid": key[0], "st": key[1], **dict(zip(_FIELDS, values))})
+                changed.append({"request_id": key[0], "step": key[1], **dict(zip(_FIELDS, values))})
             else:
                 continue
             self._loaded[key] = values
         insert_rows(self.s, T, new)
-        executemany(self.s.connection(), "steps", lambda: update(T).where(
-            and_(T.c.request_id == bindparam("rid"), T.c.step == bindparam("st"))).values(
-            {f: bindparam(f) for f in _FIELDS}), changed)
+        update_rows(self.s.connection(), T, ("request_id", "step"), changed)
 
     def _write_requests(self) -> None:
         """The new timeline entries (one executemany), handed to the audit chain as the ORM's would be."""

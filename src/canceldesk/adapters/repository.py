@@ -11,7 +11,7 @@ from canceldesk.domain.lifecycle import OPEN, Request
 from canceldesk.domain.model import LINES, Customer, Line, LineHistoryEntry, LineStatus, Product, Subscription
 
 from . import orm, securitystore
-from .bulk import insert_rows
+from .bulk import among, insert_rows
 
 # execution_steps' columns in StepRecord's field order (the step log is not mapped by the ORM)
 STEP_FIELDS = ("request_id", "step", "status", "attempts", "started_at", "finished_at", "error", "result", "id")
@@ -42,7 +42,7 @@ class Repository:
         messages = list({m["dedup_key"]: m for m in held["outbox"]}.values())
         if messages:
             seen = set(self.s.scalars(select(orm.outbox.c.dedup_key).where(
-                orm.outbox.c.dedup_key.in_([m["dedup_key"] for m in messages]))))
+                among(self.s, orm.outbox.c.dedup_key, [m["dedup_key"] for m in messages]))))
             held["outbox"] = [m for m in messages if m["dedup_key"] not in seen]
             self.wrote_messages = self.wrote_messages or bool(held["outbox"])
         for name in ("ledger_entries", "payments", "receipts", "outbox"):
@@ -224,11 +224,11 @@ class Repository:
 
     def receipt_codes(self, request_ids: list[str]) -> dict[str, str]:
         rows = self.s.execute(select(orm.receipts.c.request_id, orm.receipts.c.verification_code)
-                              .where(orm.receipts.c.request_id.in_(request_ids)))
+                              .where(among(self.s, orm.receipts.c.request_id, request_ids)))
         return {r.request_id: r.verification_code for r in rows}
 
     def payment_keys(self, request_ids: list[str]) -> set[str]:
-        return set(self.s.scalars(select(orm.payments.c.idempotency_key).where(orm.payments.c.request_id.in_(request_ids))))
+        return set(self.s.scalars(select(orm.payments.c.idempotency_key).where(among(self.s, orm.payments.c.request_id, request_ids))))
 
     def add_ledger(self, request_id: str, settlement_name: str, entries, currency: str, at: datetime) -> None:
         if entries:
