@@ -17,7 +17,6 @@ clock reading), and the driver gets the rows as the same tuples or dicts (the en
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
 
 from sqlalchemy import JSON, Date, DateTime, String, and_, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -164,22 +163,26 @@ def executemany(conn, key, make, rows: list[dict]) -> None:
             conn.execute(make(), rows)
             return
         if proc is not None:
-            if memo:
-                seen: dict = {}
-                out = []
-                for v in values:
-                    p = seen.get(v, seen)
-                    if p is seen:
-                        p = seen[v] = proc(v)
-                    out.append(p)
-                values = out
-            else:
-                values = [proc(v) for v in values]
+            values = _processed(values, proc, memo)
         cols.append(values)
     params = list(zip(*cols))
     if not plan.positional:
         params = [dict(zip(plan.keys, p)) for p in params]
     conn.exec_driver_sql(plan.sql, params)
+
+
+def _processed(values: list, proc, memo: bool) -> list:
+    """`proc` applied to each value; `memo`: once per distinct value (a date or time column)."""
+    if not memo:
+        return [proc(v) for v in values]
+    seen: dict = {}
+    out = []
+    for v in values:
+        p = seen.get(v, seen)
+        if p is seen:
+            p = seen[v] = proc(v)
+        out.append(p)
+    return out
 
 
 def _copy(s, table, rows: list[dict], conn) -> bool:
@@ -200,27 +203,19 @@ def _copy(s, table, rows: list[dict], conn) -> bool:
     names = keys + list(defaults)
     procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
     memo = [_memoizable(table.c[n].type) and p is not None for n, p in zip(names, procs)]
-    extra = list(defaults.values())
     quote = dialect.identifier_preparer
     sql = f"COPY {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) FROM STDIN"
     raw = conn.connection.driver_connection
-    seen: list[dict] = [{} for _ in names]
+    n, columns = len(rows), []
+    for name, proc, m in zip(names, procs, memo):  # column by column, as executemany does
+        values = [r[name] for r in rows] if name in first else [defaults[name]] * n
+        if proc is not None:
+            values = _processed(values, proc, m)
+        columns.append(values)
     try:
         with raw.cursor() as cur, cur.copy(sql) as copy:
-            for r in rows:
-                values = [r[k] for k in keys] + extra
-                out = []
-                for p, m, cache, v in zip(procs, memo, seen, values):
-                    if p is None:
-                        out.append(v)
-                    elif m and type(v) in (datetime, date):
-                        w = cache.get(v)
-                        if w is None:
-                            w = cache[v] = p(v)
-                        out.append(w)
-                    else:
-                        out.append(p(v))
-                copy.write_row(out)
+            for row in zip(*columns):
+                copy.write_row(row)
     except raw.Error as exc:
         raise DBAPIError.instance(sql, None, exc, type(raw).Error) from exc
     return True

@@ -96,7 +96,7 @@ class _Rows:
         tracked = []
         for obj, table, keys, before in self.objects:
             d = obj.__dict__
-            now = tuple(d.get(k) for k in keys)
+            now = tuple(map(d.get, keys))
             tracked.append((obj, table, keys, now))
             if now == before:  # element-wise `is` first, then ==
                 continue
