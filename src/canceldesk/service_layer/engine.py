@@ -10,7 +10,9 @@ A worker process runs a few engine lanes. Each lane, over and over:
    and its next outside call marked `started` (executor.advance_locked) — then one COMMIT, with
    one audit-chain append for all the group's transitions and the outbox rows of all its
    notices. The step log's promise is unchanged: `started` commits before the call, `done` with
-   the call's effects after it.
+   the call's effects after it. Later rounds re-lock and re-read the requests but reuse the step
+   logs (and receipts, refund keys) the previous round committed for requests whose leases this
+   owner still holds: no other run can have written them.
 3. **Calls downstream concurrently** (a thread pool shared by the lanes): the simulators' (or the
    real systems') latency is paid once per round for the whole group, not once per request.
 4. Back to 2 with the results, until every request of the group is completed, failed, or parked
@@ -50,7 +52,7 @@ def run_group(c, ids: list[str], owner: str, pool: ThreadPoolExecutor) -> dict[s
 
 def _run(c, pending: dict[str, tuple | None], owner: str, pool: ThreadPoolExecutor) -> dict[str, str]:
     outcomes: dict[str, str] = {}
-    carry: dict = {}  # what the last committed round knows of the group (see _Carry)
+    carry: dict = {}  # what the group's last committed round knows (see _round)
     while pending:
         try:
             calls = _round(c, pending, owner, outcomes, carry)
@@ -81,17 +83,18 @@ def _run(c, pending: dict[str, tuple | None], owner: str, pool: ThreadPoolExecut
     return outcomes
 
 
-def _known_steps(runs, ids: list[str], held: set[str], kept: dict) -> dict:
-    """The step logs of `ids`: those the group's last round committed (`kept`, still leased by this
-    owner: no other run can have written them since) are adopted by the store as read, the rest
-    are read with one SELECT. A store that cannot adopt records reads them all."""
+def _known_steps(runs, ids: list[str], held: set[str], kept: dict) -> tuple[dict, set[str]]:
+    """The step logs of `ids`, and which of them were adopted: those the group's last round committed
+    (`kept`, still leased by this owner, so no other run can have written them since) are adopted by
+    the store as if read now; the rest are read with one SELECT. A store that cannot adopt records
+    (ports.RunStore does not require it) reads them all."""
     adopt = getattr(runs, "adopt_steps", None)
     known = {rid: kept[rid] for rid in ids if rid in kept and rid in held} if adopt is not None else {}
     steps = runs.steps_of_many([rid for rid in ids if rid not in known])
     if known:
         adopt([rec for recs in known.values() for rec in recs.values()])
         steps.update(known)
-    return steps
+    return steps, set(known)
 
 
 def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, str], carry: dict | None = None) -> dict:
@@ -112,14 +115,16 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
         ids = sorted(pending)
         reqs = runs.locked_requests(ids)
         held = runs.extend_leases(ids, owner, now, c.settings.lease_seconds)
-        steps = _known_steps(runs, ids, held, kept.get("steps", {}))
+        steps, adopted = _known_steps(runs, ids, held, kept.get("steps", {}))
         live = [r for r in reqs.values() if r.status == Status.EXECUTING and r.id in held]
-        fresh = [r.id for r in live if r.id not in kept.get("steps", {})]
-        receipts = {r.id: kept["receipts"][r.id] for r in live if r.id in kept.get("receipts", {})}
-        payments = {k for k in kept.get("payments", ()) if k.split(":", 1)[0] in held}
+        fresh = [r.id for r in live if r.id not in adopted]
+        receipts = {rid: code for rid, code in kept.get("receipts", {}).items() if rid in adopted}
+        payments = {key for key in kept.get("payments", ()) if key.split(":", 1)[0] in adopted}
+        if fresh:
+            receipts.update(runs.receipt_codes(fresh))
+            payments |= runs.payment_keys(fresh)
         group = executor.GroupCache(subs=runs.subscriptions_of_many({r.msisdn for r in live}),
-                                    receipts={**receipts, **runs.receipt_codes(fresh)} if fresh else receipts,
-                                    finished=[], payments=payments | runs.payment_keys(fresh) if fresh else payments)
+                                    receipts=receipts, finished=[], payments=payments)
         executor.load_lines(uow, group, live)
         park: dict = {}
         drop: list[str] = []
