@@ -38,8 +38,9 @@ def insert_rows(s, table, rows: list[dict], conn=None) -> None:
 
 def update_rows(conn, table, keys: tuple[str, ...], rows: list[dict]) -> None:
     """UPDATE the rows of `table` whose `keys` columns equal each row's values, setting the row's other
-    columns (dicts with the same keys). PostgreSQL: one UPDATE … FROM (VALUES …) per 1,000 rows (psycopg
-    would pipeline one statement per row); elsewhere one executemany."""
+    columns (dicts with the same keys). PostgreSQL: one UPDATE … FROM unnest(one binary array per column)
+    (psycopg would pipeline one statement per row, each parsed and run by the server); elsewhere, or for
+    one row, one executemany."""
     if not rows:
         return
     names = tuple(rows[0])
