@@ -82,8 +82,8 @@ class SqlAuditLog:
         return (last.seq or conn.execute(select(func.count()).select_from(orm.audit_log)).scalar_one()), last.hash
 
     def write(self, rows: list[dict], head: dict, head_exists: bool) -> None:
-        insert_rows(self.session, orm.audit_log, rows)  # a group's rows: COPY on PostgreSQL, in seq order
         conn = self.session.connection()
+        insert_rows(None, orm.audit_log, rows, conn)
         if head_exists:
             conn.execute(update(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID).values(**head))
         else:

@@ -8,25 +8,186 @@ defaults filled in as an INSERT would, and the driver's errors raised as SQLAlch
 key or a lock: IntegrityError / OperationalError, which the stores turn into "not now").
 A table whose missing columns have computed defaults, or rows with different keys, fall back
 to the executemany.
+
+`executemany` is the executemany itself without SQLAlchemy's per-row work: the statement is compiled
+once per (statement, dialect, keys), each column's values go through the column type's bind processor
+as SQLAlchemy would pass them (a date or time value once per distinct value: a group's rows share its
+clock reading), and the driver gets the rows as the same tuples or dicts (the engine's events fire).
 """
 from __future__ import annotations
 
-from sqlalchemy import any_, bindparam, insert
+import json
+
+from sqlalchemy import JSON, Date, DateTime, String, and_, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
 COPY_FROM = 20  # fewer rows: one executemany costs less than opening a COPY
+_PLANS: dict = {}
 
 
-def insert_rows(s, table, rows: list[dict]) -> None:
-    """INSERT `rows` (dicts with the same keys) into `table` through the session `s`."""
+def insert_rows(s, table, rows: list[dict], conn=None) -> None:
+    """INSERT `rows` (dicts with the same keys) into `table` through the session `s` (or, `s` None, the
+    connection `conn`)."""
     if not rows:
         return
-    if len(rows) < COPY_FROM or s.get_bind().dialect.name != "postgresql" or not _copy(s, table, rows):
-        s.execute(insert(table), rows)
+    conn = conn if s is None else s.connection()
+    if len(rows) < COPY_FROM or conn.dialect.name != "postgresql" or not _copy(s, table, rows, conn):
+        executemany(conn, ("insert", table), lambda: insert(table), rows)
 
 
-def _copy(s, table, rows: list[dict]) -> bool:
+def update_rows(conn, table, keys: tuple[str, ...], rows: list[dict]) -> None:
+    """UPDATE the rows of `table` whose `keys` columns equal each row's values, setting the row's other
+    columns (dicts with the same keys). PostgreSQL: one UPDATE … FROM unnest(one binary array per column)
+    (psycopg would pipeline one statement per row, each parsed and run by the server); elsewhere, or for
+    one row, one executemany."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    sets = tuple(n for n in names if n not in keys)
+    if conn.dialect.name != "postgresql" or len(rows) == 1 or any(len(r) != len(names) for r in rows):
+        executemany(conn, ("update", table, keys, sets), lambda: update(table).where(
+            and_(*[table.c[k] == bindparam(f"k_{k}") for k in keys])).values({n: bindparam(n) for n in sets}),
+            [{(f"k_{k}" if k in keys else k): v for k, v in r.items()} for r in rows])
+        return
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    table_name = dialect.identifier_preparer.format_table(table)
+    procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    # each column's values as one array: text as TEXT[] (a VARCHAR(n)[] cast would truncate silently;
+    # assigning TEXT to the column checks its length as a plain UPDATE does), JSON as its text
+    casts = []
+    for n in names:
+        affinity = getattr(table.c[n].type, "_type_affinity", None)
+        casts.append("TEXT" if affinity in (String, JSON) else table.c[n].type.compile(dialect=dialect))
+    sql = (f"UPDATE {table_name} SET "
+           + ", ".join(f"{quote(n)} = v.{quote(n)}" + ("::JSON" if c == "TEXT" and _is_json(table.c[n]) else "")
+                       for n, c in zip(names, casts) if n in sets)
+           + " FROM unnest(" + ", ".join(f"%b::{c}[]" for c in casts) + ") AS v ("
+           + ", ".join(quote(n) for n in names) + ") WHERE "
+           + " AND ".join(f"{table_name}.{quote(k)} = v.{quote(k)}" for k in keys))
+    columns = []
+    for n, p in zip(names, procs):
+        values = [r[n] for r in rows]
+        if p is not None:
+            values = [p(v) for v in values]
+        if _is_json(table.c[n]):  # the driver's JSON wrapper, serialised as the driver would
+            values = [_json_text(w) for w in values]
+        columns.append(values)
+    conn.exec_driver_sql(sql, tuple(columns))
+
+
+def _json_text(w):
+    if w is None or isinstance(w, str):
+        return w
+    obj, dumps = (w.obj, w.dumps) if hasattr(w, "obj") else (w, None)
+    return (dumps or _json_dumps())(obj)
+
+
+def _json_dumps():
+    from psycopg.types.json import JsonDumper
+    return JsonDumper._dumps
+
+
+def _is_json(col) -> bool:
+    return getattr(col.type, "_type_affinity", None) is JSON
+
+
+def among(s, col, values):
+    """`col IN (values)` for a group's many keys, with the values as one parameter: PostgreSQL
+    `col = ANY(:array)`, SQLite `col IN (SELECT value FROM json_each(:json))` (both search the column's
+    index). An expanded IN renders, casts and processes one parameter per value on every execution."""
+    values = list(values)
+    name = (s.dialect if hasattr(s, "dialect") else s.get_bind().dialect).name  # a connection, or a session
+    if name == "postgresql":
+        return col == any_(bindparam(None, values, type_=ARRAY(col.type)))
+    if name == "sqlite" and all(type(v) is str for v in values):
+        return col.in_(select(func.json_each(bindparam(None, json.dumps(values))).table_valued("value").c.value))
+    return col.in_(values)
+
+
+class _Plan:
+    __slots__ = ("sql", "names", "keys", "procs", "memo", "defaults", "positional")
+
+
+def _memoizable(type_) -> bool:
+    """A date or time column's processor is a pure function of the value: safe to run once per value."""
+    return getattr(type_, "_type_affinity", None) in (DateTime, Date)
+
+
+def _plan(conn, key, make, keys: tuple) -> _Plan | None:
+    dialect = conn.dialect
+    ident = (key, dialect.name, keys)
+    plan = _PLANS.get(ident)
+    if plan is None and ident not in _PLANS:
+        compiled = make().compile(dialect=dialect, column_keys=list(keys))
+        defaults = {}
+        ok = not (compiled.literal_execute_params or compiled.post_compile_params or compiled.update_prefetch)
+        for col in compiled.insert_prefetch if ok else ():
+            if col.default is None or not col.default.is_scalar:
+                ok = False
+                break
+            defaults[col.key] = col.default.arg
+        if ok:
+            plan = _Plan()
+            names = list(compiled.positiontup) if compiled.positional else list(compiled.bind_names.values())
+            binds = {name: bp for bp, name in compiled.bind_names.items()}
+            procs = compiled._bind_processors
+            plan.sql, plan.positional, plan.defaults = compiled.string, compiled.positional, defaults
+            plan.names = names
+            plan.keys = [compiled.escaped_bind_names.get(n, n) for n in names]
+            plan.procs = [procs.get(n) for n in names]
+            plan.memo = [_memoizable(binds[n].type) for n in names]
+            if any(n not in keys and n not in defaults for n in names):
+                plan = None  # a bind the rows do not carry: SQLAlchemy's own path says what is missing
+        _PLANS[ident] = plan
+    return plan
+
+
+def executemany(conn, key, make, rows: list[dict]) -> None:
+    """Execute the statement `make()` (cached under `key`) once per row of `rows` (dicts with the same
+    keys) on the connection `conn`: one executemany, the rows' values processed as SQLAlchemy would."""
+    if not rows:
+        return
+    keys = tuple(rows[0])
+    plan = _plan(conn, key, make, keys)
+    if plan is None or len(rows) == 1:
+        conn.execute(make(), rows)
+        return
+    n, cols = len(rows), []
+    if any(len(r) != len(keys) for r in rows):
+        conn.execute(make(), rows)  # rows with different keys: SQLAlchemy's own path says what is missing
+        return
+    for name, proc, memo in zip(plan.names, plan.procs, plan.memo):
+        try:
+            values = [r[name] for r in rows] if name not in plan.defaults else [plan.defaults[name]] * n
+        except KeyError:
+            conn.execute(make(), rows)
+            return
+        if proc is not None:
+            values = _processed(values, proc, memo)
+        cols.append(values)
+    params = list(zip(*cols))
+    if not plan.positional:
+        params = [dict(zip(plan.keys, p)) for p in params]
+    conn.exec_driver_sql(plan.sql, params)
+
+
+def _processed(values: list, proc, memo: bool) -> list:
+    """`proc` applied to each value; `memo`: once per distinct value (a date or time column)."""
+    if not memo:
+        return [proc(v) for v in values]
+    seen: dict = {}
+    out = []
+    for v in values:
+        p = seen.get(v, seen)
+        if p is seen:
+            p = seen[v] = proc(v)
+        out.append(p)
+    return out
+
+
+def _copy(s, table, rows: list[dict], conn) -> bool:
     first = rows[0].keys()
     keys = list(first)
     if any(r.keys() != first for r in rows) or any(k not in table.c for k in keys):
@@ -38,32 +199,25 @@ def _copy(s, table, rows: list[dict]) -> bool:
         if not col.default.is_scalar:
             return False
         defaults[col.name] = col.default.arg
-    s.flush()  # what the ORM holds goes first, as an executed INSERT would autoflush it
-    conn = s.connection()
+    if s is not None:
+        s.flush()  # what the ORM holds goes first, as an executed INSERT would autoflush it
     dialect = conn.dialect
     names = keys + list(defaults)
     procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
-    extra = list(defaults.values())
+    memo = [_memoizable(table.c[n].type) and p is not None for n, p in zip(names, procs)]
     quote = dialect.identifier_preparer
     sql = f"COPY {quote.format_table(table)} ({', '.join(quote.quote(n) for n in names)}) FROM STDIN"
     raw = conn.connection.driver_connection
+    n, columns = len(rows), []
+    for name, proc, m in zip(names, procs, memo):  # column by column, as executemany does
+        values = [r[name] for r in rows] if name in first else [defaults[name]] * n
+        if proc is not None:
+            values = _processed(values, proc, m)
+        columns.append(values)
     try:
         with raw.cursor() as cur, cur.copy(sql) as copy:
-            for r in rows:
-                values = [r[k] for k in keys] + extra
-                copy.write_row([v if p is None else p(v) for p, v in zip(procs, values)])
+            for row in zip(*columns):
+                copy.write_row(row)
     except raw.Error as exc:
         raise DBAPIError.instance(sql, None, exc, type(raw).Error) from exc
     return True
-
-
-def any_of(s, col, values):
-    """`col IN values` for many values. On PostgreSQL `col = ANY(:array)`: one parameter, so the statement's
-    text is the same for every group — SQLAlchemy's compiled cache and psycopg's query cache hold it —
-    where an IN list of 200 ids was rendered, bound and re-parsed (psycopg caches no statement of more than
-    50 parameters) on every execution: ~20% of the engine's CPU. Elsewhere the plain IN."""
-    values = list(values)
-    dialect = s.dialect if hasattr(s, "dialect") else s.get_bind().dialect  # a connection, or a session
-    if dialect.name == "postgresql":
-        return col == any_(bindparam(None, values, type_=ARRAY(col.type)))
-    return col.in_(values)

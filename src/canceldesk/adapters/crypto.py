@@ -107,7 +107,9 @@ class KeyRing:
 
     @staticmethod
     def _sign_with(keys: _Keys, message: str, length: int) -> str:
-        mac = hmac.new(keys.sign, message.encode(), hashlib.sha256).digest()
+        mac = hmac.digest(keys.sign, message.encode(), "sha256")
+        if length <= 48:  # base32 encodes 5 bytes as 8 characters: encode only the blocks shown
+            mac = mac[:5 * -(-length // 8)]
         return base64.b32encode(mac).decode().rstrip("=")[:length]
 
     def verify_signature(self, message: str, signature: str, length: int = 10) -> bool:
@@ -125,7 +127,7 @@ class KeyRing:
     def audit_mac(self, payload: bytes, kid: str | None = None) -> str | None:
         """HMAC of an audit row under key `kid` (default: current); None if that key is not configured."""
         keys = self._keys.get(kid or self.current_kid)
-        return None if keys is None else hmac.new(keys.audit, payload, hashlib.sha256).hexdigest()
+        return None if keys is None else hmac.digest(keys.audit, payload, "sha256").hex()
 
     # service passwords (service_layer/service_passwords.py) ------------------------------------
     def service_pepper(self, kid: str | None = None) -> tuple[str, bytes] | None:

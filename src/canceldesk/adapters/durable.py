@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from canceldesk.domain.lifecycle import OPEN, Status
 
 from . import orm
-from .bulk import any_of
+from .bulk import among
 
 L, E, D, O, R = orm.execution_leases, orm.escalations, orm.duty_runs, orm.outbox, orm.requests
 
@@ -64,7 +64,7 @@ def claim_due(s: Session, owner: str, now: datetime, seconds: int, limit: int) -
     if not ids:
         return []
     held = {r.request_id: r for r in s.execute(select(L.c.request_id, L.c.owner, L.c.resumes)
-                                               .where(any_of(s, L.c.request_id, ids)))}
+                                               .where(among(s, L.c.request_id, ids)))}
     until = now + timedelta(seconds=seconds)
     new = [dict(request_id=i, owner=owner, lease_until=until, resumes=0, updated_at=now) for i in ids if i not in held]
     if new:
@@ -73,7 +73,7 @@ def claim_due(s: Session, owner: str, now: datetime, seconds: int, limit: int) -
     for died in (False, True):  # a lapsed lease with an owner: that run died (counted like the sweeper does)
         group = [i for i, r in held.items() if (r.owner is not None) == died]
         if group:
-            s.execute(update(L).where(any_of(s, L.c.request_id, group))
+            s.execute(update(L).where(among(s, L.c.request_id, group))
                       .values(owner=owner, lease_until=until, updated_at=now, resumes=L.c.resumes + int(died)))
             out += [(i, held[i].resumes + int(died)) for i in group]
     return out
@@ -83,7 +83,7 @@ def extend_leases(s: Session, ids: list[str], owner: str, now: datetime, seconds
     """Extend `owner`'s leases on `ids`; returns the ids it still holds (one statement)."""
     if not ids:
         return set()
-    res = s.execute(update(L).where(any_of(s, L.c.request_id, ids), L.c.owner == owner)
+    res = s.execute(update(L).where(among(s, L.c.request_id, ids), L.c.owner == owner)
                     .values(lease_until=now + timedelta(seconds=seconds), updated_at=now)
                     .returning(L.c.request_id))
     return {r.request_id for r in res}
@@ -100,13 +100,13 @@ def park_leases(s: Session, until_by_id: dict[str, datetime], now: datetime) -> 
 
 def drop_leases(s: Session, ids: list[str]) -> None:
     if ids:
-        s.execute(L.delete().where(any_of(s, L.c.request_id, ids)))
+        s.execute(L.delete().where(among(s, L.c.request_id, ids)))
 
 
 def finish_runs(s: Session, ids: list[str], now: datetime) -> None:
     """Completed requests: their escalations resolved, their leases gone (two statements for all)."""
     if ids:
-        s.execute(update(E).where(any_of(s, E.c.request_id, ids), E.c.resolved_at.is_(None)).values(resolved_at=now))
+        s.execute(update(E).where(among(s, E.c.request_id, ids), E.c.resolved_at.is_(None)).values(resolved_at=now))
         drop_leases(s, ids)
 
 

@@ -22,10 +22,9 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import configure_mappers
-from sqlalchemy.orm.base import instance_state, manager_of_class
+from sqlalchemy.orm import class_mapper, configure_mappers
 from sqlalchemy.orm.exc import StaleDataError
 
 from canceldesk.domain.errors import StoreBusy
@@ -34,7 +33,7 @@ from canceldesk.domain.lifecycle import Request
 from canceldesk.domain.model import Product, Subscription
 
 from . import audit_store, durable, line_history, orm
-from .bulk import any_of, insert_rows
+from .bulk import among, insert_rows, update_rows
 from .request_rows import LineRows
 
 _TROUBLE = (IntegrityError, StaleDataError, OperationalError)
@@ -52,45 +51,63 @@ def _busy(fn):
     return wrapped
 
 
+_PLAIN: dict[type, type] = {}
+
+
+def _plain(cls) -> type:
+    """`cls` (a mapped domain class) without the ORM's instrumentation: a subclass whose mapped
+    attributes are plain class attributes, so an instance's values live in its __dict__ only. Its
+    methods and isinstance() are the domain class's; it is not mapped, so it never enters a session."""
+    sub = _PLAIN.get(cls)
+    if sub is None:
+        configure_mappers()
+        shadow = {prop.key: None for prop in class_mapper(cls).attrs}
+        sub = _PLAIN[cls] = type(cls.__name__, (cls,), {**shadow, "__module__": cls.__module__,
+                                                        "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
+    return sub
+
+
 class _Rows:
     """Domain objects of mapped classes read with Core and kept out of the session: no identity map,
-    no flush. Their attribute sets are noted by the ORM's instrumentation as usual (the value before the
-    first set of each attribute); `write` updates exactly those columns whose value changed, one
-    executemany per table and set of changed columns. Like the ORM's own flush, a JSON value changed
-    in place (not assigned) is not noticed: the domain's transitions assign."""
+    no flush, and no instrumentation (`_plain`): reading and setting their attributes is as cheap
+    as on any object. Each tracked object keeps the row it was read from; `write` updates exactly
+    those columns whose value now differs from it (a JSON value changed in place included), one
+    statement per table and set of changed columns (bulk.update_rows)."""
 
     def __init__(self):
-        self.objects: list[tuple[object, object]] = []  # (object, table)
-        configure_mappers()  # no-op once the ORM has been used: the attributes are instrumented
+        self.objects: list[tuple[object, object, tuple, tuple]] = []  # (object, table, columns, values as read)
 
     def load(self, cls, table, result, track: bool = True) -> list:
-        new, keys, out = manager_of_class(cls).new_instance, list(result.keys()), []
-        for row in result:
-            obj = new()  # as the ORM makes a loaded object: no __init__, no attribute events
+        plain, keys, out = _plain(cls), tuple(result.keys()), []
+        make = object.__new__
+        rows = result.all()
+        for row in rows:
+            obj = make(plain)  # as the ORM makes a loaded object: no __init__
             obj.__dict__.update(zip(keys, row))
             out.append(obj)
         if track:
-            self.objects += [(obj, table) for obj in out]
+            self.objects += [(obj, table, keys, tuple(row)) for obj, row in zip(out, rows)]
         return out
 
     def loaded(self, cls) -> list:
-        return [obj for obj, _ in self.objects if isinstance(obj, cls)]
+        return [obj for obj, *_ in self.objects if isinstance(obj, cls)]
 
     def write(self, s) -> None:
         batches: dict[tuple, list[dict]] = {}
-        for obj, table in self.objects:
-            state = instance_state(obj)
-            if not state.committed_state:
-                continue
+        tracked = []
+        for obj, table, keys, before in self.objects:
             d = obj.__dict__
-            changed = tuple(sorted(k for k, before in state.committed_state.items() if d.get(k) != before))
-            state.committed_state.clear()
+            now = tuple(map(d.get, keys))
+            tracked.append((obj, table, keys, now))
+            if now == before:  # element-wise `is` first, then ==
+                continue
+            changed = tuple(sorted(k for k, v, v0 in zip(keys, now, before) if v is not v0 and v != v0))
             if changed:
                 key = table.primary_key.columns.values()[0].name
-                batches.setdefault((table, key, changed), []).append({"row_key": d[key], **{k: d[k] for k in changed}})
+                batches.setdefault((table, key, changed), []).append({key: d[key], **{k: d[k] for k in changed}})
+        self.objects = tracked
         for (table, key, changed), params in batches.items():
-            s.connection().execute(update(table).where(table.c[key] == bindparam("row_key"))
-                                   .values({k: bindparam(k) for k in changed}), params)
+            update_rows(s.connection(), table, (key,), params)
 
 
 class SqlRunStore:
@@ -143,7 +160,7 @@ class SqlRunStore:
         and new timeline entries are written by `commit`; `timeline` holds this transaction's entries only."""
         if not ids:
             return {}
-        q = select(RQ).where(any_of(self.s, RQ.c.id, sorted(ids))).order_by(RQ.c.id).with_for_update()
+        q = select(RQ).where(among(self.s, RQ.c.id, sorted(ids))).order_by(RQ.c.id).with_for_update()
         out = {}
         for req in self._rows.load(Request, RQ, self.s.execute(q)):
             req.__dict__["timeline"] = []
@@ -162,12 +179,21 @@ class SqlRunStore:
         if not ids:
             return out
         for r in self.s.execute(select(T.c.request_id, T.c.step, *[T.c[f] for f in _FIELDS])
-                                .where(any_of(self.s, T.c.request_id, ids))):
+                                .where(among(self.s, T.c.request_id, ids))):
             rec = StepRecord(*r)
             self._loaded[(r.request_id, r.step)] = tuple(r[2:])
             self._steps.append(rec)
             out[r.request_id][r.step] = rec
         return out
+
+    def adopt_steps(self, records: list[StepRecord]) -> None:
+        """Records this process committed in an earlier transaction and that no other run can have
+        written since (the engine holds their leases): tracked as if read now, written back by `commit`
+        only where they change."""
+        for rec in records:
+            self._loaded[(rec.request_id, str(rec.step))] = (rec.status, rec.attempts, rec.started_at,
+                                                               rec.finished_at, rec.error, rec.result)
+            self._steps.append(rec)
 
     def add_step(self, rec: StepRecord) -> None:
         """A new step record: inserted at commit."""
@@ -181,7 +207,7 @@ class SqlRunStore:
         if not msisdns:
             return out
         subs = self._rows.load(Subscription, SUB, self.s.execute(
-            select(SUB).where(any_of(self.s, SUB.c.msisdn, msisdns)).order_by(SUB.c.id)))
+            select(SUB).where(among(self.s, SUB.c.msisdn, msisdns)).order_by(SUB.c.id)))
         missing = {s.product_code for s in subs} - self._products.keys()
         if missing:
             for p in self._rows.load(Product, PROD, self.s.execute(select(PROD).where(PROD.c.code.in_(missing))),
@@ -219,15 +245,12 @@ class SqlRunStore:
             if before is None:
                 new.append({"request_id": key[0], "step": key[1], **dict(zip(_FIELDS, values))})
             elif values != before:
-                changed.append({"rid": key[0], "st": key[1], **dict(zip(_FIELDS, values))})
+                changed.append({"request_id": key[0], "step": key[1], **dict(zip(_FIELDS, values))})
             else:
                 continue
             self._loaded[key] = values
         insert_rows(self.s, T, new)
-        if changed:
-            self.s.connection().execute(
-                update(T).where(and_(T.c.request_id == bindparam("rid"), T.c.step == bindparam("st")))
-                .values({f: bindparam(f) for f in _FIELDS}), changed)
+        update_rows(self.s.connection(), T, ("request_id", "step"), changed)
 
     def _write_requests(self) -> None:
         """The new timeline entries (one executemany), handed to the audit chain as the ORM's would be."""

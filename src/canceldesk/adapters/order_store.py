@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import bindparam, case, func, or_, select, text, update
 
 from . import orm
-from .bulk import any_of, insert_rows
+from .bulk import among, insert_rows
 
 IN_CHUNK = 5000
 
@@ -13,7 +13,7 @@ def owned_lines(session, enterprise_id: str, msisdns: list[str]) -> set[str]:
     t = orm.lines.c
     out: set[str] = set()
     for i in range(0, len(msisdns), IN_CHUNK):
-        out.update(session.scalars(select(t.msisdn).where(any_of(session, t.msisdn, msisdns[i:i + IN_CHUNK]),
+        out.update(session.scalars(select(t.msisdn).where(among(session, t.msisdn, msisdns[i:i + IN_CHUNK]),
                                                           t.customer_id == enterprise_id)))
     return out
 
@@ -24,7 +24,7 @@ def owned_subscriptions(session, enterprise_id: str, ids: list[str]) -> dict[str
     out: dict[str, str] = {}
     for i in range(0, len(ids), IN_CHUNK):
         out.update(session.execute(select(s.id, s.msisdn).join(orm.lines, ln.msisdn == s.msisdn).where(
-            any_of(session, s.id, ids[i:i + IN_CHUNK]), ln.customer_id == enterprise_id)).all())
+            among(session, s.id, ids[i:i + IN_CHUNK]), ln.customer_id == enterprise_id)).all())
     return out
 
 

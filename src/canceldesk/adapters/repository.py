@@ -13,7 +13,7 @@ from canceldesk.domain.lifecycle import OPEN, Request
 from canceldesk.domain.model import LINES, Customer, Line, LineHistoryEntry, LineStatus, Product, Subscription
 
 from . import orm, request_rows, securitystore
-from .bulk import any_of, insert_rows
+from .bulk import among, insert_rows
 
 # execution_steps' columns in StepRecord's field order (the step log is not mapped by the ORM)
 STEP_FIELDS = ("request_id", "step", "status", "attempts", "started_at", "finished_at", "error", "result", "id")
@@ -44,7 +44,7 @@ class Repository:
         messages = list({m["dedup_key"]: m for m in held["outbox"]}.values())
         if messages:
             seen = set(self.s.scalars(select(orm.outbox.c.dedup_key).where(
-                any_of(self.s, orm.outbox.c.dedup_key, [m["dedup_key"] for m in messages]))))
+                among(self.s, orm.outbox.c.dedup_key, [m["dedup_key"] for m in messages]))))
             held["outbox"] = [m for m in messages if m["dedup_key"] not in seen]
             self.wrote_messages = self.wrote_messages or bool(held["outbox"])
         for name in ("ledger_entries", "payments", "receipts", "outbox"):
@@ -195,7 +195,7 @@ class Repository:
         out: dict[str, list] = {m: [] for m in msisdns}
         if not msisdns:
             return out
-        subs = list(self.s.scalars(select(Subscription).where(any_of(self.s, orm.subscriptions.c.msisdn, msisdns))
+        subs = list(self.s.scalars(select(Subscription).where(among(self.s, orm.subscriptions.c.msisdn, msisdns))
                                    .order_by(orm.subscriptions.c.id)))
         prods = self.products({s.product_code for s in subs})
         for s in subs:
@@ -204,7 +204,7 @@ class Repository:
 
     # many lines at once (set-based intake of a large order) ----------------------------------------
     def lines_many(self, msisdns: set[str]) -> dict[str, Line]:
-        return {ln.msisdn: ln for ln in self.s.scalars(select(Line).where(any_of(self.s, orm.lines.c.msisdn, msisdns)))}
+        return {ln.msisdn: ln for ln in self.s.scalars(select(Line).where(among(self.s, orm.lines.c.msisdn, msisdns)))}
 
     def lines_to_read(self, msisdns: set[str]) -> dict[str, Line]:
         """Many lines for reading only (the intake's pre-checks): Core, outside the session."""
@@ -220,7 +220,7 @@ class Repository:
 
     def open_requests_on_lines(self, msisdns: set[str]) -> dict[str, list[Request]]:
         out: dict[str, list[Request]] = {m: [] for m in msisdns}
-        for r in self.s.scalars(select(Request).where(any_of(self.s, orm.requests.c.msisdn, msisdns),
+        for r in self.s.scalars(select(Request).where(among(self.s, orm.requests.c.msisdn, msisdns),
                                                       orm.requests.c.status.in_([str(s) for s in OPEN]))):
             out[r.msisdn].append(r)
         return out
@@ -228,21 +228,21 @@ class Repository:
     def active_secondaries_of_many(self, primaries: set[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {m: [] for m in primaries}
         for msisdn, primary in self.s.execute(select(orm.lines.c.msisdn, orm.lines.c.primary_msisdn).where(
-                any_of(self.s, orm.lines.c.primary_msisdn, primaries), orm.lines.c.status == LineStatus.ACTIVE)):
+                among(self.s, orm.lines.c.primary_msisdn, primaries), orm.lines.c.status == LineStatus.ACTIVE)):
             out[primary].append(msisdn)
         return out
 
     def requests_by_idempotency_many(self, requested_by: str, keys: list[str]) -> dict[str, Request]:
         return {r.idempotency_key: r for r in self.s.scalars(select(Request).where(
-            orm.requests.c.requested_by == requested_by, any_of(self.s, orm.requests.c.idempotency_key, keys)))}
+            orm.requests.c.requested_by == requested_by, among(self.s, orm.requests.c.idempotency_key, keys)))}
 
     def receipt_codes(self, request_ids: list[str]) -> dict[str, str]:
         rows = self.s.execute(select(orm.receipts.c.request_id, orm.receipts.c.verification_code)
-                              .where(any_of(self.s, orm.receipts.c.request_id, request_ids)))
+                              .where(among(self.s, orm.receipts.c.request_id, request_ids)))
         return {r.request_id: r.verification_code for r in rows}
 
     def payment_keys(self, request_ids: list[str]) -> set[str]:
-        return set(self.s.scalars(select(orm.payments.c.idempotency_key).where(any_of(self.s, orm.payments.c.request_id, request_ids))))
+        return set(self.s.scalars(select(orm.payments.c.idempotency_key).where(among(self.s, orm.payments.c.request_id, request_ids))))
 
     def add_ledger(self, request_id: str, settlement_name: str, entries, currency: str, at: datetime) -> None:
         if entries:

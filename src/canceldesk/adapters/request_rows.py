@@ -27,7 +27,7 @@ from canceldesk.domain.lifecycle import Request
 from canceldesk.domain.model import Line
 
 from . import audit_store, orm
-from .bulk import any_of, insert_rows
+from .bulk import among, insert_rows
 
 RQ, EV, LN, LH = orm.requests, orm.request_events, orm.lines, orm.line_history
 _REQUEST_COLUMNS = [c.name for c in RQ.columns]
@@ -55,7 +55,7 @@ def insert_requests(s, reqs: list[Request]) -> None:
 def _lines(s, msisdns) -> list[Line]:
     configure_mappers()
     new, out = manager_of_class(Line).new_instance, []
-    result = s.execute(select(LN).where(any_of(s, LN.c.msisdn, sorted(msisdns))))
+    result = s.execute(select(LN).where(among(s, LN.c.msisdn, sorted(msisdns))))
     keys = list(result.keys())
     for row in result:
         line = new()  # as the ORM makes a loaded object: no __init__, no attribute events

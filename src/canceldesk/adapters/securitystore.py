@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, func, not_, select, update
 
 from . import orm
-from .bulk import any_of
+from .bulk import among
 
 
 # ---- staff verified this customer in person ----------------------------------------------------
@@ -64,7 +64,7 @@ def live_admin_logins(s, msisdns: list[str]) -> list:
     """(admin msisdn, enterprise id) of the admin logins on these numbers that have not ended."""
     ea = orm.enterprise_admins.c
     return s.execute(select(ea.msisdn, ea.enterprise_id).distinct()
-                     .where(any_of(s, ea.msisdn, msisdns), live_admin_filter()).order_by(ea.enterprise_id)).all()
+                     .where(among(s, ea.msisdn, msisdns), live_admin_filter()).order_by(ea.enterprise_id)).all()
 
 
 def live_admin_numbers(s, enterprise_id: str) -> list[str]:

@@ -10,7 +10,9 @@ A worker process runs a few engine lanes. Each lane, over and over:
    and its next outside call marked `started` (executor.advance_locked) — then one COMMIT, with
    one audit-chain append for all the group's transitions and the outbox rows of all its
    notices. The step log's promise is unchanged: `started` commits before the call, `done` with
-   the call's effects after it.
+   the call's effects after it. Later rounds re-lock and re-read the requests but reuse the step
+   logs (and receipts, refund keys) the previous round committed for requests whose leases this
+   owner still holds: no other run can have written them.
 3. **Calls downstream concurrently** (a thread pool shared by the lanes): the simulators' (or the
    real systems') latency is paid once per round for the whole group, not once per request.
 4. Back to 2 with the results, until every request of the group is completed, failed, or parked
@@ -50,9 +52,10 @@ def run_group(c, ids: list[str], owner: str, pool: ThreadPoolExecutor) -> dict[s
 
 def _run(c, pending: dict[str, tuple | None], owner: str, pool: ThreadPoolExecutor) -> dict[str, str]:
     outcomes: dict[str, str] = {}
+    carry: dict = {}  # what the group's last committed round knows (see _round)
     while pending:
         try:
-            calls = _round(c, pending, owner, outcomes)
+            calls = _round(c, pending, owner, outcomes, carry)
         except _DB_TROUBLE as exc:
             if len(pending) == 1:  # a conflicting run or a busy database: a short retry
                 rid = next(iter(pending))
@@ -80,21 +83,48 @@ def _run(c, pending: dict[str, tuple | None], owner: str, pool: ThreadPoolExecut
     return outcomes
 
 
-def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, str]) -> dict:
-    """One transaction for the whole group. Returns the calls to make next, by request id."""
+def _known_steps(runs, ids: list[str], held: set[str], kept: dict) -> tuple[dict, set[str]]:
+    """The step logs of `ids`, and which of them were adopted: those the group's last round committed
+    (`kept`, still leased by this owner, so no other run can have written them since) are adopted by
+    the store as if read now; the rest are read with one SELECT. A store that cannot adopt records
+    (ports.RunStore does not require it) reads them all."""
+    adopt = getattr(runs, "adopt_steps", None)
+    known = {rid: kept[rid] for rid in ids if rid in kept and rid in held} if adopt is not None else {}
+    steps = runs.steps_of_many([rid for rid in ids if rid not in known])
+    if known:
+        adopt([rec for recs in known.values() for rec in recs.values()])
+        steps.update(known)
+    return steps, set(known)
+
+
+def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, str], carry: dict | None = None) -> dict:
+    """One transaction for the whole group. Returns the calls to make next, by request id.
+
+    `carry` holds what the group's previous round committed and this process alone can have
+    written since, as long as it holds the leases: the requests' step logs, their receipts and
+    refund payments (written only by those steps). It is emptied first and refilled only once
+    this round has committed, so a round that rolls back leaves nothing stale behind."""
     now = c.now()
     calls: dict = {}
+    kept = dict(carry or {})
+    if carry is not None:
+        carry.clear()
     with c.uow() as uow:
         runs = uow.runs
         runs.hold_writes()
         ids = sorted(pending)
         reqs = runs.locked_requests(ids)
         held = runs.extend_leases(ids, owner, now, c.settings.lease_seconds)
-        steps = runs.steps_of_many(ids)
+        steps, adopted = _known_steps(runs, ids, held, kept.get("steps", {}))
         live = [r for r in reqs.values() if r.status == Status.EXECUTING and r.id in held]
+        fresh = [r.id for r in live if r.id not in adopted]
+        receipts = {rid: code for rid, code in kept.get("receipts", {}).items() if rid in adopted}
+        payments = {key for key in kept.get("payments", ()) if key.split(":", 1)[0] in adopted}
+        if fresh:
+            receipts.update(runs.receipt_codes(fresh))
+            payments |= runs.payment_keys(fresh)
         group = executor.GroupCache(subs=runs.subscriptions_of_many({r.msisdn for r in live}),
-                                    receipts=runs.receipt_codes([r.id for r in live]), finished=[],
-                                    payments=runs.payment_keys([r.id for r in live]))
+                                    receipts=receipts, finished=[], payments=payments)
         executor.load_lines(uow, group, live)
         park: dict = {}
         drop: list[str] = []
@@ -136,6 +166,10 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
         runs.drop_leases(drop)
         runs.finish_runs(group.finished, now)
         runs.commit()  # the group's step records and held rows: one executemany per table, then COMMIT
+    if carry is not None and calls:
+        carry.update(steps={rid: steps[rid] for rid in calls},
+                     receipts={rid: code for rid, code in group.receipts.items() if rid in calls},
+                     payments={k for k in group.payments if k.split(":", 1)[0] in calls})
     return calls
 
 
