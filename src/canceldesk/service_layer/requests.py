@@ -325,6 +325,18 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
     return req
 
 
+def confirmed_view(c, req: Request, lang: str = "zh") -> dict:
+    """The answer to a confirmation: the request as `confirm` committed it, with its steps all still
+    pending (a request reaches execution only through this confirmation, so it has none yet). Where
+    the execution already ran inside the call (`executes_inline`: no queue, tests, scripts), the
+    request as it stands now, read again with its steps."""
+    if req.status == Status.EXECUTING and c.executes_inline:
+        with c.uow(readonly=True) as uow:
+            now = uow.repo.request(req.tracking_no)
+            return request_public(now, uow.repo.steps(now.id), tz=c.pack.timezone, lang=lang)
+    return request_public(req, {}, tz=c.pack.timezone, lang=lang)
+
+
 def review(c, principal: Principal, tracking_no: str, approve: bool, reason: str | None) -> Request:
     if not may(principal, "review"):
         raise Forbidden("only reviewers decide reviews")

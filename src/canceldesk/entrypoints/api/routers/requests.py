@@ -53,10 +53,7 @@ def get(tracking_no: str, p: CurrentPrincipal, c: ContainerDep, lang: Lang):
 def confirm(tracking_no: str, p: CurrentRequester, c: ContainerDep, lang: Lang,
             body: Annotated[ConfirmCreate | None, Body()] = None):
     verification = body.verification.model_dump(exclude_none=True) if body and body.verification else None
-    req = svc.confirm(c, p, tracking_no, verification, lang)
-    with c.uow(readonly=True) as uow:  # the answer only reads: no write lock (SQLite) for it
-        req = uow.repo.request(req.tracking_no)
-        return svc.request_public(req, uow.repo.steps(req.id), tz=c.pack.timezone, lang=lang)
+    return svc.confirmed_view(c, svc.confirm(c, p, tracking_no, verification, lang), lang)
 
 
 @router.post("/requests/{tracking_no}/withdraw", summary="Withdraw before execution")
