@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from canceldesk.domain.lifecycle import Request, TimelineEntry
 
-from . import orm
+from . import orm, prepared
 
 HEAD_ID = 1
 _PENDING = "canceldesk.audit.pending_transitions"
@@ -67,8 +67,7 @@ class SqlAuditLog:
             conn.execute(select(orm.func_advisory_lock()))
 
     def head(self) -> dict | None:
-        row = self.session.connection().execute(
-            select(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID)).mappings().first()
+        row = self.session.connection().execute(prepared.audit_head(HEAD_ID)).mappings().first()
         return None if row is None else dict(row)
 
     def last_link(self) -> tuple[int, str] | None:
@@ -82,9 +81,9 @@ class SqlAuditLog:
 
     def write(self, rows: list[dict], head: dict, head_exists: bool) -> None:
         conn = self.session.connection()
-        conn.execute(orm.audit_log.insert(), rows)
+        conn.execute(prepared.audit_insert(), rows)
         if head_exists:
-            conn.execute(update(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID).values(**head))
+            conn.execute(prepared.audit_head_update(HEAD_ID), {f"h_{k}": v for k, v in head.items()})
         else:
             conn.execute(orm.audit_head.insert().values(id=HEAD_ID, **head))
 

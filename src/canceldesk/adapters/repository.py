@@ -4,13 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from canceldesk.domain.execution import StepRecord
 from canceldesk.domain.lifecycle import OPEN, Request
 from canceldesk.domain.model import LINES, Customer, Line, LineHistoryEntry, LineStatus, Product, Subscription
 
-from . import orm, securitystore
+from . import orm, prepared, securitystore
 from .bulk import insert_rows
 
 # execution_steps' columns in StepRecord's field order (the step log is not mapped by the ORM)
@@ -140,23 +140,20 @@ class Repository:
                                    .order_by(orm.subscriptions.c.id)))
 
     def subscriptions_with_products(self, msisdn: str) -> list[tuple[Subscription, Product]]:
-        subs = self.subscriptions_of(msisdn)
-        prods = self.products({s.product_code for s in subs})
-        return [(s, prods[s.product_code]) for s in subs]
+        return [(s, p) for s, p in self.s.execute(prepared.subscriptions_with_products(), {"msisdn": msisdn})]
 
     # requests ----------------------------------------------------------------------------------
     def add(self, obj) -> None:
         self.s.add(obj)
 
     def request(self, tracking_no: str) -> Request | None:
-        return self.s.scalars(select(Request).where(orm.requests.c.tracking_no == tracking_no)).first()
+        return self.s.scalars(prepared.request_by_tracking_no(), {"tracking_no": tracking_no}).first()
 
     def request_by_id(self, request_id: str) -> Request | None:
         return self.s.get(Request, request_id)
 
     def request_by_idempotency(self, requested_by: str, key: str) -> Request | None:
-        return self.s.scalars(select(Request).where(orm.requests.c.requested_by == requested_by,
-                                                    orm.requests.c.idempotency_key == key)).first()
+        return self.s.scalars(prepared.request_by_idempotency(), {"requested_by": requested_by, "key": key}).first()
 
     def open_request_on(self, target: str) -> Request | None:
         return self.s.scalars(select(Request).where(orm.requests.c.open_target == target)).first()
@@ -164,9 +161,7 @@ class Repository:
     def open_requests_on_line(self, msisdn: str) -> list[Request]:
         # Read for their target (every pre-check, create and confirm asks "does an open request cover
         # this?"): their timelines load only if a caller reads them (lazyload), not with every check.
-        return list(self.s.scalars(select(Request).where(orm.requests.c.msisdn == msisdn,
-                                                         orm.requests.c.status.in_([str(s) for s in OPEN]))
-                                   .options(lazyload(Request.timeline))))
+        return list(self.s.scalars(prepared.open_requests_on_line(), {"msisdn": msisdn}))
 
     def requests_of(self, customer_id: str, limit: int = 100) -> list[Request]:
         return list(self.s.scalars(select(Request).where(orm.requests.c.customer_id == customer_id)
@@ -266,10 +261,10 @@ class Repository:
             self.buffered["outbox"].append(dict(dedup_key=dedup_key, channel=channel, to=to, event=event, ref=ref,
                                                 text=text, created_at=at))
             return
-        exists = self.s.execute(select(orm.outbox.c.id).where(orm.outbox.c.dedup_key == dedup_key)).first()
+        exists = self.s.execute(prepared.outbox_id_by_dedup(), {"dedup_key": dedup_key}).first()
         if exists is None:
-            self.s.execute(orm.outbox.insert().values(dedup_key=dedup_key, channel=channel, to=to, event=event,
-                                                      ref=ref, text=text, created_at=at))
+            self.s.execute(prepared.outbox_insert(), {"dedup_key": dedup_key, "channel": channel, "to": to,
+                                                      "event": event, "ref": ref, "text": text, "created_at": at})
             self.wrote_messages = True
 
     def messages(self, to: str | None = None, limit: int = 1000) -> list[dict]:
