@@ -78,3 +78,13 @@ def audit_head_update(head_id: int):
     h = orm.audit_head
     return update(h).where(h.c.id == head_id).values(seq=bindparam("h_seq"), hash=bindparam("h_hash"),
                                                       key_id=bindparam("h_key_id"), mac=bindparam("h_mac"))
+
+
+@cache
+def request_insert():
+    return orm.requests.insert()
+
+
+@cache
+def request_events_insert():
+    return orm.request_events.insert()

@@ -140,13 +140,12 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
                                code="WARNINGS_NOT_ACKNOWLEDGED")
         channel = cmd.channel or principal.channel
         req = new_request(c, principal, cmd, line, result, body_hash, now)
-        uow.repo.add(req)
         if cmd.in_person_document and not principal.is_subscriber:
             _record_in_person(uow, principal, req, cmd.in_person_document, ctx.actor_may_end, now)
         if cmd.one_step and result.eligible and _needs_no_step_up(c, principal, req):
             _accept(c, req, principal, result, now, via=channel)  # one transaction, one "accepted" notice
         try:
-            uow.flush()
+            uow.repo.insert_request(req)  # as it stands, timeline and all
         except IntegrityConflict:
             uow.rollback()
             raise _race_conflict(c, principal, cmd) from None
