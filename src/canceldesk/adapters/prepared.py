@@ -54,13 +54,14 @@ def request_by_idempotency():
 
 
 @cache
-def outbox_id_by_dedup():
-    return select(orm.outbox.c.id).where(orm.outbox.c.dedup_key == bindparam("dedup_key"))
-
-
-@cache
-def outbox_insert():
-    return orm.outbox.insert()
+def outbox_insert_new(dialect: str):
+    """One message unless its dedup key is already there: INSERT … ON CONFLICT (dedup_key) DO NOTHING
+    (SQLite and PostgreSQL alike), one statement where a look-up and an insert were two."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(orm.outbox).on_conflict_do_nothing(index_elements=["dedup_key"])
 
 
 @cache

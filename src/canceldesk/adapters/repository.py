@@ -282,10 +282,10 @@ class Repository:
             self.buffered["outbox"].append(dict(dedup_key=dedup_key, channel=channel, to=to, event=event, ref=ref,
                                                 text=text, created_at=at))
             return
-        exists = self.s.execute(prepared.outbox_id_by_dedup(), {"dedup_key": dedup_key}).first()
-        if exists is None:
-            self.s.execute(prepared.outbox_insert(), {"dedup_key": dedup_key, "channel": channel, "to": to,
-                                                      "event": event, "ref": ref, "text": text, "created_at": at})
+        written = self.s.execute(prepared.outbox_insert_new(self.s.get_bind().dialect.name),
+                                 {"dedup_key": dedup_key, "channel": channel, "to": to, "event": event, "ref": ref,
+                                  "text": text, "created_at": at}).rowcount
+        if written:
             self.wrote_messages = True
 
     def messages(self, to: str | None = None, limit: int = 1000) -> list[dict]:
