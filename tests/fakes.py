@@ -128,6 +128,9 @@ class InMemoryRepository:
     def request(self, tracking_no: str) -> Request | None:
         return next((r for r in self._all("request") if r.tracking_no == tracking_no), None)
 
+    def request_detached(self, tracking_no: str) -> Request | None:
+        return self.request(tracking_no)  # this unit of work's copies are written at commit either way
+
     def request_by_id(self, request_id: str) -> Request | None:
         return self._get("request", request_id)
 

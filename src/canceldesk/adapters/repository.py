@@ -26,6 +26,7 @@ class Repository:
         # Group commit (service_layer/engine.py): ledger, payment, receipt and outbox rows are held
         # here and written by one executemany per table right before COMMIT (`write_buffered`).
         self.buffered: dict[str, list[dict]] | None = None
+        self.detached = None  # requests read with Core for a change (request_detached)
 
     def buffer_writes(self) -> None:
         self.buffered = {"ledger_entries": [], "payments": [], "receipts": [], "outbox": []}
@@ -166,6 +167,21 @@ class Repository:
         for e in req.timeline:
             e.request_id = req.id
         audit_store.note_transitions(self.s, [(e, req) for e in req.timeline])
+
+    def request_detached(self, tracking_no: str) -> Request | None:
+        """The request and its timeline read with Core, outside the session (adapters/request_rows.py):
+        what the caller changes is written when the unit of work flushes or commits."""
+        if self.detached is None:
+            from .request_rows import DetachedRequests
+            self.detached = DetachedRequests(self.s)
+        return self.detached.load(tracking_no)
+
+    def write_detached(self) -> None:
+        if self.detached is not None:
+            try:
+                self.detached.write()
+            except IntegrityError as exc:
+                raise IntegrityConflict(type(exc.orig).__name__) from None
 
     def request(self, tracking_no: str) -> Request | None:
         return self.s.scalars(prepared.request_by_tracking_no(), {"tracking_no": tracking_no}).first()

@@ -20,7 +20,7 @@ from .notifications import notify
 from .ports import UnitOfWork
 from .principal import STAFF_ROLES, Principal, may
 from .request_forms import (  # noqa: F401  (re-exported: callers use requests.<name>)
-    NewRequest, new_tracking_no, parse_kind, parse_msisdn, request_body_hash, request_public)
+    NewRequest, confirmed_view, new_tracking_no, parse_kind, parse_msisdn, request_body_hash, request_public)
 
 
 def visible_line(uow: UnitOfWork, principal: Principal, msisdn: str) -> Line:
@@ -264,9 +264,11 @@ def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = Non
 notify_state = _notify_state  # the bulk intake (intake.py) tells each request the same way
 
 
-def owned_request(uow, principal: Principal, tracking_no: str) -> Request:
+def owned_request(uow, principal: Principal, tracking_no: str, detached: bool = False) -> Request:
+    """`detached`: read for a change written at the unit of work's commit (Repository.request_detached)."""
     well_formed = isinstance(tracking_no, str) and len(tracking_no) <= 40 and tracking_no.isascii() and tracking_no.isalnum()
-    req = uow.repo.request(tracking_no) if well_formed else None
+    read = uow.repo.request_detached if detached else uow.repo.request
+    req = read(tracking_no) if well_formed else None
     if req is None:
         raise NotFound("no such request")
     if principal.is_subscriber:
@@ -297,7 +299,7 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
     now = c.now()
     via = channel or principal.channel  # the channel the confirmation came by (sms, ivr, assistant override)
     with c.uow() as uow:
-        req = owned_request(uow, principal, tracking_no)
+        req = owned_request(uow, principal, tracking_no, detached=True)
         if req.status != Status.AWAITING_CONFIRMATION:
             raise Conflict(f"request {req.tracking_no} is '{req.status}', not awaiting confirmation",
                            {"status": req.status}, code="INVALID_STATE")
@@ -322,18 +324,6 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
     if req.status == Status.EXECUTING:
         c.enqueue_execution(req.id)
     return req
-
-
-def confirmed_view(c, req: Request, lang: str = "zh") -> dict:
-    """The answer to a confirmation: the request as `confirm` committed it, with its steps all still
-    pending (a request reaches execution only through this confirmation, so it has none yet). Where
-    the execution already ran inside the call (`executes_inline`: no queue, tests, scripts), the
-    request as it stands now, read again with its steps."""
-    if req.status == Status.EXECUTING and c.executes_inline:
-        with c.uow(readonly=True) as uow:
-            now = uow.repo.request(req.tracking_no)
-            return request_public(now, uow.repo.steps(now.id), tz=c.pack.timezone, lang=lang)
-    return request_public(req, {}, tz=c.pack.timezone, lang=lang)
 
 
 def review(c, principal: Principal, tracking_no: str, approve: bool, reason: str | None) -> Request:
