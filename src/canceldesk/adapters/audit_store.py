@@ -22,14 +22,17 @@ _DEFERRED = "canceldesk.audit.deferred_events"
 
 
 def watch(session: Session) -> None:
+    """Collect this session's transitions. The listeners are the Session class's (registered once,
+    below): registering a pair on every write transaction's session cost more than the collecting."""
     session.info[_PENDING] = []
     session.info[_DEFERRED] = []
-    event.listen(session, "after_flush", _collect)
-    event.listen(session, "after_soft_rollback", _discard)
 
 
 def _collect(session, _flush_context) -> None:
-    session.info.setdefault(_PENDING, []).extend((o, None) for o in session.new if isinstance(o, TimelineEntry))
+    pending = session.info.get(_PENDING)
+    if pending is None:  # a session nobody watches (read-only units of work, scripts)
+        return
+    pending.extend((o, None) for o in session.new if isinstance(o, TimelineEntry))
 
 
 def note_transitions(session: Session, pairs: list[tuple[TimelineEntry, Request]]) -> None:
@@ -38,8 +41,13 @@ def note_transitions(session: Session, pairs: list[tuple[TimelineEntry, Request]
 
 
 def _discard(session, _previous_transaction) -> None:
-    session.info[_PENDING] = []
-    session.info[_DEFERRED] = []
+    if _PENDING in session.info or _DEFERRED in session.info:
+        session.info[_PENDING] = []
+        session.info[_DEFERRED] = []
+
+
+event.listen(Session, "after_flush", _collect)
+event.listen(Session, "after_soft_rollback", _discard)
 
 
 class SqlAuditLog:
