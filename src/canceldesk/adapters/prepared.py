@@ -48,6 +48,12 @@ def request_by_tracking_no():
 
 
 @cache
+def request_id_by_idempotency():
+    r = orm.requests
+    return select(r.c.id).where(r.c.requested_by == bindparam("requested_by"), r.c.idempotency_key == bindparam("key"))
+
+
+@cache
 def request_by_idempotency():
     r = orm.requests
     return select(Request).where(r.c.requested_by == bindparam("requested_by"), r.c.idempotency_key == bindparam("key"))
