@@ -128,6 +128,10 @@ class InMemoryRepository:
     def request(self, tracking_no: str) -> Request | None:
         return next((r for r in self._all("request") if r.tracking_no == tracking_no), None)
 
+    @property
+    def snapshots(self):
+        return self  # the unit of work's copies: what a pre-check reads is never written back anyway
+
     def request_detached(self, tracking_no: str) -> Request | None:
         return self.request(tracking_no)  # this unit of work's copies are written at commit either way
 

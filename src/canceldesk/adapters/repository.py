@@ -176,6 +176,13 @@ class Repository:
             self.detached = DetachedRequests(self.s)
         return self.detached.load(tracking_no)
 
+    @property
+    def snapshots(self):
+        """Read-only copies of a line, its subscriptions and open requests, read with Core
+        (adapters/request_rows.Snapshots): for pre-checks, which only look."""
+        from .request_rows import Snapshots
+        return Snapshots(self.s)
+
     def write_detached(self) -> None:
         if self.detached is not None:
             try:

@@ -1,4 +1,6 @@
-"""A request read with Core for one use case that changes it (confirm), kept out of the ORM session.
+"""A request read with Core for one use case that changes it (confirm), kept out of the ORM session;
+and the facts a pre-check reads (line, subscriptions with products, open requests), read the same way
+as snapshots nobody writes back (`Snapshots`).
 
 The ORM's way — load the request, load its timeline (a second SELECT, selectin), track both, work
 out at flush what changed — cost more CPU than the rest of a confirmation. Here the row and its
@@ -17,11 +19,13 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.attributes import instance_state, manager_of_class
 
-from canceldesk.domain.lifecycle import Request, TimelineEntry
+from canceldesk.domain.lifecycle import OPEN, Request, TimelineEntry
+from canceldesk.domain.model import Line, Product, Subscription
 
 from . import audit_store, orm, prepared
 
 RQ, EV = orm.requests, orm.request_events
+LN, SB, PR = orm.lines, orm.subscriptions, orm.products
 
 
 @cache
@@ -84,3 +88,56 @@ class DetachedRequests:
 
     def forget(self) -> None:
         self.held = []
+
+
+@cache
+def _line():
+    return select(LN).where(LN.c.msisdn == bindparam("msisdn"))
+
+
+@cache
+def _subscriptions():
+    # products.code is the subscriptions' foreign key: the inner join drops no subscription
+    return (select(*SB.c, *PR.c).join(PR, PR.c.code == SB.c.product_code)
+            .where(SB.c.msisdn == bindparam("msisdn")).order_by(SB.c.id))
+
+
+@cache
+def _open_requests():
+    return select(RQ).where(RQ.c.msisdn == bindparam("msisdn"), RQ.c.status.in_(sorted(str(s) for s in OPEN)))
+
+
+class Snapshots:
+    """Read-only copies of what a pre-check looks at, built as the ORM builds loaded objects but
+    never in the session: nothing is tracked, nothing written back. An open request's `timeline` is
+    not read (None): covering_request and the views need its number, kind and target only."""
+
+    def __init__(self, session):
+        self.s = session
+
+    def line(self, msisdn: str) -> Line | None:
+        configure_mappers()
+        result = self.s.connection().execute(_line(), {"msisdn": msisdn})
+        keys, row = list(result.keys()), result.first()
+        if row is None:
+            return None
+        line = _build(Line, keys, row)
+        line.__dict__["history"] = []  # as a loaded line's (adapters/line_history.py)
+        return line
+
+    def subscriptions_with_products(self, msisdn: str) -> list[tuple[Subscription, Product]]:
+        configure_mappers()
+        n = len(SB.c)
+        skeys, pkeys = [c.name for c in SB.c], [c.name for c in PR.c]
+        return [(_build(Subscription, skeys, row[:n]), _build(Product, pkeys, row[n:]))
+                for row in self.s.connection().execute(_subscriptions(), {"msisdn": msisdn})]
+
+    def open_requests_on_line(self, msisdn: str) -> list[Request]:
+        configure_mappers()
+        result = self.s.connection().execute(_open_requests(), {"msisdn": msisdn})
+        keys, out = list(result.keys()), []
+        for row in result:
+            req = _build(Request, keys, row)
+            req.__dict__["timeline"] = None
+            out.append(req)
+        return out

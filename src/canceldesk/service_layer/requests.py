@@ -23,9 +23,10 @@ from .request_forms import (  # noqa: F401  (re-exported: callers use requests.<
     NewRequest, confirmed_view, new_tracking_no, parse_kind, parse_msisdn, request_body_hash, request_public)
 
 
-def visible_line(uow: UnitOfWork, principal: Principal, msisdn: str) -> Line:
-    """The line if this principal may see it; otherwise 404 — the same as a line that does not exist."""
-    line = uow.repo.line(msisdn)
+def visible_line(uow: UnitOfWork, principal: Principal, msisdn: str, snapshot: bool = False) -> Line:
+    """The line if this principal may see it; otherwise 404 — the same as a line that does not exist.
+    `snapshot`: a read-only copy (the pre-checks only look at it)."""
+    line = (uow.repo.snapshots if snapshot else uow.repo).line(msisdn)
     if line is None:
         raise NotFound("no such line")
     if principal.is_subscriber:
@@ -62,14 +63,15 @@ def _may_end(c, uow, principal: Principal, line: Line, doc: dict | None) -> bool
 
 def _context(c, uow, principal: Principal, kind: str, line: Line, subscription_id: str | None,
              doc: dict | None, lang: str, ignore_request: str | None = None) -> PrecheckContext:
-    subs = uow.repo.subscriptions_with_products(line.msisdn)
+    facts = uow.repo.snapshots  # read-only copies: a pre-check only looks
+    subs = facts.subscriptions_with_products(line.msisdn)
     if RequestKind(kind).targets_subscription:
         if not subscription_id:
             raise InvalidInput(f"{kind} needs subscription_id (see GET /v1/lines/{line.msisdn}/subscriptions)",
                                {"field": "subscription_id"})
         if not any(s.id == subscription_id for s, _ in subs):
             raise NotFound("no such subscription on this line")
-    open_no = covering_request(kind, subscription_id, uow.repo.open_requests_on_line(line.msisdn), ignore_request)
+    open_no = covering_request(kind, subscription_id, facts.open_requests_on_line(line.msisdn), ignore_request)
     return PrecheckContext(
         kind=kind, line=line, subscriptions=subs, pack=c.pack, now=c.now(), subscription_id=subscription_id,
         actor_may_end=_may_end(c, uow, principal, line, doc), open_request_tracking_no=open_no,
@@ -84,7 +86,7 @@ def precheck(c, principal: Principal, kind: object, msisdn: object, subscription
     # A subscriber's pre-check only reads (staff look-ups are audited, so theirs writes).
     with c.uow(readonly=not staffscope.is_staff(principal)) as uow:
         try:
-            line = visible_line(uow, principal, msisdn)
+            line = visible_line(uow, principal, msisdn, snapshot=True)
         except NotFound:
             staffscope.looked_up(uow, c, principal, "staff_precheck", mask_msisdn(msisdn), False, kind=kind)
             uow.commit()  # misses are audited too
@@ -127,7 +129,7 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
                     raise Conflict("this Idempotency-Key was used with a different body; use a new key",
                                    {"tracking_no": existing.tracking_no}, code="IDEMPOTENCY_KEY_REUSED")
                 return existing, False
-        line = visible_line(uow, principal, cmd.msisdn)
+        line = visible_line(uow, principal, cmd.msisdn, snapshot=True)
         ctx = _context(c, uow, principal, cmd.kind, line, cmd.subscription_id, cmd.in_person_document, cmd.lang)
         result = _staff_view(c, uow, principal, ctx, evaluate(ctx), cmd.in_person_document)
         if ctx.open_request_tracking_no:
@@ -307,7 +309,7 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
             raise Forbidden("only the person, their enterprise admin or the counter that took the request confirms it")
         _check_step_up(c, uow, principal, req, verification)
         # The facts may have changed since the impact was shown (a new bill, a port-out): check again.
-        line = uow.repo.line(req.msisdn)
+        line = uow.repo.snapshots.line(req.msisdn)
         ctx = _context(c, uow, principal, req.kind, line, req.subscription_id, None, lang, ignore_request=req.id)
         if not principal.is_subscriber and principal.role in STAFF_ROLES:
             ctx.actor_may_end = True  # the in-person check was recorded when the agent submitted
