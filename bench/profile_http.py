@@ -14,6 +14,9 @@ from datetime import date, datetime, timedelta, timezone
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 N = int(os.environ.get("N", "400"))
 d = tempfile.mkdtemp(prefix="cd-profile-http")
+if not os.environ.get("PROF"):  # keep the directory only for the profile it holds
+    import atexit, shutil
+    atexit.register(shutil.rmtree, d, True)
 url = f"sqlite:///{d}/http.db"
 os.environ.update({"CANCELDESK_DATABASE_URL": url, "CANCELDESK_QUEUE_URL": "embedded", "CANCELDESK_ENV": "test",
                    "CANCELDESK_LOG_LEVEL": "WARNING", "CANCELDESK_BENCH_ENDPOINTS": "1",
@@ -154,5 +157,6 @@ async def main():
                 print(f"  {k/n:5.2f}  {s}")
     if prof:
         prof.dump_stats(os.path.join(d, "profile.out"))
+        print("profile:", os.path.join(d, "profile.out"))
         pstats.Stats(prof).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "60")))
 asyncio.run(main())
