@@ -78,6 +78,29 @@ def _rate_and_p99(text: str) -> tuple[float, float, int]:
     return rate, float(m.group(1)) * scale, errors
 
 
+def _tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its descendants so far (Linux /proc; 0 elsewhere)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry)] = fields
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        if p in stats:
+            total += int(stats[p][11]) + int(stats[p][12])
+        todo += children.get(p, [])
+    return total / tick
+
+
 def _completed(url: str) -> int:
     eng = create_engine(url)
     try:
@@ -132,10 +155,12 @@ def run(results: list) -> None:
             write_lua.write_text('wrk.method = "POST"\nwrk.headers["Authorization"] = "Bearer %s"\nlocal n = 0\nfunction response(s, h, b) if s ~= 201 and n < 3 then n = n + 1; print("WRITEFAIL", s, b) end end\n' % tokens[-1])
             write = _rate_and_p99(_wrk([*common, "-s", str(write_lua), f"{base}/bench/write"], SECONDS + 60))
             before = _completed(url)
+            api0, worker0 = _tree_cpu_seconds(server.pid), _tree_cpu_seconds(worker.pid)
             t0 = time.perf_counter()
             out = _wrk(["-t", str(threads), "-c", str(threads), "-d", f"{SECONDS}s", "-s", str(LUA),
                         f"{base}/", "--", str(data), str(threads)], SECONDS + 120)
             load_seconds = time.perf_counter() - t0
+            api_cpu = _tree_cpu_seconds(server.pid) - api0
             facts = {k: int(v) for k, v in re.findall(r"^(SEQUENCES|ERRORS|EXHAUSTED) (\d+)$", out, re.M)}
             p99 = float(re.search(r"^P99_MS ([\d.]+)$", out, re.M).group(1))
             p50 = float(re.search(r"^P50_MS ([\d.]+)$", out, re.M).group(1))
@@ -147,6 +172,7 @@ def run(results: list) -> None:
                 time.sleep(0.2)
                 done = _completed(url) - before
             total_seconds = time.perf_counter() - t0
+            worker_cpu = _tree_cpu_seconds(worker.pid) - worker0
         finally:
             stop_workers([server, worker], timeout=15)
     rate = done / total_seconds
@@ -162,11 +188,15 @@ def run(results: list) -> None:
         "name": "http_completed_unsubscribes", "unit": "requests/s", "value": round(rate, 1),
         "baseline": round(write[0], 1), "ratio": round(rate / write[0], 3) if write[0] else None,
         "p99_ms": round(p99, 1), "p50_ms": round(p50, 1),
+        "api_cpu_ms_per_sequence": round(1000 * api_cpu / confirmed, 1) if confirmed else None,
+        "worker_cpu_ms_per_completed": round(1000 * worker_cpu / done, 1) if done else None,
         "notes": f"wrk, {threads} connections for {SECONDS}s, each running POST /v1/prechecks + POST /v1/requests + POST "
                  f"confirm on its own subscriptions (bench/wrk/unsubscribe.lua) against `canceldesk serve --workers "
                  f"{API_WORKERS}` and one `canceldesk worker --workers 2` on SQLite + the embedded queue, simulators at "
                  f"0 ms; {confirmed} confirmed, {done} completed in {total_seconds:.1f}s ({load_seconds:.1f}s of load, then "
                  f"the drain); value = completed / that time; p99 of the three-call sequence {p99:.1f} ms (p50 {p50:.1f}); "
+                 f"API CPU {1000 * api_cpu / max(1, confirmed):.1f} ms per sequence (both serve processes), worker CPU "
+                 f"{1000 * worker_cpu / max(1, done):.1f} ms per completed (the figures least moved by a busy machine); "
                  f"{facts.get('ERRORS', 0)} sequences failed {dict((k, int(v)) for k, v in failed)} (phase:status); "
                  f"baseline = the bare authenticated write (bare GET {bare[0]:.0f}/s). "
                  f"Target >= 300/s with p99 <= 250 ms at concurrency 32"})

@@ -118,8 +118,25 @@ class InMemoryRepository:
         kind, attr = KEYS[type(obj)]
         self.seen[(kind, getattr(obj, attr))] = obj
 
+    def insert_request(self, req: Request) -> None:
+        """As the SQL store: written as it stands now (later changes to `req` are not), and refused with
+        IntegrityConflict when its open target or idempotency key is taken."""
+        others = [r for r in self._all("request") if r.id != req.id]
+        if (req.open_target and any(r.open_target == req.open_target for r in others)) or (
+                req.idempotency_key and any((r.requested_by, r.idempotency_key) == (req.requested_by, req.idempotency_key)
+                                            for r in others)):
+            raise IntegrityConflict("unique")
+        self.seen[("request", req.id)] = copy.deepcopy(req)
+
     def request(self, tracking_no: str) -> Request | None:
         return next((r for r in self._all("request") if r.tracking_no == tracking_no), None)
+
+    @property
+    def snapshots(self):
+        return self  # the unit of work's copies: what a pre-check reads is never written back anyway
+
+    def request_detached(self, tracking_no: str) -> Request | None:
+        return self.request(tracking_no)  # this unit of work's copies are written at commit either way
 
     def request_by_id(self, request_id: str) -> Request | None:
         return self._get("request", request_id)

@@ -68,6 +68,12 @@ class Container:
     def enqueue_delivery(self) -> None:
         pass
 
+    @property
+    def executes_inline(self) -> bool:
+        """True when `enqueue_execution` runs the saga before it returns (no queue, or huey's immediate
+        mode: tests, scripts); False when it only hands the request to the workers."""
+        return self.queue is None or bool(getattr(self.queue, "immediate", False))
+
     def enqueue_executions(self, request_ids: list[str]) -> None:
         """Many accepted requests at once: a worker's engine claims them from the database (one
         wake-up); elsewhere each is queued as confirm() queues it."""

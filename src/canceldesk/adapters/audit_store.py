@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from canceldesk.domain.lifecycle import Request, TimelineEntry
 
-from . import orm
+from . import orm, prepared
 from .bulk import insert_rows
 
 HEAD_ID = 1
@@ -23,14 +23,17 @@ _DEFERRED = "canceldesk.audit.deferred_events"
 
 
 def watch(session: Session) -> None:
+    """Collect this session's transitions. The listeners are the Session class's (registered once,
+    below): registering a pair on every write transaction's session cost more than the collecting."""
     session.info[_PENDING] = []
     session.info[_DEFERRED] = []
-    event.listen(session, "after_flush", _collect)
-    event.listen(session, "after_soft_rollback", _discard)
 
 
 def _collect(session, _flush_context) -> None:
-    session.info.setdefault(_PENDING, []).extend((o, None) for o in session.new if isinstance(o, TimelineEntry))
+    pending = session.info.get(_PENDING)
+    if pending is None:  # a session nobody watches (read-only units of work, scripts)
+        return
+    pending.extend((o, None) for o in session.new if isinstance(o, TimelineEntry))
 
 
 def note_transitions(session: Session, pairs: list[tuple[TimelineEntry, Request]]) -> None:
@@ -39,8 +42,13 @@ def note_transitions(session: Session, pairs: list[tuple[TimelineEntry, Request]
 
 
 def _discard(session, _previous_transaction) -> None:
-    session.info[_PENDING] = []
-    session.info[_DEFERRED] = []
+    if _PENDING in session.info or _DEFERRED in session.info:
+        session.info[_PENDING] = []
+        session.info[_DEFERRED] = []
+
+
+event.listen(Session, "after_flush", _collect)
+event.listen(Session, "after_soft_rollback", _discard)
 
 
 class SqlAuditLog:
@@ -68,8 +76,7 @@ class SqlAuditLog:
             conn.execute(select(orm.func_advisory_lock()))
 
     def head(self) -> dict | None:
-        row = self.session.connection().execute(
-            select(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID)).mappings().first()
+        row = self.session.connection().execute(prepared.audit_head(HEAD_ID)).mappings().first()
         return None if row is None else dict(row)
 
     def last_link(self) -> tuple[int, str] | None:
@@ -83,9 +90,9 @@ class SqlAuditLog:
 
     def write(self, rows: list[dict], head: dict, head_exists: bool) -> None:
         conn = self.session.connection()
-        insert_rows(None, orm.audit_log, rows, conn)
+        insert_rows(None, orm.audit_log, rows, conn)  # executemany compiled once; COPY for a large group on PostgreSQL
         if head_exists:
-            conn.execute(update(orm.audit_head).where(orm.audit_head.c.id == HEAD_ID).values(**head))
+            conn.execute(prepared.audit_head_update(HEAD_ID), {f"h_{k}": v for k, v in head.items()})
         else:
             conn.execute(orm.audit_head.insert().values(id=HEAD_ID, **head))
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from . import orm, securitystore
+from . import orm, prepared, securitystore
 
 L, S, U, O = orm.login_locks, orm.sessions, orm.staff_users, orm.otp_codes
 
@@ -52,7 +52,9 @@ class SqlAccountStore:
         self.s.execute(S.insert().values(**values))
 
     def session(self, token_hash: str) -> dict | None:
-        row = self.s.execute(select(S).where(S.c.token_hash == token_hash)).mappings().first()
+        # every API call: a prepared Core statement on the connection (no ORM execution path)
+        conn = self.s.connection() if hasattr(self.s, "connection") else self.s
+        row = conn.execute(prepared.session_by_hash(), {"token_hash": token_hash}).mappings().first()
         return None if row is None else dict(row)
 
     def update_session(self, token_hash: str, **values) -> None:

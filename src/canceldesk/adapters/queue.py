@@ -20,6 +20,7 @@ from typing import Callable
 
 from huey import MemoryHuey, RedisHuey, SqliteHuey, crontab
 from huey.exceptions import RetryTask
+from huey.storage import SqliteStorage
 
 log = logging.getLogger("canceldesk.queue")
 DELIVERY_SLOT = 0.5  # seconds: at most one delivery task per slot per process
@@ -40,7 +41,20 @@ def build_huey(settings):
         path = os.path.join("var", "queue.db")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     # Several worker processes may share the file: wait for its lock rather than fail.
-    return SqliteHuey("canceldesk", filename=path, results=False, timeout=60)
+    return SqliteHuey("canceldesk", filename=path, results=False, timeout=60, storage_class=_QueueFile)
+
+
+class _QueueFile(SqliteStorage):
+    """huey's SQLite storage with the database's own durability setting: WAL with synchronous=NORMAL
+    (adapters/db.py) — commits survive a crash of the process, and only an OS crash or power loss can
+    take back the last ones. huey's default (FULL) fsyncs on every enqueue, in the request that
+    confirms; what a queued task stands for is in the database anyway (an accepted request is resumed
+    by the sweeper, an unsent message by the periodic delivery)."""
+
+    def _create_connection(self):
+        conn = super()._create_connection()
+        conn.execute("pragma synchronous=NORMAL")
+        return conn
 
 
 WAKE_SLOT = 0.02  # seconds: at most one "work is due" wake-up task per slot per API process

@@ -70,6 +70,7 @@ class SqlUnitOfWork:
                 raise RuntimeError("a read-only unit of work was asked to write")
             self.session.rollback()  # nothing to keep; ends the read snapshot
             return
+        self.repo.write_detached()  # before the audit hook: it chains the transitions written so far
         if self._before_commit is not None:
             self._before_commit(self)
         self.session.commit()
@@ -82,9 +83,12 @@ class SqlUnitOfWork:
             self.session.flush()
         except IntegrityError as exc:
             raise IntegrityConflict(type(exc.orig).__name__) from None
+        self.repo.write_detached()
 
     def rollback(self) -> None:
         self.session.rollback()
+        if self.repo.detached is not None:
+            self.repo.detached.forget()
 
     def _store(self, name: str, make: Callable[[Session], object]):
         store = self._stores.get(name)

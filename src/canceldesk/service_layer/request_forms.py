@@ -1,6 +1,6 @@
 """What a termination request looks like at the service layer's edges: the command a channel builds
 (`NewRequest`), parsing of its kind and number, its body hash (idempotency), tracking numbers, and the
-API's view of a request (`request_public`). `requests.py` re-exports them: the use cases live there."""
+API's view of a request (`request_public`, `confirmed_view`). `requests.py` re-exports them: the use cases live there."""
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from canceldesk.domain import localtime
 from canceldesk.domain.identifiers import InvalidIdentifier, normalize_msisdn
-from canceldesk.domain.lifecycle import Request, RequestKind
+from canceldesk.domain.lifecycle import Request, RequestKind, Status
 from canceldesk.domain.present import localize
 
 from .errors import InvalidInput
@@ -75,3 +75,15 @@ def request_public(req: Request, steps: dict | None = None, *, tz: str = "Asia/S
                          "attempts": steps[name].attempts if name in steps else 0,
                          "error": steps[name].error if name in steps else None} for name in plan_for(req.kind)]
     return out
+
+
+def confirmed_view(c, req: Request, lang: str = "zh") -> dict:
+    """The answer to a confirmation: the request as `confirm` committed it, with its steps all still
+    pending (a request reaches execution only through this confirmation, so it has none yet). Where
+    the execution already ran inside the call (`executes_inline`: no queue, tests, scripts), the
+    request as it stands now, read again with its steps."""
+    if req.status == Status.EXECUTING and c.executes_inline:
+        with c.uow(readonly=True) as uow:
+            now = uow.repo.request(req.tracking_no)
+            return request_public(now, uow.repo.steps(now.id), tz=c.pack.timezone, lang=lang)
+    return request_public(req, {}, tz=c.pack.timezone, lang=lang)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from canceldesk.domain import localtime
 from canceldesk.domain.errors import IntegrityConflict
 from canceldesk.domain.identifiers import InvalidIdentifier, mask_msisdn, validate_document
 from canceldesk.domain.lifecycle import Request, RequestKind, Status, covering_request
@@ -16,16 +15,17 @@ from canceldesk.domain.prechecks import PrecheckContext, PrecheckResult, evaluat
 
 from . import alerts, audit, auth, numbers, staffscope, stepup
 from .errors import Conflict, Forbidden, InvalidInput, NotFound
-from .notifications import notify
+from .request_notices import _notify_state, notify_state  # noqa: F401  (notify_state: intake.py uses requests.notify_state)
 from .ports import UnitOfWork
 from .principal import STAFF_ROLES, Principal, may
 from .request_forms import (  # noqa: F401  (re-exported: callers use requests.<name>)
-    NewRequest, new_tracking_no, parse_kind, parse_msisdn, request_body_hash, request_public)
+    NewRequest, confirmed_view, new_tracking_no, parse_kind, parse_msisdn, request_body_hash, request_public)
 
 
-def visible_line(uow: UnitOfWork, principal: Principal, msisdn: str) -> Line:
-    """The line if this principal may see it; otherwise 404 — the same as a line that does not exist."""
-    line = uow.repo.line(msisdn)
+def visible_line(uow: UnitOfWork, principal: Principal, msisdn: str, snapshot: bool = False) -> Line:
+    """The line if this principal may see it; otherwise 404 — the same as a line that does not exist.
+    `snapshot`: a read-only copy (the pre-checks only look at it)."""
+    line = (uow.repo.snapshots if snapshot else uow.repo).line(msisdn)
     if line is None:
         raise NotFound("no such line")
     if principal.is_subscriber:
@@ -62,14 +62,15 @@ def _may_end(c, uow, principal: Principal, line: Line, doc: dict | None) -> bool
 
 def _context(c, uow, principal: Principal, kind: str, line: Line, subscription_id: str | None,
              doc: dict | None, lang: str, ignore_request: str | None = None) -> PrecheckContext:
-    subs = uow.repo.subscriptions_with_products(line.msisdn)
+    facts = uow.repo.snapshots  # read-only copies: a pre-check only looks
+    subs = facts.subscriptions_with_products(line.msisdn)
     if RequestKind(kind).targets_subscription:
         if not subscription_id:
             raise InvalidInput(f"{kind} needs subscription_id (see GET /v1/lines/{line.msisdn}/subscriptions)",
                                {"field": "subscription_id"})
         if not any(s.id == subscription_id for s, _ in subs):
             raise NotFound("no such subscription on this line")
-    open_no = covering_request(kind, subscription_id, uow.repo.open_requests_on_line(line.msisdn), ignore_request)
+    open_no = covering_request(kind, subscription_id, facts.open_requests_on_line(line.msisdn), ignore_request)
     return PrecheckContext(
         kind=kind, line=line, subscriptions=subs, pack=c.pack, now=c.now(), subscription_id=subscription_id,
         actor_may_end=_may_end(c, uow, principal, line, doc), open_request_tracking_no=open_no,
@@ -84,7 +85,7 @@ def precheck(c, principal: Principal, kind: object, msisdn: object, subscription
     # A subscriber's pre-check only reads (staff look-ups are audited, so theirs writes).
     with c.uow(readonly=not staffscope.is_staff(principal)) as uow:
         try:
-            line = visible_line(uow, principal, msisdn)
+            line = visible_line(uow, principal, msisdn, snapshot=True)
         except NotFound:
             staffscope.looked_up(uow, c, principal, "staff_precheck", mask_msisdn(msisdn), False, kind=kind)
             uow.commit()  # misses are audited too
@@ -127,7 +128,7 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
                     raise Conflict("this Idempotency-Key was used with a different body; use a new key",
                                    {"tracking_no": existing.tracking_no}, code="IDEMPOTENCY_KEY_REUSED")
                 return existing, False
-        line = visible_line(uow, principal, cmd.msisdn)
+        line = visible_line(uow, principal, cmd.msisdn, snapshot=True)
         ctx = _context(c, uow, principal, cmd.kind, line, cmd.subscription_id, cmd.in_person_document, cmd.lang)
         result = _staff_view(c, uow, principal, ctx, evaluate(ctx), cmd.in_person_document)
         if ctx.open_request_tracking_no:
@@ -140,13 +141,12 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
                                code="WARNINGS_NOT_ACKNOWLEDGED")
         channel = cmd.channel or principal.channel
         req = new_request(c, principal, cmd, line, result, body_hash, now)
-        uow.repo.add(req)
         if cmd.in_person_document and not principal.is_subscriber:
             _record_in_person(uow, principal, req, cmd.in_person_document, ctx.actor_may_end, now)
         if cmd.one_step and result.eligible and _needs_no_step_up(c, principal, req):
             _accept(c, req, principal, result, now, via=channel)  # one transaction, one "accepted" notice
         try:
-            uow.flush()
+            uow.repo.insert_request(req)  # as it stands, timeline and all
         except IntegrityConflict:
             uow.rollback()
             raise _race_conflict(c, principal, cmd) from None
@@ -230,44 +230,13 @@ def _race_conflict(c, principal, cmd: NewRequest) -> Conflict:
         return Conflict(f"another open request {no} already covers this", {"tracking_no": no}, code="OPEN_REQUEST")
 
 
-# Channels where the person is not looking at the request when it is created (a text, a call, an
-# assistant): only there does "please confirm" tell them something they do not already see.
-ASKS_BY_MESSAGE = frozenset({"sms", "ivr", "assistant"})
-# Channels whose own reply to the confirmation is the acceptance message (the SMS answer to "Y" carries
-# the reference and how to follow it): a separate "accepted" text would say the same thing twice.
-ACCEPTS_IN_REPLY = frozenset({"sms"})
 
 
-def _notify_state(c, uow, req: Request, now, result: PrecheckResult | None = None, detail: str = "",
-                  lang: str | None = None, via: str | None = None) -> None:
-    """One message per event. Lines of an enterprise batch are told nothing one by one: the
-    admin gets one message for the batch (batches.py)."""
-    if req.batch_id is not None:
-        return
-    lang = lang or req.lang or c.pack.locale
-    base = dict(to=req.msisdn, ref=req.tracking_no, at=now, kind=req.kind, lang=lang, via=req.channel)
-    if req.status == Status.REJECTED:
-        sep = "; " if lang.startswith("en") else "；"
-        text = detail or sep.join(b.message for b in (result.blockers if result else [])) or ",".join(req.reject_codes)
-        notify(uow.repo, event="rejected", dedup=f"{req.id}:rejected", detail=text, **base)
-    elif req.status == Status.AWAITING_CONFIRMATION:
-        if req.channel in ASKS_BY_MESSAGE:
-            notify(uow.repo, event="needs_action", dedup=f"{req.id}:needs_action", **base)
-    elif req.status == Status.IN_REVIEW:
-        notify(uow.repo, event="in_review", dedup=f"{req.id}:in_review", **base)
-    elif req.status == Status.EXECUTING and via not in ACCEPTS_IN_REPLY:
-        notify(uow.repo, event="accepted", dedup=f"{req.id}:accepted",
-               deadline=localtime.shown(req.deadline_at, c.pack.timezone), **base)
-    elif req.status == Status.WITHDRAWN:
-        notify(uow.repo, event="withdrawn", dedup=f"{req.id}:withdrawn", **base)
-
-
-notify_state = _notify_state  # the bulk intake (intake.py) tells each request the same way
-
-
-def owned_request(uow, principal: Principal, tracking_no: str) -> Request:
+def owned_request(uow, principal: Principal, tracking_no: str, detached: bool = False) -> Request:
+    """`detached`: read for a change written at the unit of work's commit (Repository.request_detached)."""
     well_formed = isinstance(tracking_no, str) and len(tracking_no) <= 40 and tracking_no.isascii() and tracking_no.isalnum()
-    req = uow.repo.request(tracking_no) if well_formed else None
+    read = uow.repo.request_detached if detached else uow.repo.request
+    req = read(tracking_no) if well_formed else None
     if req is None:
         raise NotFound("no such request")
     if principal.is_subscriber:
@@ -298,7 +267,7 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
     now = c.now()
     via = channel or principal.channel  # the channel the confirmation came by (sms, ivr, assistant override)
     with c.uow() as uow:
-        req = owned_request(uow, principal, tracking_no)
+        req = owned_request(uow, principal, tracking_no, detached=True)
         if req.status != Status.AWAITING_CONFIRMATION:
             raise Conflict(f"request {req.tracking_no} is '{req.status}', not awaiting confirmation",
                            {"status": req.status}, code="INVALID_STATE")
@@ -306,7 +275,7 @@ def confirm(c, principal: Principal, tracking_no: str, verification: dict | None
             raise Forbidden("only the person, their enterprise admin or the counter that took the request confirms it")
         _check_step_up(c, uow, principal, req, verification)
         # The facts may have changed since the impact was shown (a new bill, a port-out): check again.
-        line = uow.repo.line(req.msisdn)
+        line = uow.repo.snapshots.line(req.msisdn)
         ctx = _context(c, uow, principal, req.kind, line, req.subscription_id, None, lang, ignore_request=req.id)
         if not principal.is_subscriber and principal.role in STAFF_ROLES:
             ctx.actor_may_end = True  # the in-person check was recorded when the agent submitted

@@ -26,14 +26,19 @@ SESSION_COOKIE = "cd_session"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def get_container(request: Request) -> Container:
+# The dependencies that only look at the request (no I/O) are `async def`: FastAPI runs a plain `def`
+# dependency in the thread pool, one hand-off to a thread and back per dependency per call — on a
+# small API call more CPU than the dependency itself. The token look-up (database) and the endpoints
+# stay `def`, in the thread pool.
+
+async def get_container(request: Request) -> Container:
     return request.app.state.container
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     """The address the per-client limits count (uvicorn applies X-Forwarded-For only from trusted proxies)."""
     return request.client.host if request.client else "unknown"
 
@@ -75,7 +80,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
 def require_roles(*roles: str):
-    def check(p: CurrentPrincipal) -> Principal:
+    async def check(p: CurrentPrincipal) -> Principal:
         if p.role not in roles:
             raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
         return p
@@ -100,7 +105,7 @@ CurrentReviewer = Annotated[Principal, Depends(require("review"))]
 CurrentEnterpriseAdmin = Annotated[Principal, Depends(require("enterprise"))]
 
 
-def get_lang(request: Request, accept_language: Annotated[str | None, Header(max_length=200)] = None,
+async def get_lang(request: Request, accept_language: Annotated[str | None, Header(max_length=200)] = None,
              lang: Annotated[str | None, Query(max_length=5)] = None) -> str:
     """?lang=, else the language chosen on the pages (cookie), else Accept-Language, else the pack's."""
     if lang in ("zh", "en"):

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Header, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from canceldesk.adapters.pdf import receipt_pdf
 from canceldesk.service_layer import receipts
@@ -11,6 +11,7 @@ from canceldesk.service_layer.errors import Forbidden
 from canceldesk.service_layer import requests as svc
 from canceldesk.service_layer.principal import may
 
+from ..hardening import json_answer
 from ..deps import ContainerDep, CurrentPrincipal, CurrentRequester, Lang
 from ..schemas import ConfirmCreate, PrecheckCreate, RequestCreate
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/v1", tags=["requests"])
 @router.post("/prechecks", summary="What blocks this, what to acknowledge, and what it would cost or refund")
 def precheck(body: PrecheckCreate, p: CurrentPrincipal, c: ContainerDep, lang: Lang):
     doc = body.in_person_document.model_dump() if body.in_person_document else None
-    return svc.precheck(c, p, body.kind, body.msisdn, body.subscription_id, lang, doc).as_dict()
+    return json_answer(svc.precheck(c, p, body.kind, body.msisdn, body.subscription_id, lang, doc).as_dict())
 
 
 @router.post("/requests", status_code=201, summary="Ask to end something (pre-checked, then awaiting confirmation)")
@@ -31,7 +32,7 @@ def create(body: RequestCreate, p: CurrentRequester, c: ContainerDep, lang: Lang
                          in_person_document=body.in_person_document.model_dump() if body.in_person_document else None,
                          lang=lang)
     req, created = svc.create_request(c, p, cmd)
-    return JSONResponse(status_code=201 if created else 200, content=svc.request_public(req, tz=c.pack.timezone, lang=lang))
+    return json_answer(svc.request_public(req, tz=c.pack.timezone, lang=lang), status_code=201 if created else 200)
 
 
 @router.get("/requests", summary="My requests, newest first")
@@ -53,10 +54,7 @@ def get(tracking_no: str, p: CurrentPrincipal, c: ContainerDep, lang: Lang):
 def confirm(tracking_no: str, p: CurrentRequester, c: ContainerDep, lang: Lang,
             body: Annotated[ConfirmCreate | None, Body()] = None):
     verification = body.verification.model_dump(exclude_none=True) if body and body.verification else None
-    req = svc.confirm(c, p, tracking_no, verification, lang)
-    with c.uow(readonly=True) as uow:  # the answer only reads: no write lock (SQLite) for it
-        req = uow.repo.request(req.tracking_no)
-        return svc.request_public(req, uow.repo.steps(req.id), tz=c.pack.timezone, lang=lang)
+    return json_answer(svc.confirmed_view(c, svc.confirm(c, p, tracking_no, verification, lang), lang))
 
 
 @router.post("/requests/{tracking_no}/withdraw", summary="Withdraw before execution")
