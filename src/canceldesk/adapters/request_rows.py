@@ -52,14 +52,21 @@ def insert_requests(s, reqs: list[Request]) -> None:
     audit_store.note_transitions(s, pairs)
 
 
+def loaded(cls, keys, row):
+    """An object of the mapped class `cls` built from a Core row as the ORM builds a loaded one: no
+    __init__, no attribute events, outside any session (the mappers must be configured)."""
+    obj = manager_of_class(cls).new_instance()
+    obj.__dict__.update(zip(keys, row))
+    return obj
+
+
 def _lines(s, msisdns) -> list[Line]:
     configure_mappers()
-    new, out = manager_of_class(Line).new_instance, []
+    out = []
     result = s.execute(select(LN).where(among(s, LN.c.msisdn, sorted(msisdns))))
     keys = list(result.keys())
     for row in result:
-        line = new()  # as the ORM makes a loaded object: no __init__, no attribute events
-        line.__dict__.update(zip(keys, row))
+        line = loaded(Line, keys, row)
         line.__dict__["history"] = []
         out.append(line)
     return out

@@ -17,12 +17,13 @@ from functools import cache
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import configure_mappers
-from sqlalchemy.orm.attributes import instance_state, manager_of_class
+from sqlalchemy.orm.attributes import instance_state
 
 from canceldesk.domain.lifecycle import OPEN, Request, TimelineEntry
 from canceldesk.domain.model import Line, Product, Subscription
 
 from . import audit_store, orm, prepared
+from .request_rows import loaded as _build  # one way to build a loaded object from a Core row
 
 RQ, EV = orm.requests, orm.request_events
 LN, SB, PR = orm.lines, orm.subscriptions, orm.products
@@ -37,11 +38,6 @@ def _by_tracking_no():
 def _timeline():
     return select(EV).where(EV.c.request_id == bindparam("request_id")).order_by(EV.c.id)
 
-
-def _build(cls, keys, row):
-    obj = manager_of_class(cls).new_instance()
-    obj.__dict__.update(zip(keys, row))
-    return obj
 
 
 class DetachedRequests:
