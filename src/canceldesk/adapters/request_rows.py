@@ -89,6 +89,10 @@ class LineRows:
         self.lines += lines
         return {ln.msisdn: ln for ln in lines}
 
+    def adopt(self, lines) -> None:
+        """Lines read and written by an earlier transaction of this group: written by `write` as if read now."""
+        self.lines += lines
+
     def write(self, s) -> None:
         batches: dict[tuple, list[dict]] = {}
         history = []
