@@ -131,7 +131,7 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
         held = runs.extend_leases(ids, owner, now, c.settings.lease_seconds)
         steps, adopted = _known_steps(runs, ids, held, kept.get("steps", {}))
         lines = [ln for rid, ln in kept.get("lines", {}).items() if rid in adopted]
-        if lines:
+        if lines and hasattr(runs, "adopt_lines"):  # optional, like adopt_steps and relock_requests
             runs.adopt_lines(lines)
         live = [r for r in reqs.values() if r.status == Status.EXECUTING and r.id in held]
         fresh = [r.id for r in live if r.id not in adopted]
