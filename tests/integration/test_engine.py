@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from canceldesk.adapters import durable, orm
 from canceldesk.adapters.downstream import TransientError, sim_calls
-from canceldesk.service_layer import delivery, engine, requests as svc
+from canceldesk.service_layer import delivery, engine, executor, requests as svc
 from canceldesk.service_layer.principal import Principal
 from support import Clock, make_container, noon, seed
 
@@ -71,6 +71,29 @@ def test_a_group_of_three_completes_in_two_transactions_each_refund_paid_once(wo
     assert ledgers and all(total == 0 for _, total in ledgers)
     assert (completed_notices, receipts, leases) == (3, 3, 0)
     assert engine.drain(c) == 0  # nothing due any more
+
+
+def test_a_request_changed_by_another_run_between_rounds_keeps_that_change(world, monkeypatch):
+    """The second round adopts the request the first one committed only if nobody wrote it since: here
+    the sweeper moves its promised time while the call is out, and that promise survives the completion."""
+    c, clock, rounds = world
+    req = accept(c, ALICE, "unsubscribe", "13800138000", "S-DATA")
+    later = noon(TODAY) + timedelta(days=3)
+    real = executor.call_downstream
+
+    def call(c_, rid, step_call):
+        with c.engine.begin() as conn:
+            conn.execute(update(orm.requests).where(orm.requests.c.id == rid).values(deadline_at=later))
+        return real(c_, rid, step_call)
+
+    monkeypatch.setattr(executor, "call_downstream", call)
+    assert engine.drain(c) == 1
+    assert rounds == [1, 1]
+    with c.engine.connect() as conn:
+        row = conn.execute(select(orm.requests.c.status, orm.requests.c.deadline_at, orm.requests.c.completed_at)
+                           .where(orm.requests.c.id == req.id)).one()
+    assert (row.status, row.deadline_at, row.completed_at) == ("completed", later, noon(TODAY))
+    assert [rid for rid, _ in paid(c)] == [req.id]  # refunded once
 
 
 def test_a_transient_error_parks_one_request_and_the_others_complete(world):

@@ -36,45 +36,55 @@ def insert_rows(s, table, rows: list[dict], conn=None) -> None:
         executemany(conn, ("insert", table), lambda: insert(table), rows)
 
 
-def update_rows(conn, table, keys: tuple[str, ...], rows: list[dict]) -> None:
+def update_rows(conn, table, keys: tuple[str, ...], rows: list[dict], guard: tuple[str, str] | None = None) -> int:
     """UPDATE the rows of `table` whose `keys` columns equal each row's values, setting the row's other
-    columns (dicts with the same keys). PostgreSQL: one UPDATE … FROM unnest(one binary array per column)
-    (psycopg would pipeline one statement per row, each parsed and run by the server); elsewhere, or for
-    one row, one executemany."""
+    columns (dicts with the same keys); the number of rows updated. `guard` (column, name): only where
+    that column still holds the row's value under `name` (an optimistic version check; `name` is not a
+    column). PostgreSQL: one UPDATE … FROM unnest(one binary array per column) (psycopg would pipeline
+    one statement per row, each parsed and run by the server); elsewhere, or for one row, one executemany."""
     if not rows:
-        return
+        return 0
     names = tuple(rows[0])
-    sets = tuple(n for n in names if n not in keys)
+    column = dict(zip(names, names))
+    if guard is not None:
+        column[guard[1]] = guard[0]
+    sets = tuple(n for n in names if n not in keys and (guard is None or n != guard[1]))
     if conn.dialect.name != "postgresql" or len(rows) == 1 or any(len(r) != len(names) for r in rows):
-        executemany(conn, ("update", table, keys, sets), lambda: update(table).where(
-            and_(*[table.c[k] == bindparam(f"k_{k}") for k in keys])).values({n: bindparam(n) for n in sets}),
-            [{(f"k_{k}" if k in keys else k): v for k, v in r.items()} for r in rows])
-        return
+        where = [table.c[k] == bindparam(f"k_{k}") for k in keys]
+        if guard is not None:
+            where.append(table.c[guard[0]] == bindparam(f"k_{guard[1]}"))
+        bound = set(keys) | ({guard[1]} if guard else set())
+        return executemany(conn, ("update", table, keys, sets, guard), lambda: update(table).where(
+            and_(*where)).values({n: bindparam(n) for n in sets}),
+            [{(f"k_{k}" if k in bound else k): v for k, v in r.items()} for r in rows]).rowcount
     dialect = conn.dialect
     quote = dialect.identifier_preparer.quote
     table_name = dialect.identifier_preparer.format_table(table)
-    procs = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    cols = [table.c[column[n]] for n in names]
+    procs = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in cols]
     # each column's values as one array: text as TEXT[] (a VARCHAR(n)[] cast would truncate silently;
     # assigning TEXT to the column checks its length as a plain UPDATE does), JSON as its text
     casts = []
-    for n in names:
-        affinity = getattr(table.c[n].type, "_type_affinity", None)
-        casts.append("TEXT" if affinity in (String, JSON) else table.c[n].type.compile(dialect=dialect))
+    for c in cols:
+        affinity = getattr(c.type, "_type_affinity", None)
+        casts.append("TEXT" if affinity in (String, JSON) else c.type.compile(dialect=dialect))
+    where = [f"{table_name}.{quote(k)} = v.{quote(k)}" for k in keys]
+    if guard is not None:
+        where.append(f"{table_name}.{quote(guard[0])} = v.{quote(guard[1])}")
     sql = (f"UPDATE {table_name} SET "
-           + ", ".join(f"{quote(n)} = v.{quote(n)}" + ("::JSON" if c == "TEXT" and _is_json(table.c[n]) else "")
-                       for n, c in zip(names, casts) if n in sets)
-           + " FROM unnest(" + ", ".join(f"%b::{c}[]" for c in casts) + ") AS v ("
-           + ", ".join(quote(n) for n in names) + ") WHERE "
-           + " AND ".join(f"{table_name}.{quote(k)} = v.{quote(k)}" for k in keys))
+           + ", ".join(f"{quote(n)} = v.{quote(n)}" + ("::JSON" if cast == "TEXT" and _is_json(c) else "")
+                       for n, c, cast in zip(names, cols, casts) if n in sets)
+           + " FROM unnest(" + ", ".join(f"%b::{cast}[]" for cast in casts) + ") AS v ("
+           + ", ".join(quote(n) for n in names) + ") WHERE " + " AND ".join(where))
     columns = []
-    for n, p in zip(names, procs):
+    for n, c, p in zip(names, cols, procs):
         values = [r[n] for r in rows]
         if p is not None:
             values = [p(v) for v in values]
-        if _is_json(table.c[n]):  # the driver's JSON wrapper, serialised as the driver would
+        if _is_json(c):  # the driver's JSON wrapper, serialised as the driver would
             values = [_json_text(w) for w in values]
         columns.append(values)
-    conn.exec_driver_sql(sql, tuple(columns))
+    return conn.exec_driver_sql(sql, tuple(columns)).rowcount
 
 
 def _json_text(w):
@@ -144,33 +154,31 @@ def _plan(conn, key, make, keys: tuple) -> _Plan | None:
     return plan
 
 
-def executemany(conn, key, make, rows: list[dict]) -> None:
+def executemany(conn, key, make, rows: list[dict]):
     """Execute the statement `make()` (cached under `key`) once per row of `rows` (dicts with the same
-    keys) on the connection `conn`: one executemany, the rows' values processed as SQLAlchemy would."""
+    keys) on the connection `conn`: one executemany, the rows' values processed as SQLAlchemy would.
+    Returns the driver's result (its rowcount: the rows changed); None for no rows."""
     if not rows:
-        return
+        return None
     keys = tuple(rows[0])
     plan = _plan(conn, key, make, keys)
     if plan is None or len(rows) == 1:
-        conn.execute(make(), rows)
-        return
+        return conn.execute(make(), rows)
     n, cols = len(rows), []
     if any(len(r) != len(keys) for r in rows):
-        conn.execute(make(), rows)  # rows with different keys: SQLAlchemy's own path says what is missing
-        return
+        return conn.execute(make(), rows)  # rows with different keys: SQLAlchemy's own path says what is missing
     for name, proc, memo in zip(plan.names, plan.procs, plan.memo):
         try:
             values = [r[name] for r in rows] if name not in plan.defaults else [plan.defaults[name]] * n
         except KeyError:
-            conn.execute(make(), rows)
-            return
+            return conn.execute(make(), rows)
         if proc is not None:
             values = _processed(values, proc, memo)
         cols.append(values)
     params = list(zip(*cols))
     if not plan.positional:
         params = [dict(zip(plan.keys, p)) for p in params]
-    conn.exec_driver_sql(plan.sql, params)
+    return conn.exec_driver_sql(plan.sql, params)
 
 
 def _processed(values: list, proc, memo: bool) -> list:

@@ -39,6 +39,9 @@ from .request_rows import LineRows
 _TROUBLE = (IntegrityError, StaleDataError, OperationalError)
 T, RQ, SUB, PROD = orm.execution_steps, orm.requests, orm.subscriptions, orm.products
 _FIELDS = ("status", "attempts", "started_at", "finished_at", "error", "result")
+# what a run that does not hold an executing request's lease may write on it: the sweeper's promised
+# time (escalations.escalate_overdue); a transition's columns once a lapsed lease was taken over
+_FINGERPRINT = ("status", "updated_at", "deadline_at", "completed_at", "failure", "open_target")
 
 
 def _busy(fn):
@@ -89,6 +92,12 @@ class _Rows:
             self.objects += [(obj, table, keys, tuple(row)) for obj, row in zip(out, rows)]
         return out
 
+    def adopt(self, table, objects) -> None:
+        """Objects this process wrote in an earlier transaction and that are unchanged since: tracked
+        as if read now."""
+        keys = tuple(table.columns.keys())
+        self.objects += [(obj, table, keys, tuple(map(obj.__dict__.get, keys))) for obj in objects]
+
     def loaded(self, cls) -> list:
         return [obj for obj, *_ in self.objects if isinstance(obj, cls)]
 
@@ -120,6 +129,7 @@ class SqlRunStore:
         self._steps: list[StepRecord] = []                 # every record handed out or added
         self._rows = _Rows()                               # requests and subscriptions read with Core
         self._lines = LineRows()                           # the lines of line-closing requests, Core too
+        self._kept_lines: dict[str, object] = {}           # lines adopted from the group's last round
         self._products: dict[str, Product] = {}
 
     # leases ---------------------------------------------------------------------------------
@@ -165,6 +175,26 @@ class SqlRunStore:
         for req in self._rows.load(Request, RQ, self.s.execute(q)):
             req.__dict__["timeline"] = []
             out[req.id] = req
+        line_history.executing(self.s, out.values())
+        return out
+
+    @_busy
+    def relock_requests(self, kept: dict[str, Request]) -> dict[str, Request]:
+        """Requests the group's last round committed (this owner has held their leases since): locked
+        again in id order by a narrow SELECT … FOR UPDATE of the columns another run may write on an
+        executing request (_FINGERPRINT). Those unchanged are tracked as if read now, without reading,
+        decoding and building them again; the others are not returned (read them with `locked_requests`)."""
+        if not kept:
+            return {}
+        q = (select(RQ.c.id, *[RQ.c[n] for n in _FINGERPRINT]).where(among(self.s, RQ.c.id, sorted(kept)))
+             .order_by(RQ.c.id).with_for_update())
+        out = {}
+        for row in self.s.execute(q):
+            req = kept[row[0]]
+            if tuple(row[1:]) == tuple(map(req.__dict__.get, _FINGERPRINT)):
+                req.__dict__["timeline"] = []
+                out[req.id] = req
+        self._rows.adopt(RQ, out.values())
         line_history.executing(self.s, out.values())
         return out
 
@@ -219,9 +249,19 @@ class SqlRunStore:
 
     @_busy
     def lines_of_many(self, msisdns: set[str]) -> dict:
-        """The group's lines (one SELECT, Core, outside the session): their changed columns and new
-        history entries are written by `commit`, with the lines' version check (adapters/request_rows.py)."""
-        return self._lines.load(self.s, msisdns)
+        """The group's lines (one SELECT, Core, outside the session; adopted ones are not read again):
+        their changed columns and new history entries are written by `commit`, with the lines' version
+        check (adapters/request_rows.py), so a line changed since it was read is "not now"."""
+        kept = [self._kept_lines[m] for m in msisdns if m in self._kept_lines]
+        out = self._lines.load(self.s, [m for m in msisdns if m not in self._kept_lines])
+        self._lines.adopt(kept)
+        out.update((ln.msisdn, ln) for ln in kept)
+        return out
+
+    def adopt_lines(self, lines) -> None:
+        """Lines the group's last round read and wrote (written with their version: a line changed since
+        makes the write "not now"): `lines_of_many` hands them out instead of reading them again."""
+        self._kept_lines.update((ln.msisdn, ln) for ln in lines)
 
     @_busy
     def receipt_codes(self, request_ids: list[str]) -> dict[str, str]:
@@ -280,6 +320,7 @@ class SqlRunStore:
         self._loaded = {}
         self._rows = _Rows()
         self._lines = LineRows()
+        self._kept_lines = {}
 
 
 class SqlDeliveryStore:

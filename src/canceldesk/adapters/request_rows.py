@@ -10,15 +10,16 @@ Here the same domain objects (made and moved by the domain's own constructors an
   (adapters/bulk.py), and handed to the audit chain as the ORM's flush would hand them;
 - `read_lines`: lines read for the pre-checks only (never written: not tracked, not in the session);
 - `LineRows`: lines read for the engine's group, whose changed columns are written by one
-  executemany per set of changed columns, with the same optimistic version check as the ORM's
-  (`version = version + 1 WHERE version = :seen`; a row changed meanwhile is a StaleDataError, which
-  the engine's store turns into "not now"), and whose new history entries are inserted with them.
+  statement per set of changed columns (bulk.update_rows: `UPDATE … FROM unnest` on PostgreSQL), with
+  the same optimistic version check as the ORM's (`version = seen + 1 … WHERE version = seen`; a row
+  changed meanwhile is a StaleDataError, which the engine's store turns into "not now"), and whose new
+  history entries are inserted with them.
 
 A unique key hit (two requests racing for one target) raises SQLAlchemy's IntegrityError, as a flush would.
 """
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import configure_mappers
 from sqlalchemy.orm.base import instance_state, manager_of_class
 from sqlalchemy.orm.exc import StaleDataError
@@ -27,7 +28,7 @@ from canceldesk.domain.lifecycle import Request
 from canceldesk.domain.model import Line
 
 from . import audit_store, orm
-from .bulk import among, insert_rows
+from .bulk import among, insert_rows, update_rows
 
 RQ, EV, LN, LH = orm.requests, orm.request_events, orm.lines, orm.line_history
 _REQUEST_COLUMNS = [c.name for c in RQ.columns]
@@ -88,6 +89,10 @@ class LineRows:
         self.lines += lines
         return {ln.msisdn: ln for ln in lines}
 
+    def adopt(self, lines) -> None:
+        """Lines read and written by an earlier transaction of this group: written by `write` as if read now."""
+        self.lines += lines
+
     def write(self, s) -> None:
         batches: dict[tuple, list[dict]] = {}
         history = []
@@ -105,13 +110,11 @@ class LineRows:
             if changed:
                 seen = d["version"]
                 d["version"] = seen + 1
-                batches.setdefault(changed, []).append({"row_key": d["msisdn"], "seen": seen, "next": seen + 1,
+                batches.setdefault(changed, []).append({"msisdn": d["msisdn"], "seen": seen, "version": seen + 1,
                                                         **{k: d[k] for k in changed}})
-        for changed, params in batches.items():
-            stmt = (update(LN).where(and_(LN.c.msisdn == bindparam("row_key"), LN.c.version == bindparam("seen")))
-                    .values({"version": bindparam("next"), **{k: bindparam(k) for k in changed}}))
-            result = s.connection().execute(stmt, params)
-            if result.rowcount != len(params):
-                raise StaleDataError(f"lines: {len(params) - max(result.rowcount, 0)} of {len(params)} changed meanwhile")
+        for params in batches.values():
+            count = update_rows(s.connection(), LN, ("msisdn",), params, guard=("version", "seen"))
+            if count != len(params):
+                raise StaleDataError(f"lines: {len(params) - max(count, 0)} of {len(params)} changed meanwhile")
         insert_rows(s, LH, history)
         self.lines = []

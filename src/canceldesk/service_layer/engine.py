@@ -10,9 +10,11 @@ A worker process runs a few engine lanes. Each lane, over and over:
    and its next outside call marked `started` (executor.advance_locked) — then one COMMIT, with
    one audit-chain append for all the group's transitions and the outbox rows of all its
    notices. The step log's promise is unchanged: `started` commits before the call, `done` with
-   the call's effects after it. Later rounds re-lock and re-read the requests but reuse the step
-   logs (and receipts, refund keys) the previous round committed for requests whose leases this
-   owner still holds: no other run can have written them.
+   the call's effects after it. Later rounds reuse what the previous round committed for requests
+   whose leases this owner still holds: their step logs, receipts and refund keys (no other run can
+   have written them), their request rows (re-locked by a narrow SELECT … FOR UPDATE that checks
+   the columns another run may write, re-read whole if one changed) and their lines (written with
+   their version check, so a line changed meanwhile makes the round "not now").
 3. **Calls downstream concurrently** (a thread pool shared by the lanes): the simulators' (or the
    real systems') latency is paid once per round for the whole group, not once per request.
 4. Back to 2 with the results, until every request of the group is completed, failed, or parked
@@ -83,6 +85,17 @@ def _run(c, pending: dict[str, tuple | None], owner: str, pool: ThreadPoolExecut
     return outcomes
 
 
+def _locked(runs, ids: list[str], kept: dict) -> dict:
+    """The group's requests, row-locked: those the last round committed and that are unchanged since are
+    adopted (RunStore.relock_requests, which a store need not have), the rest read whole."""
+    relock = getattr(runs, "relock_requests", None)
+    reqs = relock({rid: kept[rid] for rid in ids if rid in kept}) if relock is not None and kept else {}
+    rest = [rid for rid in ids if rid not in reqs]
+    if rest:
+        reqs.update(runs.locked_requests(rest))
+    return reqs
+
+
 def _known_steps(runs, ids: list[str], held: set[str], kept: dict) -> tuple[dict, set[str]]:
     """The step logs of `ids`, and which of them were adopted: those the group's last round committed
     (`kept`, still leased by this owner, so no other run can have written them since) are adopted by
@@ -102,8 +115,9 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
 
     `carry` holds what the group's previous round committed and this process alone can have
     written since, as long as it holds the leases: the requests' step logs, their receipts and
-    refund payments (written only by those steps). It is emptied first and refilled only once
-    this round has committed, so a round that rolls back leaves nothing stale behind."""
+    refund payments (written only by those steps); and the request rows and lines, which others
+    may write (checked when adopted: `_locked`, the lines' version). It is emptied first and
+    refilled only once this round has committed, so a round that rolls back leaves nothing stale."""
     now = c.now()
     calls: dict = {}
     kept = dict(carry or {})
@@ -113,9 +127,12 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
         runs = uow.runs
         runs.hold_writes()
         ids = sorted(pending)
-        reqs = runs.locked_requests(ids)
+        reqs = _locked(runs, ids, kept.get("requests", {}))
         held = runs.extend_leases(ids, owner, now, c.settings.lease_seconds)
         steps, adopted = _known_steps(runs, ids, held, kept.get("steps", {}))
+        lines = [ln for rid, ln in kept.get("lines", {}).items() if rid in adopted]
+        if lines and hasattr(runs, "adopt_lines"):  # optional, like adopt_steps and relock_requests
+            runs.adopt_lines(lines)
         live = [r for r in reqs.values() if r.status == Status.EXECUTING and r.id in held]
         fresh = [r.id for r in live if r.id not in adopted]
         receipts = {rid: code for rid, code in kept.get("receipts", {}).items() if rid in adopted}
@@ -167,7 +184,10 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
         runs.finish_runs(group.finished, now)
         runs.commit()  # the group's step records and held rows: one executemany per table, then COMMIT
     if carry is not None and calls:
-        carry.update(steps={rid: steps[rid] for rid in calls},
+        carry.update(requests={rid: reqs[rid] for rid in calls},
+                     lines={rid: group.lines[reqs[rid].msisdn] for rid in calls
+                            if group.lines and reqs[rid].msisdn in group.lines},
+                     steps={rid: steps[rid] for rid in calls},
                      receipts={rid: code for rid, code in group.receipts.items() if rid in calls},
                      payments={k for k in group.payments if k.split(":", 1)[0] in calls})
     return calls
