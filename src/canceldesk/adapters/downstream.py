@@ -110,35 +110,87 @@ class CallLog:
         return fut.result()
 
     def _write_loop(self) -> None:
-        while True:
-            with self.lock:
-                if not self.queue and not self.wake.wait(timeout=5.0) and not self.queue:
-                    self.writer = None  # idle: the next call starts a new writer
-                    return
-                batch, self.queue = self.queue[:self.BATCH], self.queue[self.BATCH:]
-            if not batch:
-                continue
-            try:
-                refs = self._write([row for row, _ in batch])
-            except Exception as exc:  # noqa: BLE001 - each waiting call sees the failure (a transient one)
-                for _, fut in batch:
-                    fut.set_exception(TransientError(f"call log: {type(exc).__name__}"))
-                continue
-            for row, fut in batch:
-                fut.set_result(refs[row["key"]])
+        writer = _Writer(self.engine)
+        try:
+            while True:
+                with self.lock:
+                    if not self.queue and not self.wake.wait(timeout=5.0) and not self.queue:
+                        self.writer = None  # idle: the next call starts a new writer
+                        return
+                    batch, self.queue = self.queue[:self.BATCH], self.queue[self.BATCH:]
+                if not batch:
+                    continue
+                try:
+                    refs = writer.write([row for row, _ in batch])
+                except Exception as exc:  # noqa: BLE001 - each waiting call sees the failure (a transient one)
+                    writer.close()
+                    for _, fut in batch:
+                        fut.set_exception(TransientError(f"call log: {type(exc).__name__}"))
+                    continue
+                for row, fut in batch:
+                    fut.set_result(refs[row["key"]])
+        finally:
+            writer.close()
 
-    def _write(self, rows: list[dict]) -> dict[str, str]:
+
+_COLUMNS = ("key", "system", "action", "target", "amount", "reference", "at")
+_PG_INSERT = ("INSERT INTO sim_calls (key, system, action, target, amount, reference, at) "
+              "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[], "
+              "%s::varchar[], %s::timestamptz[]) ON CONFLICT (key) DO NOTHING RETURNING key, reference")
+
+
+class _Writer:
+    """The call log's writes. PostgreSQL: the writer thread's own connection, taken out of the pool
+    (it runs with synchronous_commit off: the remote side's durability is not ours to wait for, and
+    that setting must never reach a pooled connection), one INSERT … SELECT FROM unnest(one array
+    per column) … ON CONFLICT DO NOTHING RETURNING per batch — the server runs one statement, not one
+    per row — and a SELECT only for keys already recorded (a repeated call). Elsewhere: a pooled
+    connection per batch, an executemany and a SELECT of the batch's keys."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.conn = None
+
+    def close(self) -> None:
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - a broken connection: nothing left to close
+                pass
+
+    def write(self, rows: list[dict]) -> dict[str, str]:
+        if self.engine.dialect.name != "postgresql":
+            return self._write_generic(rows)
+        if self.conn is None:
+            conn = self.engine.raw_connection()
+            conn.detach()  # closed, never pooled, when this writer is done with it
+            self.conn = conn
+            with conn.cursor() as cur:
+                cur.execute("SET synchronous_commit TO OFF")
+            conn.commit()
+        conn = self.conn
+        try:
+            with conn.cursor() as cur:
+                cur.execute(_PG_INSERT, tuple([r[c] for r in rows] for c in _COLUMNS))
+                refs = dict(cur.fetchall())
+                missing = list({r["key"] for r in rows} - refs.keys())
+                if missing:
+                    cur.execute("SELECT key, reference FROM sim_calls WHERE key = ANY(%s::varchar[])", (missing,))
+                    refs.update(cur.fetchall())
+            conn.commit()
+        except Exception:
+            self.close()
+            raise
+        return refs
+
+    def _write_generic(self, rows: list[dict]) -> dict[str, str]:
+        from sqlalchemy.dialects.sqlite import insert as upsert
         keys = list({r["key"] for r in rows})
         with self.engine.begin() as conn:
-            dialect = conn.dialect.name
-            if dialect == "postgresql":  # the remote side's own durability is not ours to wait for
-                conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-                from sqlalchemy.dialects.postgresql import insert as upsert
-            else:
-                from sqlalchemy.dialects.sqlite import insert as upsert
             conn.execute(upsert(sim_calls).on_conflict_do_nothing(index_elements=["key"]), rows)
-            refs = dict(conn.execute(select(sim_calls.c.key, sim_calls.c.reference).where(sim_calls.c.key.in_(keys))).all())
-        return refs
+            return dict(conn.execute(select(sim_calls.c.key, sim_calls.c.reference)
+                                     .where(sim_calls.c.key.in_(keys))).all())
 
 
 _logs: "weakref.WeakKeyDictionary[Engine, CallLog]" = weakref.WeakKeyDictionary()

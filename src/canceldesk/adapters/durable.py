@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from canceldesk.domain.lifecycle import OPEN, Status
 
 from . import orm
-from .bulk import among
+from .bulk import among, insert_rows
 
 L, E, D, O, R = orm.execution_leases, orm.escalations, orm.duty_runs, orm.outbox, orm.requests
 
@@ -66,9 +66,9 @@ def claim_due(s: Session, owner: str, now: datetime, seconds: int, limit: int) -
     held = {r.request_id: r for r in s.execute(select(L.c.request_id, L.c.owner, L.c.resumes)
                                                .where(among(s, L.c.request_id, ids)))}
     until = now + timedelta(seconds=seconds)
-    new = [dict(request_id=i, owner=owner, lease_until=until, resumes=0, updated_at=now) for i in ids if i not in held]
-    if new:
-        s.execute(insert(L), new)
+    # PostgreSQL: a group's new leases in one COPY, not one pipelined INSERT per row
+    insert_rows(s, L, [dict(request_id=i, owner=owner, lease_until=until, resumes=0, updated_at=now)
+                       for i in ids if i not in held])
     out = [(i, 0) for i in ids if i not in held]
     for died in (False, True):  # a lapsed lease with an owner: that run died (counted like the sweeper does)
         group = [i for i, r in held.items() if (r.owner is not None) == died]
@@ -176,15 +176,25 @@ def claim_messages(s: Session, now: datetime, hold: timedelta, limit: int,
     """Claim pending messages for `hold` (a deliverer that dies lets them go again after it).
     One UPDATE … RETURNING: PostgreSQL re-checks the predicate on rows a racing deliverer locked,
     SQLite runs it under its write lock, so a message is claimed by one deliverer at a time.
-    `events` limits the claim to those events (the priority lane); `exclude` keeps them out (bulk)."""
-    relaxed_commit(s)
+    `events` limits the claim to those events (the priority lane); `exclude` keeps them out (bulk).
+
+    PostgreSQL: the pending messages are read by walking `ix_outbox_pending` (sent_at, id) in order
+    (ORDER BY sent_at, id — all NULL — is the index's order) and never by a bitmap scan. Sending a
+    message moves its entry in that index, and the entries of sent messages stay behind until a
+    vacuum: under load, tens of thousands of them, which a bitmap scan visits in the heap on every
+    claim (~10 ms each, measured on 20,000 sent messages) while an index scan marks them dead as it
+    passes and skips them from then on (~1.7 ms). The planner, whose statistics lag behind a busy
+    outbox, would pick the bitmap scan."""
+    if s.get_bind().dialect.name == "postgresql":  # one round trip for both settings of this transaction
+        s.execute(text("SELECT set_config('synchronous_commit', 'off', true), "
+                       "set_config('enable_bitmapscan', 'off', true)"))
     due = or_(O.c.next_attempt_at.is_(None), O.c.next_attempt_at <= now)
     which = [O.c.sent_at.is_(None), due]
     if events is not None:
         which.append(O.c.event.in_(events))
     if exclude:
         which.append(O.c.event.not_in(exclude))
-    pending = select(O.c.id).where(*which).order_by(O.c.id).limit(limit).scalar_subquery()
+    pending = select(O.c.id).where(*which).order_by(O.c.sent_at, O.c.id).limit(limit).scalar_subquery()
     stmt = (update(O).where(O.c.id.in_(pending), *which)
             .values(next_attempt_at=now + hold, attempts=O.c.attempts + 1)
             .returning(O.c.id, O.c.channel, O.c.to, O.c.text, O.c.attempts))
