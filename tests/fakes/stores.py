@@ -15,7 +15,14 @@ from .store import InMemoryRepository, Store
 if TYPE_CHECKING:
     from .uow import InMemoryUnitOfWork
 
+# what a run that does not hold an executing request's lease may write on it (as adapters/engine_store.py)
+FINGERPRINT = ("status", "updated_at", "deadline_at", "completed_at", "failure", "open_target")
 
+
+
+
+def _line_fields(line: Line) -> dict:
+    return {k: v for k, v in vars(line).items() if k != "history"}
 
 
 FLEET_FLAGS = {"": lambda l: True, "active": lambda l: l.status == LineStatus.ACTIVE,
@@ -261,6 +268,31 @@ class InMemoryRunStore:
 
     def locked_requests(self, ids: list[str]) -> dict[str, Request]:
         return self.uow.repo.locked_requests(ids)
+
+    def relock_requests(self, kept: dict[str, Request]) -> dict[str, Request]:
+        """The group's last round's requests, adopted (handed out again, not read) where the store's
+        committed row still has what that round committed in the columns another run may write;
+        the others are left out, for `locked_requests` to read whole."""
+        out = {}
+        for rid in sorted(kept):
+            stored, req = self.uow.store.table("request").get(rid), kept[rid]
+            if stored is not None and all(getattr(stored, f) == getattr(req, f) for f in FINGERPRINT):
+                self.uow.repo.seen[("request", rid)] = req
+                out[rid] = req
+        return out
+
+    def adopt_steps(self, records: list[StepRecord]) -> None:
+        """Records the group's last round committed (this owner's leases kept anyone else off them)."""
+        self.records += records
+
+    def adopt_lines(self, lines: list[Line]) -> None:
+        """Lines the group's last round wrote, handed out again by `lines_of_many`; as the SQL store's
+        version check at commit, a line changed since makes the round "not now"."""
+        for ln in lines:
+            stored = self.uow.store.lines.get(ln.msisdn)
+            if stored is None or _line_fields(stored) != _line_fields(ln):
+                raise StoreBusy(f"lines: {ln.msisdn} changed since the group's last round")
+            self.uow.repo.seen[("line", ln.msisdn)] = ln
 
     def steps_of_many(self, ids: list[str]) -> dict[str, dict[str, StepRecord]]:
         out = {i: copy.deepcopy(self.uow.store.steps.get(i, {})) for i in ids}

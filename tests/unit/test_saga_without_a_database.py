@@ -9,11 +9,12 @@ import pytest
 
 from canceldesk.adapters.crypto import KeyRing
 from canceldesk.bootstrap import load_policy
-from canceldesk.domain.errors import PermanentError
+from canceldesk.domain.errors import PermanentError, StoreBusy
 from canceldesk.domain.model import Customer, Line, Subscription
 from canceldesk.service_layer import audit, engine, executor, receipts, requests
 from canceldesk.service_layer.principal import Principal
 from fakes import FakeContainer, Store
+from fakes.stores import InMemoryRunStore
 from support import Clock, noon, products
 
 TODAY = date(2026, 11, 12)
@@ -152,3 +153,84 @@ def test_a_resumed_run_after_the_refund_was_paid_does_not_refund_again(c, monkey
         ("settle", "revenue:subscriptions", -5000), ("settle", "payable:refund", 5000),
         ("refund_payment", "payable:refund", -5000), ("refund_payment", "payout:original", 5000)]
     assert len([m for m in c.store.outbox if m["event"] == "completed"]) == 1
+
+
+def test_later_rounds_adopt_what_the_group_committed_and_complete_it_the_same(c, monkeypatch):
+    """A group's later rounds take the requests, step logs and lines its last round committed instead
+    of reading them again (the in-memory store adopts them as the SQL store does): the outcome is the
+    same as reading them afresh — one refund, one receipt, the subscription ended."""
+    adopted = []
+    real = InMemoryRunStore.relock_requests
+    monkeypatch.setattr(InMemoryRunStore, "relock_requests",
+                        lambda self, kept: adopted.append(sorted(out := real(self, kept))) or out)
+    req = unsubscribe_cloud(c)
+    assert engine.drain(c) == 1
+
+    assert adopted and all(ids == [req.id] for ids in adopted)  # every round after the first adopted it
+    done = c.store.requests[req.id]
+    assert (done.status, done.completed_at) == ("completed", noon(TODAY))
+    assert [(k, d["amount"]) for k, d in c.payments.done.items()] == [(f"{req.id}:refund", 5000)]
+    assert c.store.subscriptions["S-CLOUD"].status == "ended"
+    assert {s: r.status for s, r in c.store.steps[req.id].items()} == dict.fromkeys(
+        ["stop_partner", "settle", "refund", "end_subscriptions", "issue_receipt"], "done")
+
+
+def test_a_request_another_run_changed_between_rounds_is_read_again_and_keeps_that_change(c, monkeypatch):
+    """The sweeper moves the promised time while a call is out: the next round sees the change (it
+    does not adopt its stale copy), so the new promise survives the completion."""
+    req = unsubscribe_cloud(c)
+    later = noon(TODAY) + timedelta(days=3)
+    real = executor.call_downstream
+
+    def sweeper_moves_the_promise(c_, rid, call):
+        with c.uow() as uow:
+            uow.repo.request_by_id(rid).deadline_at = later
+            uow.commit()
+        return real(c_, rid, call)
+
+    monkeypatch.setattr(executor, "call_downstream", sweeper_moves_the_promise)
+    assert engine.drain(c) == 1
+    done = c.store.requests[req.id]
+    assert (done.status, done.deadline_at, done.completed_at) == ("completed", later, noon(TODAY))
+    assert [k for k in c.payments.done] == [f"{req.id}:refund"]
+
+
+def test_a_line_another_run_changed_between_rounds_is_not_overwritten_by_the_groups_stale_copy(c, monkeypatch):
+    """A closure's line is written by the group's rounds and adopted by the next one; if someone else
+    changes it while a call is out (here a top-up lands while the refund is being paid), the adopted
+    copy is stale: that round is "not now" (nothing written), the request is parked and resumed from
+    a fresh read, and the top-up is still on the line when the closure completes."""
+    req = accept(c, requests.NewRequest(kind="close_line", msisdn="13800138000",
+                                        acknowledged_warnings=("GIFT_BALANCE_FORFEIT",)),
+                 verification={"id_last6": PERSON_ID[-6:]})
+    real, stale, topped = executor.call_downstream, [], []
+
+    def top_up_while_the_refund_is_paid(c_, rid, call):
+        if call.step == "refund" and not topped:
+            topped.append(rid)
+            with c.uow() as uow:
+                uow.repo.line("13800138000").cash_balance += 700
+                uow.commit()
+        return real(c_, rid, call)
+
+    adopt = InMemoryRunStore.adopt_lines
+
+    def adopt_lines(self, lines):
+        try:
+            adopt(self, lines)
+        except StoreBusy as exc:
+            stale.append(str(exc))
+            raise
+
+    monkeypatch.setattr(executor, "call_downstream", top_up_while_the_refund_is_paid)
+    monkeypatch.setattr(InMemoryRunStore, "adopt_lines", adopt_lines)
+    for _ in range(10):
+        engine.drain(c)
+        if c.store.requests[req.id].status != "executing":
+            break
+        c.clock.advance(seconds=5)  # the parked request is due again
+    assert stale == ["lines: 13800138000 changed since the group's last round"]
+    assert c.store.requests[req.id].status == "completed"
+    line = c.store.lines["13800138000"]
+    assert (line.status, line.cash_balance, line.gift_balance) == ("frozen", 700, 0)
+    assert [(k, d["amount"]) for k, d in c.payments.done.items()] == [(f"{req.id}:refund", 10000)]  # paid once
