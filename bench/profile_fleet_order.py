@@ -53,7 +53,7 @@ def phase(c, name: str, n: int, fn, out: dict, statements: list):
     out[name] = {"cpu_ms_per_item": round(cpu * 1000 / n, 3), "pg_ms_per_item": round(pg * 1000 / n, 3),
                  "wall_s": round(wall, 2), "statements_per_item": round((statements[0] - s0) / n, 2)}
     if prof:
-        pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(40)
+        pstats.Stats(prof, stream=sys.stderr).sort_stats(os.environ.get("BENCH_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_TOP", "40")))
     return result
 
 
