@@ -34,7 +34,7 @@ from canceldesk.domain.model import Product, Subscription
 
 from . import audit_store, durable, line_history, orm
 from .bulk import among, insert_rows, update_rows
-from .request_rows import LineRows
+from .request_rows import LineRows, unsaved_request_class
 
 _TROUBLE = (IntegrityError, StaleDataError, OperationalError)
 T, RQ, SUB, PROD = orm.execution_steps, orm.requests, orm.subscriptions, orm.products
@@ -62,6 +62,8 @@ def _plain(cls) -> type:
     attributes are plain class attributes, so an instance's values live in its __dict__ only. Its
     methods and isinstance() are the domain class's; it is not mapped, so it never enters a session."""
     sub = _PLAIN.get(cls)
+    if sub is None and cls is Request:  # the same, and its new timeline entries (a completion's) unmapped too
+        sub = _PLAIN[cls] = unsaved_request_class()
     if sub is None:
         configure_mappers()
         shadow = {prop.key: None for prop in class_mapper(cls).attrs}

@@ -251,6 +251,10 @@ class Repository:
         """Many lines for reading only (the intake's pre-checks): Core, outside the session."""
         return request_rows.read_lines(self.s, msisdns)
 
+    def unsaved_request_class(self) -> type[Request]:
+        """The class of the requests made for `insert_requests` (no ORM instrumentation)."""
+        return request_rows.unsaved_request_class()
+
     def insert_requests(self, reqs: list[Request]) -> None:
         """New requests with their timelines, written at once (COPY on PostgreSQL), never in the session:
         a unique key hit (a race for a target) is an IntegrityConflict, as at flush."""

@@ -20,12 +20,12 @@ A unique key hit (two requests racing for one target) raises SQLAlchemy's Integr
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import configure_mappers
-from sqlalchemy.orm.base import instance_state, manager_of_class
+from sqlalchemy.orm import class_mapper, configure_mappers
+from sqlalchemy.orm.base import manager_of_class
 from sqlalchemy.orm.exc import StaleDataError
 
-from canceldesk.domain.lifecycle import Request
-from canceldesk.domain.model import Line
+from canceldesk.domain.lifecycle import Request, TimelineEntry
+from canceldesk.domain.model import Line, LineHistoryEntry
 
 from . import audit_store, orm
 from .bulk import among, insert_rows, update_rows
@@ -34,6 +34,30 @@ RQ, EV, LN, LH = orm.requests, orm.request_events, orm.lines, orm.line_history
 _REQUEST_COLUMNS = [c.name for c in RQ.columns]
 _EVENT_COLUMNS = ("at", "from_status", "to_status", "actor", "channel", "reason")
 _HISTORY_COLUMNS = ("msisdn", "at", "from_status", "to_status", "actor", "channel", "request_id", "reason")
+
+
+_UNSAVED: list[type] = []
+
+
+def _unmapped(cls, **extra) -> type:
+    """A subclass of the mapped class `cls` whose mapped attributes are plain class attributes and whose
+    __init__ is the domain's own (not the ORM's instrumented one): its instances keep their values in
+    their __dict__ only, with no attribute events or history, and never enter a session."""
+    shadow = {prop.key: None for prop in class_mapper(cls).attrs}
+    return type(cls.__name__, (cls,), {**shadow, "__init__": manager_of_class(cls).original_init,
+                                       "__module__": cls.__module__, "__qualname__": cls.__qualname__,
+                                       "__doc__": cls.__doc__, **extra})
+
+
+def unsaved_request_class() -> type[Request]:
+    """Request (isinstance and methods its own) for the requests `insert_requests` writes: built,
+    started and moved by the domain's own code but without the ORM's instrumentation — each of the
+    ~70 attribute sets of a new request and its four timeline entries was an attribute event that
+    recorded history nobody reads (the objects never enter the session)."""
+    if not _UNSAVED:
+        configure_mappers()
+        _UNSAVED.append(_unmapped(Request, entry_class=_unmapped(TimelineEntry)))
+    return _UNSAVED[0]
 
 
 def insert_requests(s, reqs: list[Request]) -> None:
@@ -61,13 +85,28 @@ def loaded(cls, keys, row):
     return obj
 
 
+_UNSAVED_LINE: list[type] = []
+_LINE_COLUMNS = tuple(c.name for c in LN.columns)
+
+
+def _line_class() -> type[Line]:
+    """Line (and its history entries) without the ORM's instrumentation, for the lines read and
+    written here with Core: the engine's close_line sets ~25 attributes of a line and its history
+    entry, each an attribute event recording history that only this module's `write` reads — it
+    compares with the row as read instead."""
+    if not _UNSAVED_LINE:
+        configure_mappers()
+        _UNSAVED_LINE.append(_unmapped(Line, entry_class=_unmapped(LineHistoryEntry)))
+    return _UNSAVED_LINE[0]
+
+
 def _lines(s, msisdns) -> list[Line]:
-    configure_mappers()
-    out = []
+    plain, make, out = _line_class(), object.__new__, []
     result = s.execute(select(LN).where(among(s, LN.c.msisdn, sorted(msisdns))))
     keys = list(result.keys())
     for row in result:
-        line = loaded(Line, keys, row)
+        line = make(plain)  # as the ORM makes a loaded object: no __init__
+        line.__dict__.update(zip(keys, row))
         line.__dict__["history"] = []
         out.append(line)
     return out
@@ -78,35 +117,39 @@ def read_lines(s, msisdns) -> dict[str, Line]:
     return {ln.msisdn: ln for ln in _lines(s, msisdns)} if msisdns else {}
 
 
+def _values(line) -> tuple:
+    return tuple(map(line.__dict__.get, _LINE_COLUMNS))
+
+
 class LineRows:
-    """The lines of one engine group, outside the session; `write` (before COMMIT) stores their changes."""
+    """The lines of one engine group, outside the session; `write` (before COMMIT) stores their changes:
+    the columns whose values differ from those the line had when read (or last written)."""
 
     def __init__(self):
-        self.lines: list[Line] = []
+        self.lines: list[tuple[Line, tuple]] = []  # (line, its column values as read)
 
     def load(self, s, msisdns) -> dict[str, Line]:
         lines = _lines(s, msisdns) if msisdns else []
-        self.lines += lines
+        self.lines += [(ln, _values(ln)) for ln in lines]
         return {ln.msisdn: ln for ln in lines}
 
     def adopt(self, lines) -> None:
         """Lines read and written by an earlier transaction of this group: written by `write` as if read now."""
-        self.lines += lines
+        self.lines += [(ln, _values(ln)) for ln in lines]
 
     def write(self, s) -> None:
         batches: dict[tuple, list[dict]] = {}
         history = []
-        for line in self.lines:
+        for line, before in self.lines:
             d = line.__dict__
             for e in d.get("history", ()):
                 history.append({k: getattr(e, k) for k in _HISTORY_COLUMNS})
             d["history"] = []
-            state = instance_state(line)
-            if not state.committed_state:
+            now = _values(line)
+            if now == before:
                 continue
-            changed = tuple(sorted(k for k, before in state.committed_state.items()
-                                   if k != "history" and d.get(k) != before))
-            state.committed_state.clear()
+            changed = tuple(sorted(k for k, v, v0 in zip(_LINE_COLUMNS, now, before)
+                                   if k != "version" and v is not v0 and v != v0))
             if changed:
                 seen = d["version"]
                 d["version"] = seen + 1

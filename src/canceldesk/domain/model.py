@@ -146,6 +146,10 @@ class Line:
     # a loaded line starts with an empty list, read the history with the repository).
     history: list[LineHistoryEntry] = field(default_factory=list)
 
+    # the class of its history entries (not a field): a store may give a line it writes itself a
+    # cheaper twin of both (adapters/request_rows.py)
+    entry_class = LineHistoryEntry
+
     @property
     def is_active(self) -> bool:
         return self.status == LineStatus.ACTIVE
@@ -166,7 +170,7 @@ class Line:
         current = str(self.status)
         LINES.check(current, to)
         self.status = LineStatus(to)
-        entry = LineHistoryEntry(self.msisdn, at, current, str(LineStatus(to)), actor, channel, request_id, reason)
+        entry = self.entry_class(self.msisdn, at, current, str(LineStatus(to)), actor, channel, request_id, reason)
         self.history.append(entry)
         return entry
 

@@ -52,7 +52,8 @@ def _one(c, uow, principal: Principal, cmd: requests.NewRequest, facts: dict, no
         raise InvalidInput("acknowledge these warnings first (acknowledged_warnings)",
                            {"missing": missing, "warnings": [w.as_dict() for w in result.warnings]},
                            code="WARNINGS_NOT_ACKNOWLEDGED")
-    req = requests.new_request(c, principal, cmd, line, result, requests.request_body_hash(cmd), now)
+    req = requests.new_request(c, principal, cmd, line, result, requests.request_body_hash(cmd), now,
+                               facts["cls"])
     if req.status == Status.AWAITING_CONFIRMATION:
         # confirm(): the same facts in the same transaction, so the second look is this evaluation
         requests.accept(c, req, result, principal.actor, principal.channel, now)
@@ -82,7 +83,7 @@ def submit_many(c, principal: Principal, items: list[tuple[int, requests.NewRequ
                                                                        if cmd.idempotency_key])
         facts = {"lines": repo.lines_to_read(msisdns), "subs": repo.subscriptions_with_products_of_many(msisdns),
                  "open": repo.open_requests_on_lines(msisdns), "secondaries": repo.active_secondaries_of_many(msisdns),
-                 "new": []}
+                 "new": [], "cls": repo.unsaved_request_class()}
         repo.buffer_writes()  # the notices: one executemany at the end (the engine's group commit)
         with uow.no_autoflush():
             _all(c, uow, principal, items, existing, facts, now, outcomes, executing)

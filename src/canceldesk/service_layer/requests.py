@@ -170,11 +170,12 @@ def _needs_no_step_up(c, principal: Principal, req: Request) -> bool:
 
 
 def new_request(c, principal: Principal, cmd: NewRequest, line: Line, result: PrecheckResult, body_hash: str,
-                now) -> Request:
-    """The request as pre-checked: awaiting confirmation when eligible, rejected (with its codes) when not."""
+                now, cls: type[Request] = Request) -> Request:
+    """The request as pre-checked: awaiting confirmation when eligible, rejected (with its codes) when not.
+    `cls`: Request, or the store's twin of it for requests it writes itself (Repository.unsaved_request_class)."""
     owner = line.customer_id if cmd.kind != "reclaim" else (line.former_customer_id or line.customer_id)
     channel = cmd.channel or principal.channel
-    req = Request(id=str(uuid.uuid4()), tracking_no=new_tracking_no(now), kind=cmd.kind, msisdn=cmd.msisdn,
+    req = cls(id=str(uuid.uuid4()), tracking_no=new_tracking_no(now), kind=cmd.kind, msisdn=cmd.msisdn,
                   customer_id=owner, channel=channel, requested_by=principal.actor, created_at=now,
                   subscription_id=cmd.subscription_id, reason=cmd.reason, idempotency_key=cmd.idempotency_key,
                   body_hash=body_hash, impact=result.impact, acknowledged_warnings=list(cmd.acknowledged_warnings),
