@@ -62,6 +62,7 @@ def claim_due(s: Session, owner: str, now: datetime, seconds: int, limit: int) -
     q = select(R.c.id).where(R.c.status == Status.EXECUTING, ~live).limit(limit)
     if s.get_bind().dialect.name == "postgresql":
         q = q.with_for_update(of=R, skip_locked=True)
+        s.execute(_CLAIM_DUE_PLAN)
     ids = list(s.scalars(q))
     if not ids:
         return []
@@ -81,6 +82,14 @@ def claim_due(s: Session, owner: str, now: datetime, seconds: int, limit: int) -
     return out
 
 
+# The due requests are found through ix_requests_status (only executing ones) and hashed against the live
+# leases. Left to itself the planner walks pk_requests in id order (a merge anti join with the leases),
+# reading every request — completed ones too — until it has found `limit` executing ones: halfway through
+# draining a backlog of 100,000 that is 50,000 rows per claim (EXPLAIN ANALYZE: 118-149 ms, 89,000
+# buffers; 0.8 ms, 245 buffers through the status index). Set for the claim's transaction only.
+_CLAIM_DUE_PLAN = text("SELECT set_config('enable_mergejoin', 'off', true), set_config('enable_seqscan', 'off', true)")
+
+
 def extend_leases(s: Session, ids: list[str], owner: str, now: datetime, seconds: int) -> set[str]:
     """Extend `owner`'s leases on `ids` to `seconds` from now; returns the ids it still holds.
 
@@ -96,12 +105,12 @@ def extend_leases(s: Session, ids: list[str], owner: str, now: datetime, seconds
     pg = s.get_bind().dialect.name == "postgresql"
     fresh_until = now + timedelta(seconds=seconds * 0.75)
     if pg:
-        rows = s.execute(_owned_leases(), {"ids": list(ids), "owner": owner}).all()
+        rows = s.execute(_owned_leases(), {"ids": list(ids), "owner": owner, "fresh": fresh_until}).all()
     else:
-        rows = s.execute(select(L.c.request_id, L.c.lease_until)
+        rows = s.execute(select(L.c.request_id, (L.c.lease_until < fresh_until).label("stale"))
                          .where(among(s, L.c.request_id, ids), L.c.owner == owner)).all()
-    held = {r.request_id for r in rows if r.lease_until >= fresh_until}
-    stale = [r.request_id for r in rows if r.lease_until < fresh_until]
+    held = {r.request_id for r in rows if not r.stale}
+    stale = [r.request_id for r in rows if r.stale]
     if stale:
         until = now + timedelta(seconds=seconds)
         if pg:
@@ -119,7 +128,8 @@ def _among_leases():
 
 @cache
 def _owned_leases():
-    return select(L.c.request_id, L.c.lease_until).where(_among_leases(), L.c.owner == bindparam("owner"))
+    stale = (L.c.lease_until < bindparam("fresh", type_=L.c.lease_until.type)).label("stale")
+    return select(L.c.request_id, stale).where(_among_leases(), L.c.owner == bindparam("owner"))
 
 
 @cache
