@@ -32,9 +32,9 @@ PRIORITY_HOLD_SECONDS = 5.0
 PRIORITY_RETRY_BASE = 0.25
 PRIORITY_RETRY_CAP = 2.0
 PRIORITY_POLL_SECONDS = 0.5
-# A claimed batch goes to its gateways over concurrent senders (per process and lane: a login
-# code never waits behind bulk notices for a sender): a gateway's latency is paid once per few
-# messages, and a gateway that records its sends (the simulators' call log) commits them together.
+# A gateway that takes a batch (`send_many`: the simulators' SMS and e-mail) gets a claimed batch's
+# messages in one call. Otherwise the batch goes to its gateways over concurrent senders (per process
+# and lane: a login code never waits behind bulk notices for a sender), one person's messages in order.
 SENDERS = 32
 _senders: dict[bool, ThreadPoolExecutor] = {}
 _senders_lock = threading.Lock()
