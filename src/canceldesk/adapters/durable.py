@@ -297,8 +297,22 @@ def release_messages(s: Session, ids: list[int]) -> None:
 
 
 def mark_failed(s: Session, message_id: int, retry_at: datetime, error: str) -> None:
-    s.execute(update(O).where(O.c.id == message_id, O.c.sent_at.is_(None))
-              .values(next_attempt_at=retry_at, last_error=error[:500]))
+    mark_failed_many(s, [(message_id, retry_at, error)])
+
+
+def mark_failed_many(s: Session, failures: list[tuple[int, datetime, str]]) -> None:
+    """Failed sends, each due again at its own time: one statement built once, run as an executemany
+    (psycopg pipelines it: one round trip for the batch)."""
+    if failures:
+        s.connection().execute(_mark_failed_statement(),
+                               [{"mid": i, "retry_at": at, "error": error[:500]} for i, at, error in failures])
+
+
+@cache
+def _mark_failed_statement():
+    return (update(O).where(O.c.id == bindparam("mid"), O.c.sent_at.is_(None))
+            .values(next_attempt_at=bindparam("retry_at", type_=O.c.next_attempt_at.type),
+                    last_error=bindparam("error")))
 
 
 def next_pending_at(s: Session) -> datetime | None:

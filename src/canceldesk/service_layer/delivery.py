@@ -138,12 +138,16 @@ def deliver(c, limit: int = BATCH, lane: str | None = None) -> Delivered:
     with c.uow() as uow:
         uow.deliveries.mark_sent(sent, c.now())
         uow.deliveries.release(released)
+        failures = []
         for message_id, attempts, error in failed:
             delay = (backoff_seconds(attempts, base=PRIORITY_RETRY_BASE, cap=PRIORITY_RETRY_CAP) if priority else
                      backoff_seconds(attempts, base=c.settings.retry_base_seconds, cap=MAX_DELAY_SECONDS))
             retry_at = now + timedelta(seconds=delay)
-            uow.deliveries.mark_failed(message_id, retry_at, error)
+            failures.append((message_id, retry_at, error))
             report.retry_at = min(report.retry_at or retry_at, retry_at)
+        # one statement for all (not one round trip each while the batch's rows stay locked: a claim
+        # that meets them waits for this commit)
+        uow.deliveries.mark_failed_many(failures)
         uow.commit()
     if failed:
         log.info("outbox: %d sent, %d to retry", len(sent), len(failed))
