@@ -191,13 +191,16 @@ class PriorityLane:
 
     def _run(self) -> None:
         while not self.stopping.is_set():
+            wait = PRIORITY_POLL_SECONDS
             try:
                 report = deliver(self.c, PRIORITY_BATCH, "priority")
                 if report.sent + report.failed == PRIORITY_BATCH:
                     continue  # a full batch: more may be waiting
+                if report.retry_at is not None:  # a failed send: back when its retry is due, not at the next poll
+                    wait = min(wait, max(0.02, (report.retry_at - self.c.now()).total_seconds()))
             except Exception:  # noqa: BLE001 - the lane never dies; the messages stay pending
                 log.exception("priority delivery failed; the messages stay pending")
-            self.stopping.wait(PRIORITY_POLL_SECONDS)
+            self.stopping.wait(wait)
 
 
 def next_retry_at(c) -> datetime | None:
