@@ -145,13 +145,13 @@ def test_login_codes_have_their_own_lane_the_bulk_lane_never_claims_them(world):
     with c.uow() as uow:  # the code is the oldest message: a lane that ignored the event would claim it first
         uow.repo.add_message(dedup_key="otp-1", channel="sms", to="13900139000", event="otp", ref=None,
                              text="code 123456", at=clock.now)
-        for i in range(60):
+        for i in range(delivery.BATCH + 10):
             uow.repo.add_message(dedup_key=f"bulk-{i}", channel="sms", to="13800138000", event="renewal_reminder",
                                  ref=None, text=f"notice {i}", at=clock.now)
         uow.commit()
         otp_id = uow.session.execute(select(orm.outbox.c.id).where(orm.outbox.c.event == "otp")).scalar_one()
     bulk = delivery.deliver(c, lane="bulk")
-    assert (bulk.sent, f"sms:outbox:{otp_id}" in _sms_keys(c)) == (50, False)
+    assert (bulk.sent, f"sms:outbox:{otp_id}" in _sms_keys(c)) == (delivery.BATCH, False)
     assert delivery.deliver(c, lane="priority").sent == 1
     assert f"sms:outbox:{otp_id}" in _sms_keys(c)
 

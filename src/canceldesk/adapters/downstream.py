@@ -68,11 +68,21 @@ class FaultInjector:
         return bool(rate) and (not self.only or system in self.only) and self._rng.random() < rate
 
     def before(self, system: str) -> None:
+        self.wait()
+        self.fail_before(system)
+
+    def wait(self) -> None:
+        """The call's latency (once per call: a batch call pays it once)."""
         if self.latency_ms:
             time.sleep(self._rng.uniform(0.5, 1.5) * self.latency_ms / 1000)
+
+    def fail_before(self, system: str, timeout_sleeps: bool = True) -> None:
+        """A failure before the remote side acts: half errors, half timeouts (the caller waits for its
+        deadline first, unless `timeout_sleeps` is off: one message of a batch call)."""
         if self._fails(system, self.failure_rate):
             if self._rng.random() < 0.5:
-                time.sleep(self.timeout_factor * self.latency_ms / 1000)
+                if timeout_sleeps:
+                    time.sleep(self.timeout_factor * self.latency_ms / 1000)
                 raise TransientError(f"{system}: simulated timeout")
             raise TransientError(f"{system}: simulated error (503)")
 
@@ -95,19 +105,33 @@ class CallLog:
     def __init__(self, engine: Engine):
         self.engine = engine
         self.lock = threading.Lock()
-        self.queue: list[tuple[dict, Future]] = []
+        self.queue: list[tuple[list[dict], Future]] = []  # (rows of one call, its answer: their references)
         self.wake = threading.Condition(self.lock)
         self.writer: threading.Thread | None = None
 
     def record(self, row: dict) -> str:
+        return self.record_many([row])[0]
+
+    def record_many(self, rows: list[dict]) -> list[str]:
+        """Record the rows of one call (a batch call: many) and wait until they are committed; each
+        row's reference, in order (a key recorded before keeps its first reference)."""
         fut: Future = Future()
         with self.lock:
-            self.queue.append((row, fut))
+            self.queue.append((rows, fut))
             if self.writer is None or not self.writer.is_alive():
                 self.writer = threading.Thread(target=self._write_loop, name="sim-call-log", daemon=True)
                 self.writer.start()
             self.wake.notify()
         return fut.result()
+
+    def _take(self) -> list[tuple[list[dict], Future]]:
+        """The calls queued first, up to BATCH rows (at least one call, however many rows it has)."""
+        n = rows = 0
+        while n < len(self.queue) and (n == 0 or rows + len(self.queue[n][0]) <= self.BATCH):
+            rows += len(self.queue[n][0])
+            n += 1
+        batch, self.queue = self.queue[:n], self.queue[n:]
+        return batch
 
     def _write_loop(self) -> None:
         writer = _Writer(self.engine)
@@ -117,18 +141,18 @@ class CallLog:
                     if not self.queue and not self.wake.wait(timeout=5.0) and not self.queue:
                         self.writer = None  # idle: the next call starts a new writer
                         return
-                    batch, self.queue = self.queue[:self.BATCH], self.queue[self.BATCH:]
+                    batch = self._take()
                 if not batch:
                     continue
                 try:
-                    refs = writer.write([row for row, _ in batch])
+                    refs = writer.write([row for rows, _ in batch for row in rows])
                 except Exception as exc:  # noqa: BLE001 - each waiting call sees the failure (a transient one)
                     writer.close()
                     for _, fut in batch:
                         fut.set_exception(TransientError(f"call log: {type(exc).__name__}"))
                     continue
-                for row, fut in batch:
-                    fut.set_result(refs[row["key"]])
+                for rows, fut in batch:
+                    fut.set_result([refs[row["key"]] for row in rows])
         finally:
             writer.close()
 
@@ -214,16 +238,48 @@ class _SimulatedSystem:
         self.faults = faults
         self.log = call_log(engine)
 
+    def _row(self, key: str, action: str, target: str, amount: int | None = None) -> dict:
+        return {"key": f"{self.system}:{key}", "system": self.system, "action": action, "target": target,
+                "amount": amount, "reference": f"{self.system[:3].upper()}-{uuid.uuid4().hex[:12]}",
+                "at": datetime.now(timezone.utc)}
+
     def _call(self, key: str, action: str, target: str, amount: int | None = None) -> str:
         """Act once per key: a repeated key returns the first call's reference, as an idempotent
         API does (the remote side never acts twice)."""
         self.faults.before(self.system)
-        reference = self.log.record({"key": f"{self.system}:{key}", "system": self.system, "action": action,
-                                     "target": target, "amount": amount,
-                                     "reference": f"{self.system[:3].upper()}-{uuid.uuid4().hex[:12]}",
-                                     "at": datetime.now(timezone.utc)})
+        reference = self.log.record(self._row(key, action, target, amount))
         self.faults.after(self.system)
         return reference
+
+    def _call_many(self, calls: list[tuple[str, str, str]]) -> list:
+        """One batch call of (key, action, target) acts: the latency is paid once, each act fails (or
+        loses its reply) on its own, and the acts that reach the remote side are recorded together.
+        Returns, in order, each act's reference or its error (TransientError)."""
+        self.faults.wait()
+        out: list = [None] * len(calls)
+        rows, at = [], []
+        for i, (key, action, target) in enumerate(calls):
+            try:
+                self.faults.fail_before(self.system, timeout_sleeps=False)
+            except TransientError as exc:
+                out[i] = exc
+                continue
+            rows.append(self._row(key, action, target))
+            at.append(i)
+        if rows:
+            try:
+                refs = self.log.record_many(rows)
+            except TransientError as exc:  # the remote side did not answer: none of them is known to be done
+                for i in at:
+                    out[i] = exc
+                return out
+            for i, ref in zip(at, refs):
+                try:
+                    self.faults.after(self.system)
+                    out[i] = ref
+                except TransientError as exc:
+                    out[i] = exc
+        return out
 
 
 class SimulatedProvisioning(_SimulatedSystem):

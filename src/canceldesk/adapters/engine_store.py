@@ -344,6 +344,9 @@ class SqlDeliveryStore:
     def mark_failed(self, message_id: int, retry_at: datetime, error: str) -> None:
         durable.mark_failed(self.s, message_id, retry_at, error)
 
+    def mark_failed_many(self, failures: list[tuple[int, datetime, str]]) -> None:
+        durable.mark_failed_many(self.s, failures)
+
     def next_pending_at(self) -> datetime | None:
         return durable.next_pending_at(self.s)
 

@@ -23,6 +23,10 @@ class MessageGateway(Protocol):
         TransientError (retry later) or PermanentError (undeliverable)."""
         ...
 
+    # Optional: `send_many(messages: list[tuple[to, text, key]]) -> list[reference | TransientError |
+    # PermanentError]` — one call for a batch, each message's outcome in order (the deliverer uses it
+    # when a gateway has it, and otherwise sends the messages one by one over its senders).
+
 
 SmsGateway = MessageGateway  # the name the rest of the code knows
 
@@ -36,9 +40,16 @@ class SimulatedSmsGateway(_SimulatedSystem):
         log.debug("sms %s to %s", key, mask_msisdn(to) if to.isdigit() else "***")
         return ref
 
+    def send_many(self, messages: list[tuple[str, str, str]]) -> list:
+        """A batch of (to, text, key) in one call (a bulk SMS API); each message's reference or error."""
+        return self._call_many([(key, "send", to[:64]) for to, _text, key in messages])
+
 
 class SimulatedEmailGateway(_SimulatedSystem):
     system = "email"
 
     def send(self, to: str, text: str, key: str) -> str:
         return self._call(key, "send", to[:64])
+
+    def send_many(self, messages: list[tuple[str, str, str]]) -> list:
+        return self._call_many([(key, "send", to[:64]) for to, _text, key in messages])

@@ -19,7 +19,7 @@ from canceldesk.domain.errors import PermanentError, TransientError
 from canceldesk.domain.execution import backoff_seconds
 
 log = logging.getLogger("canceldesk.delivery")
-BATCH = 50
+BATCH = 200
 MAX_DELAY_SECONDS = 600.0          # failed sends are retried at least every 10 minutes, forever
 
 # The priority lane: messages a person is waiting for right now (a login code; a reply in an SMS or
@@ -32,9 +32,9 @@ PRIORITY_HOLD_SECONDS = 5.0
 PRIORITY_RETRY_BASE = 0.25
 PRIORITY_RETRY_CAP = 2.0
 PRIORITY_POLL_SECONDS = 0.5
-# A claimed batch goes to its gateways over concurrent senders (per process and lane: a login
-# code never waits behind bulk notices for a sender): a gateway's latency is paid once per few
-# messages, and a gateway that records its sends (the simulators' call log) commits them together.
+# A gateway that takes a batch (`send_many`: the simulators' SMS and e-mail) gets a claimed batch's
+# messages in one call. Otherwise the batch goes to its gateways over concurrent senders (per process
+# and lane: a login code never waits behind bulk notices for a sender), one person's messages in order.
 SENDERS = 32
 _senders: dict[bool, ThreadPoolExecutor] = {}
 _senders_lock = threading.Lock()
@@ -79,49 +79,85 @@ def deliver(c, limit: int = BATCH, lane: str | None = None) -> Delivered:
     sent, failed, released = [], [], []
     started = time.monotonic()
 
-    def send(msg) -> None:
+    def late(msgs) -> bool:
         if time.monotonic() - started > 0.8 * hold:  # our claim runs out: leave the rest to others
-            released.append(msg.id)
-            return
-        gateway = c.email_gateway if msg.channel == "email" and c.email_gateway else c.sms_gateway
-        if msg.channel == "webhook":
-            gateway = c.webhook_gateway
-        try:
-            gateway.send(msg.to, msg.text, key=f"outbox:{msg.id}")
+            released.extend(msg.id for msg in msgs)
+            return True
+        return False
+
+    def outcome(msg, result) -> None:
+        if isinstance(result, (TransientError, PermanentError)):
+            failed.append((msg.id, msg.attempts, str(result)))
+        else:
             sent.append(msg.id)
+
+    def send(msg) -> None:
+        if late([msg]):
+            return
+        try:
+            outcome(msg, _gateway(c, msg).send(msg.to, msg.text, key=f"outbox:{msg.id}"))
         except (TransientError, PermanentError) as exc:
-            failed.append((msg.id, msg.attempts, str(exc)))
+            outcome(msg, exc)
 
     def send_in_order(msgs) -> None:
         for msg in msgs:
             send(msg)
 
+    def send_together(gateway, msgs) -> None:
+        """One call for the gateway's messages of the batch (in the batch's order, so one person's
+        messages keep theirs); each message's outcome is its own."""
+        if late(msgs):
+            return
+        try:
+            results = gateway.send_many([(msg.to, msg.text, f"outbox:{msg.id}") for msg in msgs])
+        except (TransientError, PermanentError) as exc:
+            results = [exc] * len(msgs)
+        for msg, result in zip(msgs, results):
+            outcome(msg, result)
+
+    together: dict[int, tuple[object, list]] = {}  # gateways that take a batch in one call
     by_recipient: dict[tuple[str, str], list] = {}  # one person's messages keep their order
     for msg in batch:
         if msg.channel == "void":  # written only so that every OTP request does the same work (auth.send_otp)
             sent.append(msg.id)
+            continue
+        gateway = _gateway(c, msg)
+        if hasattr(gateway, "send_many"):
+            together.setdefault(id(gateway), (gateway, []))[1].append(msg)
         else:
             by_recipient.setdefault((msg.channel, msg.to), []).append(msg)
-    if len(by_recipient) > 1:
-        for fut in [_pool(priority).submit(send_in_order, msgs) for msgs in by_recipient.values()]:
+    work = ([(send_together, gateway, msgs) for gateway, msgs in together.values()] +
+            [(send_in_order, msgs) for msgs in by_recipient.values()])
+    if len(work) > 1:
+        for fut in [_pool(priority).submit(*w) for w in work]:
             fut.result()
     else:
-        for msgs in by_recipient.values():
-            send_in_order(msgs)
+        for fn, *args in work:
+            fn(*args)
     report = Delivered(sent=len(sent), failed=len(failed), full=len(batch) == limit)
     with c.uow() as uow:
         uow.deliveries.mark_sent(sent, c.now())
         uow.deliveries.release(released)
+        failures = []
         for message_id, attempts, error in failed:
             delay = (backoff_seconds(attempts, base=PRIORITY_RETRY_BASE, cap=PRIORITY_RETRY_CAP) if priority else
                      backoff_seconds(attempts, base=c.settings.retry_base_seconds, cap=MAX_DELAY_SECONDS))
             retry_at = now + timedelta(seconds=delay)
-            uow.deliveries.mark_failed(message_id, retry_at, error)
+            failures.append((message_id, retry_at, error))
             report.retry_at = min(report.retry_at or retry_at, retry_at)
+        # one statement for all (not one round trip each while the batch's rows stay locked: a claim
+        # that meets them waits for this commit)
+        uow.deliveries.mark_failed_many(failures)
         uow.commit()
     if failed:
         log.info("outbox: %d sent, %d to retry", len(sent), len(failed))
     return report
+
+
+def _gateway(c, msg):
+    if msg.channel == "webhook":
+        return c.webhook_gateway
+    return c.email_gateway if msg.channel == "email" and c.email_gateway else c.sms_gateway
 
 
 def deliver_pending(c, limit: int = BATCH, max_batches: int = 200) -> int:
@@ -155,13 +191,16 @@ class PriorityLane:
 
     def _run(self) -> None:
         while not self.stopping.is_set():
+            wait = PRIORITY_POLL_SECONDS
             try:
                 report = deliver(self.c, PRIORITY_BATCH, "priority")
                 if report.sent + report.failed == PRIORITY_BATCH:
                     continue  # a full batch: more may be waiting
+                if report.retry_at is not None:  # a failed send: back when its retry is due, not at the next poll
+                    wait = min(wait, max(0.02, (report.retry_at - self.c.now()).total_seconds()))
             except Exception:  # noqa: BLE001 - the lane never dies; the messages stay pending
                 log.exception("priority delivery failed; the messages stay pending")
-            self.stopping.wait(PRIORITY_POLL_SECONDS)
+            self.stopping.wait(wait)
 
 
 def next_retry_at(c) -> datetime | None:
