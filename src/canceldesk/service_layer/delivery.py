@@ -30,7 +30,7 @@ PRIORITY_EVENTS = ("otp", "reply")
 PRIORITY_BATCH = 20
 PRIORITY_HOLD_SECONDS = 5.0
 PRIORITY_RETRY_BASE = 0.25
-PRIORITY_RETRY_CAP = 2.0
+PRIORITY_RETRY_CAP = 1.0  # a person is waiting: a failing gateway is tried again at least every second
 PRIORITY_POLL_SECONDS = 0.5
 # A gateway that takes a batch (`send_many`: the simulators' SMS and e-mail) gets a claimed batch's
 # messages in one call. Otherwise the batch goes to its gateways over concurrent senders (per process
