@@ -9,7 +9,7 @@ import time
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 
 READONLY = "canceldesk_readonly"  # execution option of a read-only unit of work's connection
@@ -193,38 +193,7 @@ def make_engine(url: str, pool_size: int = 10, busy_timeout_seconds: float = 30)
 
         return engine
     # hide_parameters: an error message never carries row values (names, ID numbers).
-    engine = create_engine(url, pool_size=pool_size, max_overflow=20, pool_use_lifo=True, hide_parameters=True)
-    _ping_when_idle(engine)
-    return engine
-
-
-PING_AFTER_IDLE_SECONDS = 1.0
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """Pre-ping a pooled connection only when it has sat idle for a while: a connection the server (or
-    a proxy, a failover) dropped is found at checkout and replaced, as with `pool_pre_ping`, but one
-    handed back and out again within the second — a worker's lanes and deliverers take one for every
-    transaction, many a second — goes without the extra round trip. The pool is LIFO, so the busy
-    connections are the recently used ones. A connection that breaks while in use fails its
-    transaction, which is retried like any other database error, and the pool is invalidated."""
-
-    @event.listens_for(engine, "checkin")
-    def _idle_from(_dbapi_conn, record):
-        if record is not None:
-            record.info["idle_from"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _ping(dbapi_conn, record, _proxy):
-        idle_from = record.info.get("idle_from")
-        if idle_from is None or time.monotonic() - idle_from < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            alive = engine.dialect.do_ping(dbapi_conn)
-        except Exception as exc:  # noqa: BLE001 - the pool discards it and connects again
-            raise DisconnectionError() from exc
-        if not alive:
-            raise DisconnectionError()
+    return create_engine(url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, hide_parameters=True)
 
 
 def recreate_schema(engine: Engine) -> None:
