@@ -60,11 +60,17 @@ _PLAIN: dict[type, type] = {}
 def _plain(cls) -> type:
     """`cls` (a mapped domain class) without the ORM's instrumentation: a subclass whose mapped
     attributes are plain class attributes, so an instance's values live in its __dict__ only. Its
-    methods and isinstance() are the domain class's; it is not mapped, so it never enters a session."""
+    methods and isinstance() are the domain class's; it is not mapped, so it never enters a session. A plain
+    Request's transitions append plain timeline entries."""
     sub = _PLAIN.get(cls)
     if sub is None:
         configure_mappers()
-        shadow = {prop.key: None for prop in class_mapper(cls).attrs}
+        mapper = class_mapper(cls)
+        shadow = {prop.key: None for prop in mapper.attrs}
+        # the class's own __init__, not the ORM's wrapper of it (which would give the object an ORM state)
+        shadow["__init__"] = mapper.class_manager.original_init
+        if isinstance(getattr(cls, "timeline_entry", None), type):  # a Request: its transitions' entries too
+            shadow["timeline_entry"] = _plain(cls.timeline_entry)
         sub = _PLAIN[cls] = type(cls.__name__, (cls,), {**shadow, "__module__": cls.__module__,
                                                         "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
     return sub
