@@ -116,6 +116,25 @@ def among(s, col, values):
     return col.in_(values)
 
 
+def among_bind(col, dialect: str, name: str = "keys"):
+    """`among` with its values left to the parameter `name`, for a statement built once
+    (adapters/engine_statements.py): run it with {name: among_values(dialect, values)}. The values are text
+    (ids, numbers, codes): on SQLite they travel as one JSON array."""
+    if dialect == "postgresql":
+        return col == any_(bindparam(name, type_=ARRAY(col.type)))
+    return col.in_(select(func.json_each(bindparam(name, type_=String())).table_valued("value").c.value))
+
+
+def among_values(dialect: str, values):
+    """The parameter of an `among_bind` for `values` (text)."""
+    if dialect == "postgresql":
+        return list(values)
+    values = list(values)
+    if not all(type(v) is str for v in values):
+        raise TypeError("among_bind takes text keys")
+    return json.dumps(values)
+
+
 class _Plan:
     __slots__ = ("sql", "names", "keys", "procs", "memo", "defaults", "positional")
 

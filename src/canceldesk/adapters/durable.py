@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func, insert, or_, select, text, update
+from sqlalchemy import func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from canceldesk.domain.lifecycle import OPEN, Status
 
+from . import engine_statements as stmts
 from . import orm
-from .bulk import among, insert_rows
+from .bulk import among, among_values, insert_rows
 
 L, E, D, O, R = orm.execution_leases, orm.escalations, orm.duty_runs, orm.outbox, orm.requests
 
@@ -56,15 +57,12 @@ def claim_due(s: Session, owner: str, now: datetime, seconds: int, limit: int) -
     PostgreSQL: `FOR UPDATE OF requests SKIP LOCKED`, so concurrent claimers take disjoint sets
     without waiting on each other. SQLite: the transaction holds the write lock from its first
     statement (BEGIN IMMEDIATE), so claims are serialised there."""
-    live = select(L.c.request_id).where(L.c.request_id == R.c.id, L.c.lease_until > now).exists()
-    q = select(R.c.id).where(R.c.status == Status.EXECUTING, ~live).limit(limit)
-    if s.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(of=R, skip_locked=True)
-    ids = list(s.scalars(q))
+    conn = s.connection()  # Core statements built once (engine_statements), on the transaction's connection
+    dialect = conn.dialect.name
+    ids = [r[0] for r in conn.execute(stmts.due(dialect), {"now": now, "limit": limit})]
     if not ids:
         return []
-    held = {r.request_id: r for r in s.execute(select(L.c.request_id, L.c.owner, L.c.resumes)
-                                               .where(among(s, L.c.request_id, ids)))}
+    held = {r.request_id: r for r in conn.execute(stmts.held_leases(dialect), {"keys": among_values(dialect, ids)})}
     until = now + timedelta(seconds=seconds)
     # PostgreSQL: a group's new leases in one COPY, not one pipelined INSERT per row
     insert_rows(s, L, [dict(request_id=i, owner=owner, lease_until=until, resumes=0, updated_at=now)
@@ -83,31 +81,33 @@ def extend_leases(s: Session, ids: list[str], owner: str, now: datetime, seconds
     """Extend `owner`'s leases on `ids`; returns the ids it still holds (one statement)."""
     if not ids:
         return set()
-    res = s.execute(update(L).where(among(s, L.c.request_id, ids), L.c.owner == owner)
-                    .values(lease_until=now + timedelta(seconds=seconds), updated_at=now)
-                    .returning(L.c.request_id))
-    return {r.request_id for r in res}
+    conn = s.connection()
+    dialect = conn.dialect.name
+    res = conn.execute(stmts.extend_leases(dialect), {"keys": among_values(dialect, ids), "b_owner": owner,
+                                                      "b_until": now + timedelta(seconds=seconds), "b_now": now})
+    return {r[0] for r in res}
 
 
 def park_leases(s: Session, until_by_id: dict[str, datetime], now: datetime) -> None:
     """Let go of held requests until their retry is due (an executemany of one UPDATE)."""
     if until_by_id:
-        s.connection().execute(
-            update(L).where(L.c.request_id == bindparam("rid")).values(owner=None, lease_until=bindparam("until"),
-                                                                       updated_at=now),
-            [{"rid": k, "until": v} for k, v in until_by_id.items()])
+        s.connection().execute(stmts.park_lease(), [{"rid": k, "until": v, "b_now": now} for k, v in until_by_id.items()])
 
 
 def drop_leases(s: Session, ids: list[str]) -> None:
     if ids:
-        s.execute(L.delete().where(among(s, L.c.request_id, ids)))
+        conn = s.connection()
+        conn.execute(stmts.drop_leases(conn.dialect.name), {"keys": among_values(conn.dialect.name, ids)})
 
 
 def finish_runs(s: Session, ids: list[str], now: datetime) -> None:
     """Completed requests: their escalations resolved, their leases gone (two statements for all)."""
     if ids:
-        s.execute(update(E).where(among(s, E.c.request_id, ids), E.c.resolved_at.is_(None)).values(resolved_at=now))
-        drop_leases(s, ids)
+        conn = s.connection()
+        dialect = conn.dialect.name
+        keys = among_values(dialect, ids)
+        conn.execute(stmts.resolve_escalations(dialect), {"keys": keys, "b_now": now})
+        conn.execute(stmts.drop_leases(dialect), {"keys": keys})
 
 
 def stalled_requests(s: Session, now: datetime, queued_before: datetime, limit: int = 1000) -> list[str]:
