@@ -17,6 +17,7 @@ clock reading), and the driver gets the rows as the same tuples or dicts (the en
 from __future__ import annotations
 
 import json
+from operator import itemgetter
 
 from sqlalchemy import JSON, Date, DateTime, String, and_, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -181,14 +182,12 @@ def executemany(conn, key, make, rows: list[dict]):
         return None
     keys = tuple(rows[0])
     plan = _plan(conn, key, make, keys)
-    if plan is None or len(rows) == 1:
-        return conn.execute(make(), rows)
     n, cols = len(rows), []
-    if any(len(r) != len(keys) for r in rows):
+    if plan is None or (n > 1 and len(set(map(len, rows))) != 1):
         return conn.execute(make(), rows)  # rows with different keys: SQLAlchemy's own path says what is missing
     for name, proc, memo in zip(plan.names, plan.procs, plan.memo):
         try:
-            values = [r[name] for r in rows] if name not in plan.defaults else [plan.defaults[name]] * n
+            values = list(map(itemgetter(name), rows)) if name not in plan.defaults else [plan.defaults[name]] * n
         except KeyError:
             return conn.execute(make(), rows)
         if proc is not None:
@@ -197,21 +196,16 @@ def executemany(conn, key, make, rows: list[dict]):
     params = list(zip(*cols))
     if not plan.positional:
         params = [dict(zip(plan.keys, p)) for p in params]
-    return conn.exec_driver_sql(plan.sql, params)
+    # one row (a small group's round): executed as one statement, compiled once all the same
+    return conn.exec_driver_sql(plan.sql, params[0] if n == 1 else params)
 
 
 def _processed(values: list, proc, memo: bool) -> list:
     """`proc` applied to each value; `memo`: once per distinct value (a date or time column)."""
     if not memo:
-        return [proc(v) for v in values]
-    seen: dict = {}
-    out = []
-    for v in values:
-        p = seen.get(v, seen)
-        if p is seen:
-            p = seen[v] = proc(v)
-        out.append(p)
-    return out
+        return list(map(proc, values))
+    seen = {v: proc(v) for v in set(values)}
+    return list(map(seen.__getitem__, values))
 
 
 def _copy(s, table, rows: list[dict], conn) -> bool:
