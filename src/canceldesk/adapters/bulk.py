@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from operator import itemgetter
 
-from sqlalchemy import JSON, Date, DateTime, String, and_, any_, bindparam, func, insert, select, update
+from sqlalchemy import JSON, Date, DateTime, String, and_, any_, bindparam, cast, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 
@@ -121,19 +121,22 @@ def among_bind(col, dialect: str, name: str = "keys"):
     """`among` with its values left to the parameter `name`, for a statement built once
     (adapters/engine_statements.py): run it with {name: among_values(dialect, values)}. The values are text
     (ids, numbers, codes): on SQLite they travel as one JSON array."""
-    if dialect == "postgresql":
-        return col == any_(bindparam(name, type_=ARRAY(col.type)))
+    if dialect == "postgresql":  # the array as its text, cast by the server (among_values)
+        return col == any_(cast(bindparam(name, type_=String()), ARRAY(col.type)))
     return col.in_(select(func.json_each(bindparam(name, type_=String())).table_valued("value").c.value))
 
 
 def among_values(dialect: str, values):
-    """The parameter of an `among_bind` for `values` (text)."""
-    if dialect == "postgresql":
-        return list(values)
+    """The parameter of an `among_bind` for `values` (text). PostgreSQL: the array's literal, every element
+    quoted ({"a","b"}) — a list would be adapted by psycopg element by element, each searched by a regular
+    expression for characters to quote (~12,000 instructions per element, measured with callgrind)."""
     values = list(values)
-    if not all(type(v) is str for v in values):
-        raise TypeError("among_bind takes text keys")
-    return json.dumps(values)
+    joined = "".join(values)  # a TypeError for anything but text
+    if dialect != "postgresql":
+        return json.dumps(values)
+    if '"' in joined or "\\" in joined:
+        values = [v.replace("\\", "\\\\").replace('"', '\\"') for v in values]
+    return '{"' + '","'.join(values) + '"}' if values else "{}"
 
 
 class _Plan:
@@ -234,6 +237,11 @@ def _copy(s, table, rows: list[dict], conn) -> bool:
         values = [r[name] for r in rows] if name in first else [defaults[name]] * n
         if proc is not None:
             values = _processed(values, proc, m)
+        if m:  # a date or time as the text COPY would write (psycopg's text dumper: str), once per value
+            seen = {v: None if v is None else str(v) for v in set(values)}
+            values = list(map(seen.__getitem__, values))
+        elif _is_json(table.c[name]):  # the driver's JSON wrapper, serialised as the driver would
+            values = [_json_text(w) for w in values]
         columns.append(values)
     try:
         with raw.cursor() as cur, cur.copy(sql) as copy:

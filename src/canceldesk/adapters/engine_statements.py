@@ -100,3 +100,10 @@ def receipt_codes(dialect: str):
 def payment_keys(dialect: str):
     p = orm.payments
     return select(p.c.idempotency_key).where(among_bind(p.c.request_id, dialect))
+
+
+@cache
+def outbox_keys(dialect: str):
+    """Which of a group's notices' dedup keys are already in the outbox (Repository.write_buffered)."""
+    o = orm.outbox
+    return select(o.c.dedup_key).where(among_bind(o.c.dedup_key, dialect))
