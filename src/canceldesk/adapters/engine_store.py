@@ -69,8 +69,8 @@ def _plain(cls) -> type:
         shadow = {prop.key: None for prop in mapper.attrs}
         # the class's own __init__, not the ORM's wrapper of it (which would give the object an ORM state)
         shadow["__init__"] = mapper.class_manager.original_init
-        if isinstance(getattr(cls, "timeline_entry", None), type):  # a Request: its transitions' entries too
-            shadow["timeline_entry"] = _plain(cls.timeline_entry)
+        if isinstance(getattr(cls, "entry_class", None), type):  # a Request: its transitions' entries too
+            shadow["entry_class"] = _plain(cls.entry_class)
         sub = _PLAIN[cls] = type(cls.__name__, (cls,), {**shadow, "__module__": cls.__module__,
                                                         "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
     return sub

@@ -103,9 +103,10 @@ class Request:
     batch_id: str | None = None
     lang: str | None = None  # the requester's language (None: the pack's)
     timeline: list[TimelineEntry] = field(default_factory=list)
-    # the class of the entries its transitions append (not a field): a store that keeps requests out of the
-    # ORM's session makes them of an uninstrumented subclass (adapters/engine_store.py)
-    timeline_entry = TimelineEntry
+
+    # the class of its timeline entries (not a field): a store may give a request it writes itself a
+    # cheaper twin of both (adapters/request_rows.unsaved_request_class)
+    entry_class = TimelineEntry
 
     @staticmethod
     def target_of(kind: str, msisdn: str, subscription_id: str | None) -> str:
@@ -116,7 +117,7 @@ class Request:
     def start(self, at: datetime, actor: str, channel: str) -> None:
         """Record the submission as the first timeline entry and claim the target."""
         self.open_target = self.target_of(self.kind, self.msisdn, self.subscription_id)
-        self.timeline.append(self.timeline_entry(at, None, S.SUBMITTED, actor, channel, self.reason))
+        self.timeline.append(self.entry_class(at, None, S.SUBMITTED, actor, channel, self.reason))
         self.updated_at = at
 
     def transition(self, to: Status | str, at: datetime, actor: str, channel: str, reason: str | None = None) -> None:
@@ -125,7 +126,7 @@ class Request:
         REQUESTS.check(current, to)
         self.status = to
         self.updated_at = at
-        self.timeline.append(self.timeline_entry(at, current, to, actor, channel, reason))
+        self.timeline.append(self.entry_class(at, current, to, actor, channel, reason))
         if to in TERMINAL:
             self.open_target = None
             if to == S.COMPLETED:
