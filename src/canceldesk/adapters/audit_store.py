@@ -73,7 +73,7 @@ class SqlAuditLog:
         conn = self.session.connection()
         if conn.dialect.name == "postgresql":
             # Serialise appenders so two transactions cannot chain onto the same previous row.
-            conn.execute(select(orm.func_advisory_lock()))
+            conn.execute(prepared.audit_lock())
 
     def head(self) -> dict | None:
         row = self.session.connection().execute(prepared.audit_head(HEAD_ID)).mappings().first()

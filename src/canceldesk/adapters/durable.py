@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from canceldesk.domain.lifecycle import OPEN, Status
 
+from . import engine_statements as stmts
 from . import orm
-from .bulk import among, insert_rows
+from .bulk import among, among_values, insert_rows
 
 L, E, D, O, R = orm.execution_leases, orm.escalations, orm.duty_runs, orm.outbox, orm.requests
 
@@ -58,16 +59,14 @@ def claim_due(s: Session, owner: str, now: datetime, seconds: int, limit: int) -
     PostgreSQL: `FOR UPDATE OF requests SKIP LOCKED`, so concurrent claimers take disjoint sets
     without waiting on each other. SQLite: the transaction holds the write lock from its first
     statement (BEGIN IMMEDIATE), so claims are serialised there."""
-    live = select(L.c.request_id).where(L.c.request_id == R.c.id, L.c.lease_until > now).exists()
-    q = select(R.c.id).where(R.c.status == Status.EXECUTING, ~live).limit(limit)
-    if s.get_bind().dialect.name == "postgresql":
-        q = q.with_for_update(of=R, skip_locked=True)
-        s.execute(_CLAIM_DUE_PLAN)
-    ids = list(s.scalars(q))
+    conn = s.connection()  # Core statements built once (engine_statements), on the transaction's connection
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(_CLAIM_DUE_PLAN)
+    ids = [r[0] for r in conn.execute(stmts.due(dialect), {"now": now, "limit": limit})]
     if not ids:
         return []
-    held = {r.request_id: r for r in s.execute(select(L.c.request_id, L.c.owner, L.c.resumes)
-                                               .where(among(s, L.c.request_id, ids)))}
+    held = {r.request_id: r for r in conn.execute(stmts.held_leases(dialect), {"keys": among_values(dialect, ids)})}
     until = now + timedelta(seconds=seconds)
     # PostgreSQL: a group's new leases in one COPY, not one pipelined INSERT per row
     insert_rows(s, L, [dict(request_id=i, owner=owner, lease_until=until, resumes=0, updated_at=now)
@@ -102,63 +101,39 @@ def extend_leases(s: Session, ids: list[str], owner: str, now: datetime, seconds
     the owner under the row lock, as before (one statement in all when none is)."""
     if not ids:
         return set()
-    pg = s.get_bind().dialect.name == "postgresql"
-    fresh_until = now + timedelta(seconds=seconds * 0.75)
-    if pg:
-        rows = s.execute(_owned_leases(), {"ids": list(ids), "owner": owner, "fresh": fresh_until}).all()
-    else:
-        rows = s.execute(select(L.c.request_id, (L.c.lease_until < fresh_until).label("stale"))
-                         .where(among(s, L.c.request_id, ids), L.c.owner == owner)).all()
-    held = {r.request_id for r in rows if not r.stale}
-    stale = [r.request_id for r in rows if r.stale]
+    conn = s.connection()
+    dialect = conn.dialect.name
+    rows = conn.execute(stmts.owned_leases(dialect), {"keys": among_values(dialect, ids), "b_owner": owner,
+                                                      "b_fresh": now + timedelta(seconds=seconds * 0.75)}).all()
+    held = {r[0] for r in rows if not r[1]}
+    stale = [r[0] for r in rows if r[1]]
     if stale:
-        until = now + timedelta(seconds=seconds)
-        if pg:
-            res = s.execute(_extend_statement(), {"ids": stale, "owner": owner, "until": until, "now": now})
-        else:
-            res = s.execute(update(L).where(among(s, L.c.request_id, stale), L.c.owner == owner)
-                            .values(lease_until=until, updated_at=now).returning(L.c.request_id))
-        held |= {r.request_id for r in res}
+        res = conn.execute(stmts.extend_leases(dialect), {"keys": among_values(dialect, stale), "b_owner": owner,
+                                                          "b_until": now + timedelta(seconds=seconds), "b_now": now})
+        held |= {r[0] for r in res}
     return held
-
-
-def _among_leases():
-    return L.c.request_id == any_(bindparam("ids", type_=ARRAY(L.c.request_id.type)))
-
-
-@cache
-def _owned_leases():
-    stale = (L.c.lease_until < bindparam("fresh", type_=L.c.lease_until.type)).label("stale")
-    return select(L.c.request_id, stale).where(_among_leases(), L.c.owner == bindparam("owner"))
-
-
-@cache
-def _extend_statement():
-    return (update(L).where(_among_leases(), L.c.owner == bindparam("owner"))
-            .values(lease_until=bindparam("until", type_=L.c.lease_until.type),
-                    updated_at=bindparam("now", type_=L.c.updated_at.type))
-            .returning(L.c.request_id))
 
 
 def park_leases(s: Session, until_by_id: dict[str, datetime], now: datetime) -> None:
     """Let go of held requests until their retry is due (an executemany of one UPDATE)."""
     if until_by_id:
-        s.connection().execute(
-            update(L).where(L.c.request_id == bindparam("rid")).values(owner=None, lease_until=bindparam("until"),
-                                                                       updated_at=now),
-            [{"rid": k, "until": v} for k, v in until_by_id.items()])
+        s.connection().execute(stmts.park_lease(), [{"rid": k, "until": v, "b_now": now} for k, v in until_by_id.items()])
 
 
 def drop_leases(s: Session, ids: list[str]) -> None:
     if ids:
-        s.execute(L.delete().where(among(s, L.c.request_id, ids)))
+        conn = s.connection()
+        conn.execute(stmts.drop_leases(conn.dialect.name), {"keys": among_values(conn.dialect.name, ids)})
 
 
 def finish_runs(s: Session, ids: list[str], now: datetime) -> None:
     """Completed requests: their escalations resolved, their leases gone (two statements for all)."""
     if ids:
-        s.execute(update(E).where(among(s, E.c.request_id, ids), E.c.resolved_at.is_(None)).values(resolved_at=now))
-        drop_leases(s, ids)
+        conn = s.connection()
+        dialect = conn.dialect.name
+        keys = among_values(dialect, ids)
+        conn.execute(stmts.resolve_escalations(dialect), {"keys": keys, "b_now": now})
+        conn.execute(stmts.drop_leases(dialect), {"keys": keys})
 
 
 def stalled_requests(s: Session, now: datetime, queued_before: datetime, limit: int = 1000) -> list[str]:

@@ -22,9 +22,7 @@ from __future__ import annotations
 import functools
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import class_mapper, configure_mappers
 from sqlalchemy.orm.exc import StaleDataError
 
 from canceldesk.domain.errors import StoreBusy
@@ -33,15 +31,16 @@ from canceldesk.domain.lifecycle import Request
 from canceldesk.domain.model import Product, Subscription
 
 from . import audit_store, durable, line_history, orm
-from .bulk import among, insert_rows, update_rows
-from .request_rows import LineRows, unsaved_request_class
+from . import engine_statements as stmts
+from .bulk import among_values, insert_rows, update_rows
+from .request_rows import LineRows, unmapped
 
 _TROUBLE = (IntegrityError, StaleDataError, OperationalError)
 T, RQ, SUB, PROD = orm.execution_steps, orm.requests, orm.subscriptions, orm.products
-_FIELDS = ("status", "attempts", "started_at", "finished_at", "error", "result")
+_FIELDS = stmts.STEP_FIELDS
 # what a run that does not hold an executing request's lease may write on it: the sweeper's promised
 # time (escalations.escalate_overdue); a transition's columns once a lapsed lease was taken over
-_FINGERPRINT = ("status", "updated_at", "deadline_at", "completed_at", "failure", "open_target")
+_FINGERPRINT = stmts.FINGERPRINT
 
 
 def _busy(fn):
@@ -54,22 +53,7 @@ def _busy(fn):
     return wrapped
 
 
-_PLAIN: dict[type, type] = {}
-
-
-def _plain(cls) -> type:
-    """`cls` (a mapped domain class) without the ORM's instrumentation: a subclass whose mapped
-    attributes are plain class attributes, so an instance's values live in its __dict__ only. Its
-    methods and isinstance() are the domain class's; it is not mapped, so it never enters a session."""
-    sub = _PLAIN.get(cls)
-    if sub is None and cls is Request:  # the same, and its new timeline entries (a completion's) unmapped too
-        sub = _PLAIN[cls] = unsaved_request_class()
-    if sub is None:
-        configure_mappers()
-        shadow = {prop.key: None for prop in class_mapper(cls).attrs}
-        sub = _PLAIN[cls] = type(cls.__name__, (cls,), {**shadow, "__module__": cls.__module__,
-                                                        "__qualname__": cls.__qualname__, "__doc__": cls.__doc__})
-    return sub
+_plain = unmapped  # a mapped domain class without the ORM's instrumentation (request_rows.unmapped)
 
 
 class _Rows:
@@ -134,6 +118,13 @@ class SqlRunStore:
         self._kept_lines: dict[str, object] = {}           # lines adopted from the group's last round
         self._products: dict[str, Product] = {}
 
+    def _run(self, statement, keys):
+        """A statement of engine_statements, built once per dialect, run for `keys` on the transaction's
+        connection (Core: nothing for the session to flush or track)."""
+        conn = self.s.connection()
+        dialect = conn.dialect.name
+        return conn.execute(statement(dialect), {"keys": among_values(dialect, keys)})
+
     # leases ---------------------------------------------------------------------------------
     @_busy
     def claim_due(self, owner: str, now: datetime, seconds: int, limit: int) -> list[tuple[str, int]]:
@@ -172,9 +163,8 @@ class SqlRunStore:
         and new timeline entries are written by `commit`; `timeline` holds this transaction's entries only."""
         if not ids:
             return {}
-        q = select(RQ).where(among(self.s, RQ.c.id, sorted(ids))).order_by(RQ.c.id).with_for_update()
         out = {}
-        for req in self._rows.load(Request, RQ, self.s.execute(q)):
+        for req in self._rows.load(Request, RQ, self._run(stmts.locked_requests, sorted(ids))):
             req.__dict__["timeline"] = []
             out[req.id] = req
         line_history.executing(self.s, out.values())
@@ -188,10 +178,8 @@ class SqlRunStore:
         decoding and building them again; the others are not returned (read them with `locked_requests`)."""
         if not kept:
             return {}
-        q = (select(RQ.c.id, *[RQ.c[n] for n in _FINGERPRINT]).where(among(self.s, RQ.c.id, sorted(kept)))
-             .order_by(RQ.c.id).with_for_update())
         out = {}
-        for row in self.s.execute(q):
+        for row in self._run(stmts.relock_requests, sorted(kept)):
             req = kept[row[0]]
             if tuple(row[1:]) == tuple(map(req.__dict__.get, _FINGERPRINT)):
                 req.__dict__["timeline"] = []
@@ -210,12 +198,11 @@ class SqlRunStore:
         out: dict[str, dict[str, StepRecord]] = {i: {} for i in ids}
         if not ids:
             return out
-        for r in self.s.execute(select(T.c.request_id, T.c.step, *[T.c[f] for f in _FIELDS])
-                                .where(among(self.s, T.c.request_id, ids))):
+        for r in self._run(stmts.steps_of, ids):
             rec = StepRecord(*r)
-            self._loaded[(r.request_id, r.step)] = tuple(r[2:])
+            self._loaded[(r[0], r[1])] = tuple(r[2:])
             self._steps.append(rec)
-            out[r.request_id][r.step] = rec
+            out[r[0]][r[1]] = rec
         return out
 
     def adopt_steps(self, records: list[StepRecord]) -> None:
@@ -238,12 +225,10 @@ class SqlRunStore:
         out: dict[str, list] = {m: [] for m in msisdns}
         if not msisdns:
             return out
-        subs = self._rows.load(Subscription, SUB, self.s.execute(
-            select(SUB).where(among(self.s, SUB.c.msisdn, msisdns)).order_by(SUB.c.id)))
+        subs = self._rows.load(Subscription, SUB, self._run(stmts.subscriptions_of, msisdns))
         missing = {s.product_code for s in subs} - self._products.keys()
         if missing:
-            for p in self._rows.load(Product, PROD, self.s.execute(select(PROD).where(PROD.c.code.in_(missing))),
-                                     track=False):
+            for p in self._rows.load(Product, PROD, self._run(stmts.products, missing), track=False):
                 self._products[p.code] = p
         for sub in subs:
             out[sub.msisdn].append((sub, self._products[sub.product_code]))
@@ -267,11 +252,11 @@ class SqlRunStore:
 
     @_busy
     def receipt_codes(self, request_ids: list[str]) -> dict[str, str]:
-        return self.uow.repo.receipt_codes(request_ids)
+        return dict(self._run(stmts.receipt_codes, request_ids).all()) if request_ids else {}
 
     @_busy
     def payment_keys(self, request_ids: list[str]) -> set[str]:
-        return self.uow.repo.payment_keys(request_ids)
+        return set(self._run(stmts.payment_keys, request_ids).scalars()) if request_ids else set()
 
     def hold_writes(self) -> None:
         """Ledger, payment, receipt and outbox rows are held and written at commit, one executemany each."""

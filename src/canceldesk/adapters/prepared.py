@@ -76,6 +76,11 @@ def audit_head(head_id: int):
 
 
 @cache
+def audit_lock():
+    return select(orm.func_advisory_lock())
+
+
+@cache
 def audit_insert():
     return orm.audit_log.insert()
 

@@ -12,8 +12,8 @@ from canceldesk.domain.execution import StepRecord
 from canceldesk.domain.lifecycle import OPEN, Request
 from canceldesk.domain.model import LINES, Customer, Line, LineHistoryEntry, LineStatus, Product, Subscription
 
-from . import audit_store, orm, prepared, request_rows, securitystore
-from .bulk import among, insert_rows
+from . import audit_store, engine_statements, orm, prepared, request_rows, securitystore
+from .bulk import among, among_values, insert_rows
 
 # execution_steps' columns in StepRecord's field order (the step log is not mapped by the ORM)
 STEP_FIELDS = ("request_id", "step", "status", "attempts", "started_at", "finished_at", "error", "result", "id")
@@ -44,8 +44,9 @@ class Repository:
         held, self.buffered = self.buffered, None
         messages = list({m["dedup_key"]: m for m in held["outbox"]}.values())
         if messages:
-            seen = set(self.s.scalars(select(orm.outbox.c.dedup_key).where(
-                among(self.s, orm.outbox.c.dedup_key, [m["dedup_key"] for m in messages]))))
+            conn = self.s.connection()  # the statement built once (engine_statements)
+            seen = set(conn.execute(engine_statements.outbox_keys(conn.dialect.name), {"keys": among_values(
+                conn.dialect.name, [m["dedup_key"] for m in messages])}).scalars())
             held["outbox"] = [m for m in messages if m["dedup_key"] not in seen]
             self.wrote_messages = self.wrote_messages or bool(held["outbox"])
         for name in ("ledger_entries", "payments", "receipts", "outbox"):

@@ -24,8 +24,8 @@ from sqlalchemy.orm import class_mapper, configure_mappers
 from sqlalchemy.orm.base import manager_of_class
 from sqlalchemy.orm.exc import StaleDataError
 
-from canceldesk.domain.lifecycle import Request, TimelineEntry
-from canceldesk.domain.model import Line, LineHistoryEntry
+from canceldesk.domain.lifecycle import Request
+from canceldesk.domain.model import Line
 
 from . import audit_store, orm
 from .bulk import among, insert_rows, update_rows
@@ -36,28 +36,34 @@ _EVENT_COLUMNS = ("at", "from_status", "to_status", "actor", "channel", "reason"
 _HISTORY_COLUMNS = ("msisdn", "at", "from_status", "to_status", "actor", "channel", "request_id", "reason")
 
 
-_UNSAVED: list[type] = []
+_UNMAPPED: dict[type, type] = {}
 
 
-def _unmapped(cls, **extra) -> type:
-    """A subclass of the mapped class `cls` whose mapped attributes are plain class attributes and whose
-    __init__ is the domain's own (not the ORM's instrumented one): its instances keep their values in
-    their __dict__ only, with no attribute events or history, and never enter a session."""
-    shadow = {prop.key: None for prop in class_mapper(cls).attrs}
-    return type(cls.__name__, (cls,), {**shadow, "__init__": manager_of_class(cls).original_init,
-                                       "__module__": cls.__module__, "__qualname__": cls.__qualname__,
-                                       "__doc__": cls.__doc__, **extra})
+def unmapped(cls) -> type:
+    """The mapped domain class `cls` without the ORM's instrumentation: a subclass whose mapped attributes
+    are plain class attributes and whose __init__ is the domain's own (not the ORM's instrumented one), so
+    its instances keep their values in their __dict__ only, with no attribute events or history, and never
+    enter a session. Its methods and isinstance() are the domain class's; a class with an `entry_class`
+    (Request, Line) appends unmapped entries (timeline, history) too. One class per mapped class."""
+    sub = _UNMAPPED.get(cls)
+    if sub is None:
+        configure_mappers()
+        extra = {}
+        if isinstance(getattr(cls, "entry_class", None), type):
+            extra["entry_class"] = unmapped(cls.entry_class)
+        shadow = {prop.key: None for prop in class_mapper(cls).attrs}
+        sub = _UNMAPPED[cls] = type(cls.__name__, (cls,), {
+            **shadow, "__init__": manager_of_class(cls).original_init, "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__, "__doc__": cls.__doc__, **extra})
+    return sub
 
 
 def unsaved_request_class() -> type[Request]:
-    """Request (isinstance and methods its own) for the requests `insert_requests` writes: built,
-    started and moved by the domain's own code but without the ORM's instrumentation — each of the
-    ~70 attribute sets of a new request and its four timeline entries was an attribute event that
-    recorded history nobody reads (the objects never enter the session)."""
-    if not _UNSAVED:
-        configure_mappers()
-        _UNSAVED.append(_unmapped(Request, entry_class=_unmapped(TimelineEntry)))
-    return _UNSAVED[0]
+    """Request for the requests `insert_requests` writes: built, started and moved by the domain's own
+    code but without the ORM's instrumentation — each of the ~70 attribute sets of a new request and its
+    four timeline entries was an attribute event that recorded history nobody reads (the objects never
+    enter the session)."""
+    return unmapped(Request)
 
 
 def insert_requests(s, reqs: list[Request]) -> None:
@@ -85,7 +91,6 @@ def loaded(cls, keys, row):
     return obj
 
 
-_UNSAVED_LINE: list[type] = []
 _LINE_COLUMNS = tuple(c.name for c in LN.columns)
 
 
@@ -94,10 +99,7 @@ def _line_class() -> type[Line]:
     written here with Core: the engine's close_line sets ~25 attributes of a line and its history
     entry, each an attribute event recording history that only this module's `write` reads — it
     compares with the row as read instead."""
-    if not _UNSAVED_LINE:
-        configure_mappers()
-        _UNSAVED_LINE.append(_unmapped(Line, entry_class=_unmapped(LineHistoryEntry)))
-    return _UNSAVED_LINE[0]
+    return unmapped(Line)
 
 
 def _lines(s, msisdns) -> list[Line]:
