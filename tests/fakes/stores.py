@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,9 @@ FINGERPRINT = ("status", "updated_at", "deadline_at", "completed_at", "failure",
 
 
 def _line_fields(line: Line) -> dict:
-    return {k: v for k, v in vars(line).items() if k != "history"}
+    """A line's values but its history (by the dataclass's fields: once the ORM has mapped Line, an
+    instance's __dict__ also holds its instrumentation state)."""
+    return {f.name: getattr(line, f.name) for f in dataclasses.fields(Line) if f.name != "history"}
 
 
 FLEET_FLAGS = {"": lambda l: True, "active": lambda l: l.status == LineStatus.ACTIVE,
