@@ -12,7 +12,8 @@ BENCH_FLEET_N (default 100000), BENCH_FLEET_LARGE_N (the items of `--large`, def
 smaller one dry-runs the large path), BENCH_FLEET_SECONDS (time cap for the order to reach its final
 state, default 240 per 100,000 items: past it the figure is the throughput reached and the
 projected time), BENCH_WORKER_THREADS (per process, default 4), BENCH_FLEET_WORKERS (worker
-processes, default 2; 0 measures the POST alone: the API's time and peak RSS).
+processes, default 2; 0 measures the POST alone: the API's time and peak RSS), BENCH_LOG_DIR (write the
+worker and API processes' output there: one .log each).
 """
 from __future__ import annotations
 
@@ -90,9 +91,16 @@ def _env() -> dict:
     return env
 
 
+def _log(name: str):
+    """Where a process's output goes: nowhere, or BENCH_LOG_DIR/<name>.log (to read a run's warnings)."""
+    folder = os.environ.get("BENCH_LOG_DIR")
+    return open(os.path.join(folder, f"{name}.log"), "wb") if folder else subprocess.DEVNULL
+
+
 def _start_workers(count: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-m", "canceldesk.cli", "worker", "--workers", str(THREADS)],
-                             env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(count)]
+                             env=_env(), stdout=subprocess.DEVNULL, stderr=_log(f"worker_{i + 1}"))
+            for i in range(count)]
 
 
 def _start_api() -> tuple[subprocess.Popen, str]:
@@ -102,7 +110,7 @@ def _start_api() -> tuple[subprocess.Popen, str]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "canceldesk.cli", "serve", "--host", "127.0.0.1", "--port",
-                             str(port)], env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             str(port)], env=_env(), stdout=subprocess.DEVNULL, stderr=_log("api"))
     base = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:

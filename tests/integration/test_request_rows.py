@@ -27,7 +27,7 @@ def c():
 
 def _request(n: int) -> Request:
     req = Request(id=f"00000000-0000-0000-0000-{n:012d}", tracking_no=f"CDT{n:08d}", kind="close_line",
-                  msisdn=f"1865910100{n}", customer_id="E001", channel="partner", requested_by="pk:test",
+                  msisdn=f"1865910100{n}" if n < 10 else f"186592{n:05d}", customer_id="E001", channel="partner", requested_by="pk:test",
                   created_at=NOW, idempotency_key=f"k{n}", batch_id=None)
     req.start(NOW, "pk:test", "partner")
     req.transition(Status.CHECKED, NOW, "system", "partner", "pre-checks passed")
@@ -56,11 +56,24 @@ def test_a_second_open_request_for_a_line_is_a_conflict_and_nothing_is_written(c
         uow.commit()
     twin = _request(0)
     twin.id, twin.tracking_no, twin.idempotency_key = "00000000-0000-0000-0000-999999999999", "CDTTWIN", "twin"
-    with pytest.raises(IntegrityConflict):
+    with pytest.raises(IntegrityConflict) as refused:
         with c.uow() as uow:
             uow.repo.insert_requests([twin])
+    assert refused.value.key is None  # a race for the line: the caller's conflict
     with c.uow() as uow:
         assert uow.repo.request_by_id(twin.id) is None
+
+
+def test_a_tracking_number_drawn_twice_is_named_so_the_caller_draws_again(c):
+    with c.uow() as uow:
+        uow.repo.insert_requests([_request(0)])
+        uow.commit()
+    other = _request(1)
+    other.tracking_no = _request(0).tracking_no
+    with pytest.raises(IntegrityConflict) as refused:  # COPY (a chunk) and INSERT (one request) alike
+        with c.uow() as uow:
+            uow.repo.insert_requests([other] + [_request(i) for i in range(2, 40)])
+    assert refused.value.key == "tracking_no" and "CDT" not in str(refused.value)  # never the row's values
 
 
 def test_the_groups_lines_are_written_with_their_history_and_version(c):

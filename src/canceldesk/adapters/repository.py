@@ -19,6 +19,14 @@ from .bulk import among, among_values, insert_rows
 STEP_FIELDS = ("request_id", "step", "status", "attempts", "started_at", "finished_at", "error", "result", "id")
 
 
+def refused(exc: IntegrityError) -> IntegrityConflict:
+    """The store's refusal as the domain names it: the driver's error class (never its message, which
+    quotes the row) and, when a random tracking number was drawn twice, that key (the caller retries)."""
+    orig = exc.orig
+    name = getattr(getattr(orig, "diag", None), "constraint_name", None) or str(orig)  # SQLite: in the message
+    return IntegrityConflict(type(orig).__name__, key="tracking_no" if "tracking_no" in name else None)
+
+
 class Repository:
     def __init__(self, session: Session):
         self.s = session
@@ -164,7 +172,7 @@ class Repository:
             if entries:
                 conn.execute(prepared.request_events_insert(), entries)
         except IntegrityError as exc:
-            raise IntegrityConflict(type(exc.orig).__name__) from None
+            raise refused(exc) from None
         for e in req.timeline:
             e.request_id = req.id
         audit_store.note_transitions(self.s, [(e, req) for e in req.timeline])
@@ -189,7 +197,7 @@ class Repository:
             try:
                 self.detached.write()
             except IntegrityError as exc:
-                raise IntegrityConflict(type(exc.orig).__name__) from None
+                raise refused(exc) from None
 
     def request(self, tracking_no: str) -> Request | None:
         return self.s.scalars(prepared.request_by_tracking_no(), {"tracking_no": tracking_no}).first()
@@ -262,7 +270,7 @@ class Repository:
         try:
             request_rows.insert_requests(self.s, reqs)
         except IntegrityError as exc:
-            raise IntegrityConflict(type(exc.orig).__name__) from None
+            raise refused(exc) from None
 
     def open_requests_on_lines(self, msisdns: set[str]) -> dict[str, list[Request]]:
         out: dict[str, list[Request]] = {m: [] for m in msisdns}

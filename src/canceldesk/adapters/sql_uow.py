@@ -12,7 +12,6 @@ from typing import Callable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from canceldesk.domain.errors import IntegrityConflict
 
 from . import (audit_store, auth_store, complaint_store, duty_store, escalation_store, insights_store, key_store,
                renewal_store, report_store, retention_store)
@@ -21,7 +20,7 @@ from .db import READONLY
 from .import_store import ImportStore
 from .order_store import SqlOrderStore
 from .partner_store import SqlPartnerStore
-from .repository import Repository
+from .repository import Repository, refused
 
 _read_binds: dict = {}
 
@@ -82,7 +81,7 @@ class SqlUnitOfWork:
         try:
             self.session.flush()
         except IntegrityError as exc:
-            raise IntegrityConflict(type(exc.orig).__name__) from None
+            raise refused(exc) from None
         self.repo.write_detached()
 
     def rollback(self) -> None:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 class IntegrityConflict(Exception):
     """The store refused a write that breaks one of its rules — one open request per target, one
-    request per idempotency key. Raised by a unit of work's `flush`; the use case answers 409."""
+    request per idempotency key. Raised by a unit of work's `flush`; the use case answers 409.
+    `key`: the unique key that was taken, where the store can tell (`"tracking_no"`: a random tracking
+    number drawn twice — the caller draws another and retries; it is no one's conflict)."""
+
+    def __init__(self, reason: str = "", key: str | None = None):
+        super().__init__(reason)
+        self.key = key
 
 
 class TransientError(Exception):

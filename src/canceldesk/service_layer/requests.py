@@ -111,6 +111,13 @@ def _staff_view(c, uow, principal: Principal, ctx: PrecheckContext, result: Prec
     return result
 
 
+TRACKING_DRAWS = 3  # tracking numbers drawn for one write before it counts as a conflict
+
+
+class TrackingNoTaken(Exception):
+    """The random tracking number just drawn is another request's: draw again (not the caller's conflict)."""
+
+
 def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, bool]:
     """Returns (request, created). Same idempotency key + same body → the same request."""
     cmd.kind, cmd.msisdn = parse_kind(cmd.kind), parse_msisdn(cmd.msisdn)
@@ -119,6 +126,16 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
     if cmd.idempotency_key is not None and not (0 < len(cmd.idempotency_key) <= 200):
         raise InvalidInput("Idempotency-Key must be 1–200 characters", {"field": "Idempotency-Key"})
     body_hash = request_body_hash(cmd)
+    for _ in range(TRACKING_DRAWS - 1):
+        try:
+            return _create_once(c, principal, cmd, body_hash)
+        except TrackingNoTaken:
+            continue
+    return _create_once(c, principal, cmd, body_hash, last_draw=True)
+
+
+def _create_once(c, principal: Principal, cmd: NewRequest, body_hash: str,
+                 last_draw: bool = False) -> tuple[Request, bool]:
     now = c.now()
     with c.uow() as uow:
         if cmd.idempotency_key:
@@ -147,8 +164,10 @@ def create_request(c, principal: Principal, cmd: NewRequest) -> tuple[Request, b
             _accept(c, req, principal, result, now, via=channel)  # one transaction, one "accepted" notice
         try:
             uow.repo.insert_request(req)  # as it stands, timeline and all
-        except IntegrityConflict:
+        except IntegrityConflict as exc:
             uow.rollback()
+            if exc.key == "tracking_no" and not last_draw:
+                raise TrackingNoTaken from None
             raise _race_conflict(c, principal, cmd) from None
         if not (cmd.confirm_follows and req.status == Status.AWAITING_CONFIRMATION):
             _notify_state(c, uow, req, now, result, lang=cmd.lang, via=channel)
