@@ -13,6 +13,8 @@ path for that chunk, which names the conflict per item.
 """
 from __future__ import annotations
 
+import logging
+
 from canceldesk.domain.errors import IntegrityConflict
 from canceldesk.domain.lifecycle import RequestKind, Status, covering_request
 from canceldesk.domain.prechecks import PrecheckContext, evaluate
@@ -20,6 +22,8 @@ from canceldesk.domain.prechecks import PrecheckContext, evaluate
 from . import requests
 from .errors import Conflict, InvalidInput, NotFound, ServiceError
 from .principal import Principal
+
+log = logging.getLogger("canceldesk.intake")
 
 
 def _one(c, uow, principal: Principal, cmd: requests.NewRequest, facts: dict, now):
@@ -105,7 +109,9 @@ def _submit_once(c, principal: Principal, items: list[tuple[int, requests.NewReq
         except IntegrityConflict as exc:
             uow.rollback()
             if exc.key == "tracking_no":
+                log.info("a chunk of %d drew a taken tracking number: made again with new ones", len(items))
                 raise requests.TrackingNoTaken from None
+            log.warning("a chunk of %d raced another writer (%s): its items go one by one", len(items), exc)
             return None
         uow.batches.set_item_outcomes(outcomes)
         uow.commit()
