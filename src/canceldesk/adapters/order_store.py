@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import bindparam, case, func, or_, select, text, update
 
-from . import orm
+from . import orm, planner_stats
 from .bulk import among, insert_rows
 
 IN_CHUNK = 5000
@@ -275,6 +275,9 @@ class SqlOrderStore:
 
     def any_waiting(self, order_id, moving):
         return any_waiting(self.session, order_id, tuple(moving))
+
+    def keep_statistics(self):
+        return planner_stats.refresh(self.session)
 
     def rejected_without_blockers(self, order_id, limit=200):
         return rejected_without_blockers(self.session, order_id, limit)
