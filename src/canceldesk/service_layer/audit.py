@@ -44,6 +44,12 @@ def _payload(seq: int, prev_hash: str, at: str, actor: str, event_: str, subject
     return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _payload_tail(at: str, actor: str, event_: str, subject: str | None, details: dict) -> bytes:
+    """_payload's bytes after `[seq,prev_hash`: `,at,actor,event,subject,details]`."""
+    body = json.dumps([at, actor, event_, subject, details], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return b"," + body[1:].encode()
+
+
 def _head_payload(seq: int, last_hash: str) -> bytes:
     return f"audit-head:{seq}:{last_hash}".encode()
 
@@ -73,6 +79,18 @@ def append(uow, events: list[dict], keyring: KeyRing | None = None) -> None:
     if keyring is None:
         raise RuntimeError("audit.use_keyring() was not called (bootstrap does it)")
     log = _log(uow)
+    # Everything but the links is made before the chain's lock: under it, each row costs one HMAC. A
+    # row's payload is _payload(seq, prev, …) — the JSON array's tail after seq and prev serialised
+    # here, byte for byte what json.dumps of the whole array gives (tests/unit/test_audit_payload.py).
+    rows, tails = [], []
+    for e in events:
+        at: datetime = e["at"]
+        details = e.get("details") or {}
+        subject = None if e.get("subject") is None else str(e["subject"])[:100]
+        actor = str(e["actor"])[:100]
+        tails.append(_payload_tail(at.isoformat(), actor, e["event"], subject, details))
+        rows.append(dict(seq=None, at=at, actor=actor, event=e["event"], subject=subject, details=details,
+                         prev_hash=None, hash=None, key_id=None))
     log.lock()
     head = log.head()
     if head is None:
@@ -80,16 +98,11 @@ def append(uow, events: list[dict], keyring: KeyRing | None = None) -> None:
     else:
         seq, prev = head["seq"], head["hash"]
     kid = keyring.current_kid
-    rows = []
-    for e in events:
+    mac = keyring.audit_mac
+    for row, tail in zip(rows, tails):
         seq += 1
-        at: datetime = e["at"]
-        details = e.get("details") or {}
-        subject = None if e.get("subject") is None else str(e["subject"])[:100]
-        actor = str(e["actor"])[:100]
-        h = keyring.audit_mac(_payload(seq, prev, at.isoformat(), actor, e["event"], subject, details), kid)
-        rows.append(dict(seq=seq, at=at, actor=actor, event=e["event"], subject=subject, details=details,
-                         prev_hash=prev, hash=h, key_id=kid))
+        h = mac(b"".join((b"[%d," % seq, json.dumps(prev).encode(), tail)), kid)
+        row["seq"], row["prev_hash"], row["hash"], row["key_id"] = seq, prev, h, kid
         prev = h
     log.write(rows, dict(seq=seq, hash=prev, key_id=kid, mac=keyring.audit_mac(_head_payload(seq, prev), kid)),
               head_exists=head is not None)
