@@ -235,6 +235,9 @@ def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh",
                     _touch(uow, batch_id, c.now())
                     uow.commit()
                 c.enqueue_executions(executing)
+                with c.uow() as uow:  # a large batch is a bulk load: the planner's statistics keep up
+                    uow.orders.keep_statistics()
+                    uow.commit()
                 continue
             for item_id, msisdn, item_kind, subscription_id, item_ref in todo:
                 values: dict = {}
