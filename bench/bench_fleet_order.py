@@ -210,12 +210,17 @@ def run(out: list) -> None:
     ceiling_rate = n / copy_seconds
     worst_rss = max([v for v in rss.values() if v] + [api_rss or 0])
     met = finished and elapsed <= TARGET_SECONDS and worst_rss <= TARGET_RSS_MB
+    if n != 100_000:  # the time target is the 100,000-item order's; a --large run is held to memory alone
+        target = (f"peak RSS <= {TARGET_RSS_MB} MB per process — {'met' if worst_rss <= TARGET_RSS_MB else 'NOT met'}"
+                  f" (the <= {TARGET_SECONDS} s target is for 100,000 items)")
+    else:
+        target = f"<= {TARGET_SECONDS} s, peak RSS <= {TARGET_RSS_MB} MB per process — {'met' if met else 'NOT met'}"
     out.append({
         "name": f"fleet_order_{n}_postgresql", "unit": "s" if finished else "items/s",
         "value": round(elapsed, 1) if finished else round(rate, 1),
         "ceiling": round(copy_seconds, 2), "ceiling_unit": "s (raw COPY of the same item rows)",
         "ratio": round(rate / ceiling_rate, 4),
-        "target": f"<= {TARGET_SECONDS} s, peak RSS <= {TARGET_RSS_MB} MB per process — {'met' if met else 'NOT met'}",
+        "target": target,
         "details": {"items": n, "final_state": state if finished else None, "state_at_cap": state,
                     "items_settled": done, "post_seconds": round(post.seconds, 1),
                     "items_per_second": round(rate, 1), "copy_rows_per_second": round(ceiling_rate),

@@ -12,7 +12,6 @@ from typing import Callable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-
 from . import (audit_store, auth_store, complaint_store, duty_store, escalation_store, insights_store, key_store,
                renewal_store, report_store, retention_store)
 from .batch_store import BatchStore
