@@ -141,7 +141,7 @@ def _round(c, pending: dict[str, tuple | None], owner: str, outcomes: dict[str, 
             receipts.update(runs.receipt_codes(fresh))
             payments |= runs.payment_keys(fresh)
         group = executor.GroupCache(subs=runs.subscriptions_of_many({r.msisdn for r in live}),
-                                    receipts=receipts, finished=[], payments=payments)
+                                    receipts=receipts, finished=[], payments=payments, alone=len(ids) == 1)
         executor.load_lines(uow, group, live)
         park: dict = {}
         drop: list[str] = []

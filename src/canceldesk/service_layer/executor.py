@@ -140,6 +140,7 @@ class GroupCache:
     admin_logins: set[str] | None = None
     uow: object = None
     line_numbers: set[str] | None = None
+    alone: bool = False  # one request in the round: its receipt code is checked against the others' (receipts.issue)
 
     def line_of(self, msisdn: str):
         if self.lines is None and self.line_numbers:
@@ -386,7 +387,8 @@ def _local_effects(run: _Run, step: str, result: dict | None) -> dict | None:
         return None
     if step == Step.ISSUE_RECEIPT:
         existing = run.group.receipts.get(req.id) if run.group is not None else None
-        return receipts.issue(c, uow, req, now, steps=run.steps, existing=existing)
+        return receipts.issue(c, uow, req, now, steps=run.steps, existing=existing,
+                              check_taken=run.group is None or run.group.alone)
     return None
 
 

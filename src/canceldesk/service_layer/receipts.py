@@ -16,20 +16,45 @@ _CODE = re.compile(r"^[A-Z2-7]{5}-?[A-Z2-7]{5}$")
 OPERATOR = {"zh": "canceldesk 演示运营商", "en": "canceldesk demo operator"}
 
 
-def verification_code(c, tracking_no: str) -> str:
-    sig = c.keyring.sign(f"receipt:{tracking_no}", 10)
+# A code is 50 bits of a signature of the tracking number: two receipts share one about once in 30 million.
+# The receipt that finds its code taken signs the next variant instead (`receipt:<no>:1`, …); without this,
+# its request could never complete — its code, derived again on every retry, would always be taken.
+CODE_VARIANTS = 3
+
+
+def _signed(tracking_no: str, variant: int) -> str:
+    return f"receipt:{tracking_no}" + (f":{variant}" if variant else "")
+
+
+def verification_code(c, tracking_no: str, variant: int = 0) -> str:
+    sig = c.keyring.sign(_signed(tracking_no, variant), 10)
     return f"{sig[:5]}-{sig[5:]}"
 
 
-def issue(c, uow, req, now, steps: dict | None = None, existing: str | None = None) -> dict:
+def _untaken(c, uow, req, code: str) -> str:
+    """`code`, or the first variant no other request's receipt holds."""
+    for variant in range(1, CODE_VARIANTS + 1):
+        row = uow.repo.receipt_by_code(code)
+        if row is None or row["request_id"] == req.id:
+            return code
+        code = verification_code(c, req.tracking_no, variant)
+    return code
+
+
+def issue(c, uow, req, now, steps: dict | None = None, existing: str | None = None,
+          check_taken: bool = True) -> dict:
     """Write the receipt once (the step is idempotent: an existing receipt is kept). The engine
-    passes the step log and the group's already-issued codes it loaded (no query per request)."""
+    passes the step log and the group's already-issued codes it loaded (no query per request), and
+    `check_taken` only for a request run alone: a group whose write met a taken code is rolled back
+    and run one request at a time (engine.py), where the code is checked and a variant signed."""
     if existing is None and steps is None:
         row = uow.repo.receipt(req.id)
         existing = row["verification_code"] if row else None
     if existing is not None:
         return {"verification_code": existing}
     code = verification_code(c, req.tracking_no)
+    if check_taken:
+        code = _untaken(c, uow, req, code)
     steps = uow.repo.steps(req.id) if steps is None else steps
     settle = (steps["settle"].result or {}) if "settle" in steps else {}
     ends = req.impact.get("ends", [])
@@ -80,7 +105,8 @@ def verify(c, code: str) -> dict:
     with c.uow() as uow:
         row = uow.repo.receipt_by_code(norm)
         # Signed by the current key or an old one still configured (codes are printed: never re-signed).
-        if row is None or not c.keyring.verify_signature(f"receipt:{row['tracking_no']}", norm.replace("-", ""), 10):
+        if row is None or not any(c.keyring.verify_signature(_signed(row["tracking_no"], v), norm.replace("-", ""), 10)
+                                  for v in range(CODE_VARIANTS + 1)):
             return {"genuine": False}
         body = row["body"]
         return {"genuine": True, "tracking_no": row["tracking_no"], "kind": body["kind"],
