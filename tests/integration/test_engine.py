@@ -191,7 +191,7 @@ def _a_receipt_code_already_taken_is_varied_and_the_request_completes(c):
 
 
 def test_a_receipt_code_already_taken_is_varied_and_the_request_completes(world):
-    # 50 bits of a signature: two receipts share a code about once in 30 million. Before, the request whose
+    # 50 bits of a signature: among 10 million receipts two share a code with a ~4% chance. Before, the request whose
     # code was taken was parked and retried for ever (its code derived again, taken again).
     _a_receipt_code_already_taken_is_varied_and_the_request_completes(world[0])
 

@@ -16,7 +16,8 @@ _CODE = re.compile(r"^[A-Z2-7]{5}-?[A-Z2-7]{5}$")
 OPERATOR = {"zh": "canceldesk 演示运营商", "en": "canceldesk demo operator"}
 
 
-# A code is 50 bits of a signature of the tracking number: two receipts share one about once in 30 million.
+# A code is 50 bits of a signature of the tracking number: among 10 million receipts, two share one with a
+# probability of ~4% (the birthday bound).
 # The receipt that finds its code taken signs the next variant instead (`receipt:<no>:1`, …); without this,
 # its request could never complete — its code, derived again on every retry, would always be taken.
 CODE_VARIANTS = 3
