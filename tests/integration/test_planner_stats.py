@@ -61,3 +61,20 @@ def test_sqlite_has_nothing_to_refresh(tmp_path):
             assert uow.orders.keep_statistics() == []
     finally:
         c.dispose()
+
+
+def test_a_failed_refresh_is_logged_and_the_order_goes_on(tmp_path, monkeypatch, caplog):
+    from sqlalchemy.exc import OperationalError
+
+    from canceldesk.service_layer import batches
+
+    def timed_out(session, tables=planner_stats.FLEET_TABLES):
+        raise OperationalError("ANALYZE requests", {}, Exception("canceling statement due to statement timeout"))
+    monkeypatch.setattr(planner_stats, "refresh", timed_out)
+    c = make_container(f"sqlite:///{tmp_path}/s.db")
+    try:
+        batches.keep_statistics(c)  # no exception: statistics are an optimisation, never a reason to stop
+    finally:
+        c.dispose()
+    assert [r.getMessage() for r in caplog.records if r.name == "canceldesk.batches"] == [
+        "could not refresh the planner's statistics (OperationalError); going on"]

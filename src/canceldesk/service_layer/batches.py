@@ -235,9 +235,7 @@ def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh",
                     _touch(uow, batch_id, c.now())
                     uow.commit()
                 c.enqueue_executions(executing)
-                with c.uow() as uow:  # a large batch is a bulk load: the planner's statistics keep up
-                    uow.orders.keep_statistics()
-                    uow.commit()
+                keep_statistics(c)  # a large batch is a bulk load: the planner's statistics keep up
                 continue
             for item_id, msisdn, item_kind, subscription_id, item_ref in todo:
                 values: dict = {}
@@ -263,6 +261,18 @@ def run_submit(c, principal: Principal, batch_id: str, lang: str = "zh",
     except Exception:  # noqa: BLE001 - a background runner: log it; the batch shows as stalled
         log.exception("batch %s: submission stopped; resume it from the console", batch_id)
         raise
+
+
+def keep_statistics(c) -> None:
+    """Refresh the planner's statistics of the fleet tables where a bulk load made them stale
+    (OrderStore.keep_statistics). An optimisation only: a failure (a statement timeout on a large
+    table, a lost connection) is logged by its class and the batch or order goes on."""
+    try:
+        with c.uow() as uow:
+            uow.orders.keep_statistics()
+            uow.commit()
+    except Exception as exc:  # noqa: BLE001 - never stops an order's intake or its watcher
+        log.warning("could not refresh the planner's statistics (%s); going on", type(exc).__name__)
 
 
 def _notify_admin(c, uow, principal: Principal, batch_id: str, kind: str, lang: str) -> None:

@@ -341,9 +341,7 @@ def refresh(c, order_id: str) -> str:
     if o["state"] in tmf_format.FINAL:
         return o["state"]
     if o["state"] == "inProgress":  # its rows are being loaded: keep the planner's view of them current
-        with c.uow() as uow:
-            uow.orders.keep_statistics()
-            uow.commit()
+        batches.keep_statistics(c)
     with c.uow() as uow:
         # a started order stays inProgress while any item is on its way (order_state): ask that first,
         # cheaply, and count every item by status only when none is (the order is about to end)
